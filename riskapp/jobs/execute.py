@@ -1,0 +1,110 @@
+"""Run one claimed job in the sandbox and record what happened. Called by the Celery task."""
+
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import close_old_connections, transaction
+
+from riskapp.jobs import services
+from riskapp.jobs.kinds import get_kind
+from riskapp.jobs.models import Job, JobFile, JobStatus
+from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, Tick, run_in_sandbox
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY_S = 1.0
+MAX_OUTPUT_FILES = 100
+MAX_OUTPUT_FILE_BYTES = 64 * 1024**2
+
+
+def sandbox_limits() -> SandboxLimits:
+    cpus = os.cpu_count() or 1
+    return SandboxLimits(
+        wall_seconds=settings.JOB_TIME_LIMIT,
+        # CPU time adds up over threads: allow every core for the whole wall time, then some.
+        cpu_seconds=settings.JOB_TIME_LIMIT * cpus + 60,
+        max_file_bytes=settings.JOB_SANDBOX_MAX_FILE_BYTES,
+        max_address_space_bytes=settings.JOB_SANDBOX_MEMORY_MB * 1024**2,
+        cancel_grace_seconds=settings.JOB_CANCEL_GRACE,
+    )
+
+
+def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
+    stored = []
+    for path in files[:MAX_OUTPUT_FILES]:
+        size = path.stat().st_size
+        if size > MAX_OUTPUT_FILE_BYTES:
+            log.warning("job %s: output %s is %d bytes, over the limit; not kept", job.pk, path.name, size)
+            continue
+        name = path.relative_to(root).as_posix()[:200]
+        with path.open("rb") as handle:
+            # Stored under a server-made name; the task's own name is only a label.
+            JobFile.objects.create(
+                job=job, name=name, size=size, file=File(handle, name=f"job{job.pk}-{uuid.uuid4().hex}{path.suffix[:10]}")
+            )
+        stored.append(name)
+    return stored
+
+
+def job_execute(*, job_id: int) -> str | None:
+    """Claim the job, run it in the sandbox, record the outcome. Returns the final status, or None if not ours."""
+    close_old_connections()
+    job = services.job_claim(job_id=job_id)
+    if job is None:
+        return None
+    log.info("job %s: %s attempt %s started", job.pk, job.kind, job.attempts)
+    kind = get_kind(job.kind)
+    latest = {"progress": None, "message": None}
+    last_beat = [0.0]
+
+    def on_progress(percent: float, message: str) -> None:
+        latest["progress"], latest["message"] = percent, message
+
+    def on_tick() -> str:
+        last_beat[0] = time.monotonic()
+        return services.job_heartbeat(job=job, progress=latest["progress"], message=latest["message"])
+
+    final_status: list[str | None] = [None]
+
+    def on_finish(outcome: SandboxOutcome) -> None:
+        if outcome.status == "abandoned":
+            log.warning("job %s: attempt %s abandoned, the job is no longer ours", job.pk, job.attempts)
+            return
+        error = outcome.error
+        if outcome.log_tail:
+            error = f"{error}\n\nLast lines of the task's log:\n{outcome.log_tail}"
+        with transaction.atomic():
+            result = outcome.result
+            if outcome.status == "succeeded" and outcome.output_files:
+                result = dict(result or {}, files=_store_outputs(job, outcome.output_files, outcome.output_dir))
+            if services.job_finish(job=job, status=outcome.status, result=result, error=error):
+                final_status[0] = outcome.status
+            else:
+                transaction.set_rollback(True)  # not ours any more: keep no files either
+
+    try:
+        run_in_sandbox(
+            task=kind.engine_task,
+            params=job.parameters,
+            limits=sandbox_limits(),
+            on_progress=on_progress,
+            on_tick=on_tick,
+            on_start=lambda pid: services.job_set_sandbox_pid(job=job, pid=pid),
+            on_finish=on_finish,
+            base_dir=settings.DATA_DIR / "sandbox",
+            tick_seconds=HEARTBEAT_EVERY_S,
+        )
+    except Exception as error:  # our own fault, not the task's: log it with context, fail the job
+        log.exception("job %s: the worker failed while running it", job.pk)
+        if services.job_finish(job=job, status=JobStatus.FAILED, error=f"Internal error in the worker: {error!r}"):
+            final_status[0] = JobStatus.FAILED
+    finally:
+        close_old_connections()
+    log.info("job %s: attempt %s ended %s", job.pk, job.attempts, final_status[0])
+    return final_status[0]
+

@@ -1,0 +1,77 @@
+"""The job kinds riskapp can run: their engine task, queue and validated parameters."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+QUEUES = (("gpu", "GPU workers (attacks, scans)"), ("cpu", "CPU workers (intake, reports)"))
+
+
+class EnvironmentCheckForm(forms.Form):
+    queue = forms.ChoiceField(choices=QUEUES, initial="gpu", help_text="Which pool of workers to inspect.")
+
+
+class SpeedCheckForm(forms.Form):
+    queue = forms.ChoiceField(choices=QUEUES, initial="gpu")
+    duration_s = forms.FloatField(min_value=1, max_value=600, initial=10, label="Duration (s)")
+    size = forms.IntegerField(min_value=64, max_value=4096, initial=512, label="Matrix size")
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    label: str
+    description: str
+    engine_task: str
+    form: type[forms.Form]
+
+    def clean_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Validated parameters with defaults filled in; ValidationError names each bad field."""
+        unknown = set(parameters) - set(self.form.base_fields)
+        if unknown:
+            raise ValidationError(f"Unknown parameter(s) for {self.label}: {', '.join(sorted(unknown))}.")
+        data = {name: field.initial for name, field in self.form.base_fields.items()}
+        data.update(parameters)
+        form = self.form(data=data)
+        if not form.is_valid():
+            raise ValidationError(
+                [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+            )
+        return form.cleaned_data
+
+    def queue_for(self, parameters: dict[str, Any]) -> str:
+        return parameters.get("queue", "gpu")
+
+
+KINDS: dict[str, JobKind] = {
+    kind.name: kind
+    for kind in (
+        JobKind(
+            name="environment_check",
+            label="Environment check",
+            description="Reports the worker's Python, torch, ART and numpy versions, CUDA devices and CPUs.",
+            engine_task="environment",
+            form=EnvironmentCheckForm,
+        ),
+        JobKind(
+            name="speed_check",
+            label="Speed check",
+            description="Measures the worker's sustained matrix-multiply throughput (GFLOP/s) on its device.",
+            engine_task="speed",
+            form=SpeedCheckForm,
+        ),
+    )
+}
+
+
+def get_kind(name: str) -> JobKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValidationError(f"Unknown job kind {name!r}. Known kinds: {', '.join(sorted(KINDS))}.") from None
+
+
+def kinds_for_display() -> list[tuple[JobKind, forms.Form]]:
+    return [(kind, kind.form(prefix=kind.name)) for kind in KINDS.values()]

@@ -1,0 +1,263 @@
+"""The sandbox launcher: run one engine task in a fresh, limited subprocess.
+
+The child is a new interpreter (`python -I`, never a fork of the worker, so CUDA works and
+no worker state leaks in) with an empty environment, a private working directory that is
+deleted afterwards, resource limits it sets on itself before touching any input, its own
+process group, and death with its parent. It answers with JSON lines on a dedicated pipe;
+its stdout and stderr go to a log whose tail explains a crash. A wall-clock deadline kills
+the whole process group. This module does not import Django: the worker passes settings in.
+
+Resource limits are isolation, not a security boundary: loaders must be safe on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENGINE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the attacks package
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+LOG_TAIL_BYTES = 4000
+PASSED_THROUGH = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_seconds: float
+    cpu_seconds: int = 0
+    max_file_bytes: int = 4 * 1024**3
+    max_open_files: int = 1024
+    max_address_space_bytes: int = 0
+    cancel_grace_seconds: float = 10.0
+
+
+@dataclass
+class SandboxOutcome:
+    status: str  # succeeded | failed | cancelled | timed_out | abandoned
+    result: dict[str, Any] | None = None
+    error: str = ""
+    user_error: bool = False
+    output_files: list[Path] = field(default_factory=list)
+    output_dir: Path | None = None
+    log_tail: str = ""
+    pid: int | None = None
+
+
+class Tick:
+    """What the launcher's caller answers on every tick: keep going, cancel, or abandon."""
+
+    CONTINUE = "continue"
+    CANCEL = "cancel"
+    ABANDON = "abandon"  # the job is no longer ours (reclaimed or finished elsewhere): stop now
+
+
+def _child_environment(workdir: Path) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
+    return env
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """Kill the task's whole process group: the task itself and anything it left behind."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _tail(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def run_in_sandbox(
+    *,
+    task: str,
+    params: dict[str, Any],
+    limits: SandboxLimits,
+    on_progress: Callable[[float, str], None] | None = None,
+    on_tick: Callable[[], str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_finish: Callable[[SandboxOutcome], None] | None = None,
+    base_dir: Path | None = None,
+    tick_seconds: float = 1.0,
+) -> SandboxOutcome:
+    """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
+
+    `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
+    receives the outcome, with the files the task wrote, before the private folder is deleted.
+    """
+    if base_dir is not None:
+        base_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="riskapp-job-", dir=base_dir))
+    output_dir = workdir / "out"
+    output_dir.mkdir()
+    log_path = workdir / "sandbox.log"
+    spec = {
+        "task": task,
+        "params": params,
+        "output_dir": str(output_dir),
+        "limits": {
+            "cpu_seconds": limits.cpu_seconds,
+            "max_file_bytes": limits.max_file_bytes,
+            "max_open_files": limits.max_open_files,
+            "max_address_space_bytes": limits.max_address_space_bytes,
+        },
+    }
+    read_fd, write_fd = os.pipe()
+    bootstrap = f"import sys; sys.path.insert(0, {str(ENGINE_ROOT)!r}); from attacks.runner import main; sys.exit(main())"
+    try:
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=_child_environment(workdir),
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    os.close(write_fd)
+    try:
+        if on_start is not None:
+            on_start(proc.pid)
+        proc.stdin.write((json.dumps(spec) + "\n").encode())
+        proc.stdin.flush()
+        outcome = _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds)
+        outcome.pid = proc.pid
+        _reap(proc)
+        if outcome.status in ("failed", "timed_out") and not outcome.user_error:
+            outcome.log_tail = _tail(log_path)
+        outcome.output_dir = output_dir
+        if outcome.status == "succeeded":
+            outcome.output_files = sorted(p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink())
+        if on_finish is not None:
+            on_finish(outcome)
+        return outcome
+    finally:
+        _reap(proc)
+        os.close(read_fd)
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> SandboxOutcome:
+    deadline = time.monotonic() + limits.wall_seconds
+    cancel_sent_at: float | None = None
+    buffer = b""
+    final: dict[str, Any] | None = None
+    next_tick = time.monotonic() + tick_seconds
+    with selectors.DefaultSelector() as selector:
+        selector.register(read_fd, selectors.EVENT_READ)
+        eof = False
+        while not eof:
+            now = time.monotonic()
+            if now >= deadline:
+                _kill_group(proc)
+                return SandboxOutcome(
+                    "timed_out", error=f"The job ran past its time limit of {limits.wall_seconds:.0f} s and was stopped."
+                )
+            if cancel_sent_at is not None and now - cancel_sent_at > limits.cancel_grace_seconds:
+                _kill_group(proc)
+                return SandboxOutcome("cancelled", error="Cancelled; the task did not stop in time and was killed.")
+            if now >= next_tick:
+                next_tick = now + tick_seconds
+                decision = on_tick() if on_tick is not None else Tick.CONTINUE
+                if decision == Tick.ABANDON:
+                    _kill_group(proc)
+                    return SandboxOutcome("abandoned", error="The job was taken over elsewhere; this run stopped.")
+                if decision == Tick.CANCEL and cancel_sent_at is None:
+                    cancel_sent_at = now
+                    try:
+                        proc.stdin.write(b'{"type": "cancel"}\n')
+                        proc.stdin.flush()
+                    except (BrokenPipeError, OSError):
+                        pass
+            timeout = max(0.0, min(next_tick, deadline) - time.monotonic())
+            if not selector.select(timeout):
+                continue
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                eof = True
+            buffer += chunk
+            if len(buffer) > MAX_MESSAGE_BYTES:
+                _kill_group(proc)
+                return SandboxOutcome("failed", error="The task's report exceeded the size limit.")
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                message = _parse(line)
+                if message is None:
+                    _kill_group(proc)
+                    return SandboxOutcome("failed", error="The task sent a malformed report.")
+                if message.get("type") == "progress" and on_progress is not None:
+                    on_progress(float(message.get("percent", 0)), str(message.get("message", "")))
+                elif message.get("type") in ("result", "error", "cancelled"):
+                    final = message
+    try:
+        returncode = proc.wait(timeout=max(1.0, min(30.0, deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:  # it closed its report pipe but did not exit
+        _kill_group(proc)
+        returncode = proc.returncode
+    if final is None:
+        reason = f"signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exit code {returncode}"
+        return SandboxOutcome("failed", error=f"The sandboxed task crashed ({reason}) before it reported a result.")
+    if final["type"] == "result":
+        data = final.get("data")
+        return SandboxOutcome("succeeded", result=data if isinstance(data, dict) else {"value": data})
+    if final["type"] == "cancelled":
+        return SandboxOutcome("cancelled", error="Cancelled by request.")
+    return SandboxOutcome("failed", error=str(final.get("message", "")), user_error=bool(final.get("user_error")))
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return {}
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None

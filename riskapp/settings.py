@@ -1,0 +1,285 @@
+"""riskapp settings: everything that varies between machines comes from the environment.
+
+Nothing set gives the embedded default (SQLite and Celery's filesystem broker under
+var/). Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS. A bad
+value stops start-up with an ImproperlyConfigured that names the variable.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), not {value!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    return number
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+
+DATA_DIR = Path(env_str("RISKAPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        if not DEBUG and len(key) < 50:
+            raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long in production.")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
+            '(python -c "import secrets; print(secrets.token_urlsafe(64))"), or DEBUG=1 for development.'
+        )
+    # Development only: a random key kept under the data directory, so sign-ins survive restarts.
+    path = DATA_DIR / "dev-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names riskapp is served on (comma-separated).")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "riskapp.audit",
+    "riskapp.projects",
+    "riskapp.jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "riskapp.urls"
+WSGI_APPLICATION = "riskapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "riskapp.sqlite3",
+            # The worker and the web server write to the same file: wait for locks instead of failing.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "TEST": {"NAME": DATA_DIR / "test-riskapp.sqlite3"},
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {error}") from None
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be a PostgreSQL URL (postgres://user@host:port/name).")
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "projects:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Uploads and job outputs go through the storage API, rooted outside any web root and never
+# served by URL: downloads pass through permission-checked views. An S3-compatible backend
+# can replace "default" when workers run on other hosts.
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "files", "base_url": None},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+
+# Uploads: small in-memory threshold so every real file streams to disk.
+UPLOAD_MAX_BYTES = env_int("RISKAPP_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "upload-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
+# --- Jobs ---------------------------------------------------------------------------------
+JOB_TIME_LIMIT = env_int("RISKAPP_JOB_TIME_LIMIT", 3600, minimum=5)
+JOB_MAX_ATTEMPTS = env_int("RISKAPP_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# A running job whose heartbeat is older than this is presumed lost by the reconciler.
+JOB_HEARTBEAT_TIMEOUT = env_int("RISKAPP_JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
+# A queued job not claimed after this long is enqueued again (its message may be lost).
+JOB_REQUEUE_AFTER = env_int("RISKAPP_JOB_REQUEUE_AFTER", 600, minimum=5)
+# After a cancel request, how long the engine has to stop on its own before it is killed.
+JOB_CANCEL_GRACE = env_int("RISKAPP_JOB_CANCEL_GRACE", 10, minimum=1)
+JOB_SANDBOX_MAX_FILE_BYTES = env_int("RISKAPP_SANDBOX_MAX_FILE_BYTES", 4 * 1024**3, minimum=1024**2)
+# Optional address-space cap in MiB for the sandbox (0 = none; CUDA reserves large virtual ranges).
+JOB_SANDBOX_MEMORY_MB = env_int("RISKAPP_SANDBOX_MEMORY_MB", 0)
+
+# --- Celery -------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Must exceed the longest job, or a running job is delivered a second time.
+        "visibility_timeout": JOB_TIME_LIMIT + 600,
+        # kombu restores unacked messages of dead workers only every interval x throttle
+        # seconds; keep both small so a lost worker's job comes back within about a minute.
+        "unacked_restore_interval": env_int("RISKAPP_RESTORE_INTERVAL", 10, minimum=1),
+        "unacked_restore_throttle": 1,
+    }
+else:
+    broker_dir = DATA_DIR / "broker"
+    for sub in ("queue", "processed"):
+        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # One folder in and out: the web process and the worker share the queue on disk.
+        "data_folder_in": str(broker_dir / "queue"),
+        "data_folder_out": str(broker_dir / "queue"),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+    }
+
+# Acknowledge after the task returns, so a message whose worker dies is delivered again.
+CELERY_TASK_ACKS_LATE = True
+# Without this, a task whose pool child is SIGKILLed is acknowledged anyway and lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per process: a long GPU job must not hold others hostage.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# JSON only: a message body is never unpickled.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Results live in the Job row, not in a result backend.
+CELERY_TASK_IGNORE_RESULT = True
+# Soft and hard limits are a backstop behind the sandbox's own wall-clock kill.
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_TIME_LIMIT + 120
+CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT + 180
+# If the broker connection drops, stop long tasks so their messages are redelivered cleanly.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Keep retrying the broker at start-up instead of crashing the worker.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Unrouted tasks (the reconciler) run on the cpu queue; jobs pick cpu or gpu by kind.
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ROUTES = {"riskapp.jobs.tasks.reconcile_jobs": {"queue": "cpu"}}
+# Separate processes per task so a crashed job cannot poison the next one's state.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {
+        "task": "riskapp.jobs.tasks.reconcile_jobs",
+        "schedule": env_int("RISKAPP_RECONCILE_EVERY", 60, minimum=5),
+    },
+}
+
+# --- Security -----------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it: the token comes from the page.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Behind a TLS-terminating proxy (compose, Kubernetes ingress) trust its scheme header.
+    if env_bool("SECURE_PROXY_SSL_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

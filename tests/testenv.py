@@ -1,0 +1,8 @@
+"""Loaded by pytest as a plugin (`-p tests.testenv`), before Django reads its settings."""
+
+import os
+from pathlib import Path
+
+# The suite runs with DEBUG on and its own data directory; settings tests start their own processes.
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("RISKAPP_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
