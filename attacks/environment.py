@@ -28,9 +28,7 @@ def environment_report() -> dict[str, Any]:
     if cuda:
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
-            devices.append(
-                {"index": index, "name": props.name, "memory_gib": round(props.total_memory / 1024**3, 1)}
-            )
+            devices.append({"index": index, "name": props.name, "memory_gib": round(props.total_memory / 1024**3, 1)})
     return {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,

@@ -49,6 +49,6 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         os.abort()
     if behaviour == "noisy":
         for i in range(20000):
-            print(f"noise {i} {{\"type\": \"result\", \"data\": \"forged\"}}")
+            print(f'noise {i} {{"type": "result", "data": "forged"}}')
         return {"noisy": True}
     raise UserError(f"Unknown self-test behaviour {behaviour!r}.")

@@ -7,6 +7,7 @@ value stops start-up with an ImproperlyConfigured that names the variable.
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -121,22 +122,33 @@ TEMPLATES = [
 ]
 
 
+SQLITE_OPTIONS = {
+    # The worker and the web server write to the same file: wait for locks instead of failing.
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+}
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "riskapp.sqlite3",
-            # The worker and the web server write to the same file: wait for locks instead of failing.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "OPTIONS": SQLITE_OPTIONS,
             "TEST": {"NAME": DATA_DIR / "test-riskapp.sqlite3"},
         }
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {error}") from None
+    if config.get("ENGINE") == "django.db.backends.sqlite3":
+        # A SQLite file named explicitly (single-machine setups, worker test subprocesses).
+        return {**config, "CONN_MAX_AGE": 0, "OPTIONS": SQLITE_OPTIONS}
     if config.get("ENGINE") != "django.db.backends.postgresql":
-        raise ImproperlyConfigured("DATABASE_URL must be a PostgreSQL URL (postgres://user@host:port/name).")
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be a PostgreSQL URL (postgres://user@host:port/name) or a SQLite file (sqlite:////path)."
+        )
     return config
 
 
@@ -160,8 +172,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Collected into the code folder (the image), not the data volume: a rebuild must not serve stale files.
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 
 # Uploads and job outputs go through the storage API, rooted outside any web root and never
 # served by URL: downloads pass through permission-checked views. An S3-compatible backend
@@ -194,6 +207,8 @@ JOB_HEARTBEAT_TIMEOUT = env_int("RISKAPP_JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_REQUEUE_AFTER = env_int("RISKAPP_JOB_REQUEUE_AFTER", 600, minimum=5)
 # After a cancel request, how long the engine has to stop on its own before it is killed.
 JOB_CANCEL_GRACE = env_int("RISKAPP_JOB_CANCEL_GRACE", 10, minimum=1)
+# Private working folders of sandboxed tasks: local to each worker host, never the shared data dir.
+JOB_SANDBOX_DIR = Path(env_str("RISKAPP_SANDBOX_DIR", str(Path(tempfile.gettempdir()) / "riskapp-sandbox")))
 JOB_SANDBOX_MAX_FILE_BYTES = env_int("RISKAPP_SANDBOX_MAX_FILE_BYTES", 4 * 1024**3, minimum=1024**2)
 # Optional address-space cap in MiB for the sandbox (0 = none; CUDA reserves large virtual ranges).
 JOB_SANDBOX_MEMORY_MB = env_int("RISKAPP_SANDBOX_MEMORY_MB", 0)

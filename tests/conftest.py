@@ -17,9 +17,7 @@ def sent_jobs(request, monkeypatch):
     """
     sent: list[tuple[int, str]] = []
     if request.node.get_closest_marker("services") is None:
-        monkeypatch.setattr(
-            "riskapp.jobs.services.job_send", lambda *, job_id, queue: sent.append((job_id, queue))
-        )
+        monkeypatch.setattr("riskapp.jobs.services.job_send", lambda *, job_id, queue: sent.append((job_id, queue)))
     return sent
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
 from riskapp.jobs import services
 from riskapp.jobs.kinds import get_kind
 from riskapp.jobs.models import Job, JobFile, JobStatus
-from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, Tick, run_in_sandbox
+from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, run_in_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,20 @@ def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
         with path.open("rb") as handle:
             # Stored under a server-made name; the task's own name is only a label.
             JobFile.objects.create(
-                job=job, name=name, size=size, file=File(handle, name=f"job{job.pk}-{uuid.uuid4().hex}{path.suffix[:10]}")
+                job=job,
+                name=name,
+                size=size,
+                file=File(handle, name=f"job{job.pk}-{uuid.uuid4().hex}{path.suffix[:10]}"),
             )
         stored.append(name)
     return stored
 
 
 def job_execute(*, job_id: int) -> str | None:
-    """Claim the job, run it in the sandbox, record the outcome. Returns the final status, or None if not ours."""
-    close_old_connections()
+    """Claim the job, run it in the sandbox, record the outcome. Returns the final status, or None if not ours.
+
+    (Celery's Django fix-up closes stale database connections before and after each task.)
+    """
     job = services.job_claim(job_id=job_id)
     if job is None:
         return None
@@ -96,15 +101,12 @@ def job_execute(*, job_id: int) -> str | None:
             on_tick=on_tick,
             on_start=lambda pid: services.job_set_sandbox_pid(job=job, pid=pid),
             on_finish=on_finish,
-            base_dir=settings.DATA_DIR / "sandbox",
+            base_dir=settings.JOB_SANDBOX_DIR,
             tick_seconds=HEARTBEAT_EVERY_S,
         )
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job
         log.exception("job %s: the worker failed while running it", job.pk)
         if services.job_finish(job=job, status=JobStatus.FAILED, error=f"Internal error in the worker: {error!r}"):
             final_status[0] = JobStatus.FAILED
-    finally:
-        close_old_connections()
     log.info("job %s: attempt %s ended %s", job.pk, job.attempts, final_status[0])
     return final_status[0]
-

@@ -36,9 +36,7 @@ class JobKind:
         data.update(parameters)
         form = self.form(data=data)
         if not form.is_valid():
-            raise ValidationError(
-                [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
-            )
+            raise ValidationError([f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()])
         return form.cleaned_data
 
     def queue_for(self, parameters: dict[str, Any]) -> str:

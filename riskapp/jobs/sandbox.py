@@ -12,6 +12,7 @@ Resource limits are isolation, not a security boundary: loaders must be safe on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -78,20 +79,24 @@ def _child_environment(workdir: Path) -> dict[str, str]:
     return env
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+def sweep_stale_workdirs(base_dir: Path) -> None:
+    """Delete the private folders of launchers that died (a SIGKILLed worker cannot clean up)."""
+    for path in base_dir.glob("riskapp-job-*-*"):
+        try:
+            pid = int(path.name.split("-")[2])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _reap(proc: subprocess.Popen) -> None:
     """Kill the task's whole process group: the task itself and anything it left behind."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 
@@ -121,9 +126,10 @@ def run_in_sandbox(
     `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
     receives the outcome, with the files the task wrote, before the private folder is deleted.
     """
-    if base_dir is not None:
-        base_dir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="riskapp-job-", dir=base_dir))
+    base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
+    base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sweep_stale_workdirs(base_dir)
+    workdir = Path(tempfile.mkdtemp(prefix=f"riskapp-job-{os.getpid()}-", dir=base_dir))
     output_dir = workdir / "out"
     output_dir.mkdir()
     log_path = workdir / "sandbox.log"
@@ -139,7 +145,9 @@ def run_in_sandbox(
         },
     }
     read_fd, write_fd = os.pipe()
-    bootstrap = f"import sys; sys.path.insert(0, {str(ENGINE_ROOT)!r}); from attacks.runner import main; sys.exit(main())"
+    bootstrap = (
+        f"import sys; sys.path.insert(0, {str(ENGINE_ROOT)!r}); from attacks.runner import main; sys.exit(main())"
+    )
     try:
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(
@@ -177,11 +185,8 @@ def run_in_sandbox(
     finally:
         _reap(proc)
         os.close(read_fd)
-        if proc.stdin:
-            try:
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -197,18 +202,19 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
         while not eof:
             now = time.monotonic()
             if now >= deadline:
-                _kill_group(proc)
+                _reap(proc)
                 return SandboxOutcome(
-                    "timed_out", error=f"The job ran past its time limit of {limits.wall_seconds:.0f} s and was stopped."
+                    "timed_out",
+                    error=f"The job ran past its time limit of {limits.wall_seconds:.0f} s and was stopped.",
                 )
             if cancel_sent_at is not None and now - cancel_sent_at > limits.cancel_grace_seconds:
-                _kill_group(proc)
+                _reap(proc)
                 return SandboxOutcome("cancelled", error="Cancelled; the task did not stop in time and was killed.")
             if now >= next_tick:
                 next_tick = now + tick_seconds
                 decision = on_tick() if on_tick is not None else Tick.CONTINUE
                 if decision == Tick.ABANDON:
-                    _kill_group(proc)
+                    _reap(proc)
                     return SandboxOutcome("abandoned", error="The job was taken over elsewhere; this run stopped.")
                 if decision == Tick.CANCEL and cancel_sent_at is None:
                     cancel_sent_at = now
@@ -225,13 +231,13 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
                 eof = True
             buffer += chunk
             if len(buffer) > MAX_MESSAGE_BYTES:
-                _kill_group(proc)
+                _reap(proc)
                 return SandboxOutcome("failed", error="The task's report exceeded the size limit.")
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 message = _parse(line)
                 if message is None:
-                    _kill_group(proc)
+                    _reap(proc)
                     return SandboxOutcome("failed", error="The task sent a malformed report.")
                 if message.get("type") == "progress" and on_progress is not None:
                     on_progress(float(message.get("percent", 0)), str(message.get("message", "")))
@@ -240,7 +246,7 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
     try:
         returncode = proc.wait(timeout=max(1.0, min(30.0, deadline - time.monotonic())))
     except subprocess.TimeoutExpired:  # it closed its report pipe but did not exit
-        _kill_group(proc)
+        _reap(proc)
         returncode = proc.returncode
     if final is None:
         reason = f"signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exit code {returncode}"

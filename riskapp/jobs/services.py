@@ -52,8 +52,13 @@ def job_create(*, user: AbstractBaseUser | None, project: Project, kind: str, pa
         created_by=user,
         enqueued_at=timezone.now(),
     )
-    audit_record(actor=user, action="job.created", target=job, project_id=project.pk,
-                 after={"kind": job.kind, "parameters": cleaned})
+    audit_record(
+        actor=user,
+        action="job.created",
+        target=job,
+        project_id=project.pk,
+        after={"kind": job.kind, "parameters": cleaned},
+    )
     _enqueue_on_commit(job)
     return job
 
@@ -74,9 +79,9 @@ def job_worker_lost(job: Job, *, now: datetime | None = None) -> bool:
     On the same host we can see that its process died; elsewhere, its heartbeat has stopped.
     """
     now = now or timezone.now()
-    if job.worker == socket.gethostname() and job.worker_pid:
-        if job.worker_pid == os.getpid() or not _pid_alive(job.worker_pid):
-            return True
+    same_host = job.worker == socket.gethostname() and job.worker_pid
+    if same_host and (job.worker_pid == os.getpid() or not _pid_alive(job.worker_pid)):
+        return True
     stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
     return job.heartbeat_at is None or job.heartbeat_at < stale_before
 
@@ -89,19 +94,31 @@ def _attempts_exhausted_error(attempts: int) -> str:
     )
 
 
-def _finish(job: Job, *, from_status: str, status: str, error: str = "", result: dict | None = None,
-            actor: AbstractBaseUser | None = None) -> bool:
+def _finish(
+    job: Job,
+    *,
+    from_status: str,
+    status: str,
+    error: str = "",
+    result: dict | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> bool:
     now = timezone.now()
     fields: dict[str, Any] = {"status": status, "finished_at": now, "error": error, "heartbeat_at": now}
     if result is not None:
         fields["result"] = result
     if status == JobStatus.SUCCEEDED:
-        fields["progress"] = 100
+        fields["progress"], fields["progress_message"] = 100, "Done"
     updated = Job.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(**fields)
     if updated:
-        audit_record(actor=actor, action=f"job.{status}", target=job, project_id=job.project_id,
-                     before={"status": from_status}, after={"status": status, "attempts": job.attempts,
-                                                            "error": error[:500]})
+        audit_record(
+            actor=actor,
+            action=f"job.{status}",
+            target=job,
+            project_id=job.project_id,
+            before={"status": from_status},
+            after={"status": status, "attempts": job.attempts, "error": error[:500]},
+        )
     return bool(updated)
 
 
@@ -125,13 +142,16 @@ def job_claim(*, job_id: int, worker: str | None = None, worker_pid: int | None 
         return None
     if job.status == JobStatus.RUNNING and job.cancel_requested:
         with transaction.atomic():
-            _finish(job, from_status=JobStatus.RUNNING, status=JobStatus.CANCELLED,
-                    error="Cancelled; its worker was lost before it stopped.")
+            _finish(
+                job,
+                from_status=JobStatus.RUNNING,
+                status=JobStatus.CANCELLED,
+                error="Cancelled; its worker was lost before it stopped.",
+            )
         return None
     if job.attempts >= settings.JOB_MAX_ATTEMPTS:
         with transaction.atomic():
-            _finish(job, from_status=job.status, status=JobStatus.FAILED,
-                    error=_attempts_exhausted_error(job.attempts))
+            _finish(job, from_status=job.status, status=JobStatus.FAILED, error=_attempts_exhausted_error(job.attempts))
         return None
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=job.status, attempts=job.attempts).update(
@@ -181,11 +201,23 @@ def job_cancel(*, actor: AbstractBaseUser, job: Job) -> Job:
     if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
     ):
-        audit_record(actor=actor, action="job.cancelled", target=job, project_id=job.project_id,
-                     before={"status": JobStatus.QUEUED}, after={"status": JobStatus.CANCELLED})
+        audit_record(
+            actor=actor,
+            action="job.cancelled",
+            target=job,
+            project_id=job.project_id,
+            before={"status": JobStatus.QUEUED},
+            after={"status": JobStatus.CANCELLED},
+        )
     elif Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
-        audit_record(actor=actor, action="job.cancel_requested", target=job, project_id=job.project_id,
-                     before={"status": JobStatus.RUNNING}, after={"cancel_requested": True})
+        audit_record(
+            actor=actor,
+            action="job.cancel_requested",
+            target=job,
+            project_id=job.project_id,
+            before={"status": JobStatus.RUNNING},
+            after={"cancel_requested": True},
+        )
     else:
         raise ValidationError("This job has already finished; there is nothing to cancel.")
     job.refresh_from_db()
@@ -220,18 +252,36 @@ def jobs_reconcile(*, now: datetime | None = None, limit: int = 500) -> Reconcil
     for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stalled_before)[:limit]:
         with transaction.atomic():
             if job.cancel_requested:
-                report.cancelled += _finish(job, from_status=JobStatus.RUNNING, status=JobStatus.CANCELLED,
-                                            error="Cancelled; its worker stopped responding before it stopped.")
+                report.cancelled += _finish(
+                    job,
+                    from_status=JobStatus.RUNNING,
+                    status=JobStatus.CANCELLED,
+                    error="Cancelled; its worker stopped responding before it stopped.",
+                )
             elif job.attempts >= settings.JOB_MAX_ATTEMPTS:
-                report.failed_at_cap += _finish(job, from_status=JobStatus.RUNNING, status=JobStatus.FAILED,
-                                                error=_attempts_exhausted_error(job.attempts))
+                report.failed_at_cap += _finish(
+                    job,
+                    from_status=JobStatus.RUNNING,
+                    status=JobStatus.FAILED,
+                    error=_attempts_exhausted_error(job.attempts),
+                )
             elif Job.objects.filter(
                 pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts, heartbeat_at=job.heartbeat_at
-            ).update(status=JobStatus.QUEUED, enqueued_at=now, worker_pid=None, sandbox_pid=None,
-                     progress_message="Requeued: its worker stopped sending heartbeats."):
-                audit_record(actor=None, action="job.requeued", target=job, project_id=job.project_id,
-                             before={"status": JobStatus.RUNNING, "heartbeat_at": job.heartbeat_at.isoformat()},
-                             after={"status": JobStatus.QUEUED})
+            ).update(
+                status=JobStatus.QUEUED,
+                enqueued_at=now,
+                worker_pid=None,
+                sandbox_pid=None,
+                progress_message="Requeued: its worker stopped sending heartbeats.",
+            ):
+                audit_record(
+                    actor=None,
+                    action="job.requeued",
+                    target=job,
+                    project_id=job.project_id,
+                    before={"status": JobStatus.RUNNING, "heartbeat_at": job.heartbeat_at.isoformat()},
+                    after={"status": JobStatus.QUEUED},
+                )
                 _enqueue_on_commit(job)
                 report.requeued_stalled += 1
     if any(report.as_dict().values()):

@@ -19,7 +19,7 @@ def job_create(request, access):
         messages.error(request, "Choose one of the listed job kinds.")
         return redirect("projects:detail", project_id=access.project.pk)
     prefix = f"{kind.name}-"
-    parameters = {key[len(prefix):]: value for key, value in request.POST.items() if key.startswith(prefix)}
+    parameters = {key[len(prefix) :]: value for key, value in request.POST.items() if key.startswith(prefix)}
     try:
         job = services.job_create(user=request.user, project=access.project, kind=kind.name, parameters=parameters)
     except ValidationError as error:
@@ -32,21 +32,28 @@ def job_create(request, access):
 @project_view()
 def job_list_partial(request, access):
     """The project's jobs table; htmx polls it while any job is queued or running."""
-    return render(request, "jobs/_table.html",
-                  {"access": access, "project": access.project, "jobs": jobs_for_project(project=access.project)[:50]})
+    return render(
+        request,
+        "jobs/_table.html",
+        {"access": access, "project": access.project, "jobs": jobs_for_project(project=access.project)[:50]},
+    )
 
 
 @project_view()
 def job_detail(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
-    return render(request, "jobs/detail.html",
-                  {"access": access, "project": access.project, "job": job, "files": job.files.all()})
+    return render(
+        request, "jobs/detail.html", {"access": access, "project": access.project, "job": job, "files": job.files.all()}
+    )
 
 
 @project_view()
 def job_progress_partial(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
-    return render(request, "jobs/_progress.html", {"access": access, "project": access.project, "job": job})
+    response = render(request, "jobs/_progress.html", {"access": access, "project": access.project, "job": job})
+    if job.is_finished and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"  # reload the page once, to show the result and files
+    return response
 
 
 @project_view(Capability.EDIT)
@@ -55,8 +62,11 @@ def job_cancel(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
     try:
         job = services.job_cancel(actor=request.user, job=job)
-        messages.success(request, f"Job {job.pk}: " + (
-            "cancelled." if job.status == "cancelled" else "asked to stop; it ends at its next check point."))
+        messages.success(
+            request,
+            f"Job {job.pk}: "
+            + ("cancelled." if job.status == "cancelled" else "asked to stop; it ends at its next check point."),
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     if request.POST.get("next") == "detail":

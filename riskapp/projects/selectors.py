@@ -53,9 +53,7 @@ def project_access(
     """The project and the user's role in it; 404 for non-members, 403 for a missing capability."""
     if not user.is_authenticated:
         raise Http404("No such project.")
-    membership = (
-        Membership.objects.select_related("project").filter(project_id=project_id, user=user).first()
-    )
+    membership = Membership.objects.select_related("project").filter(project_id=project_id, user=user).first()
     if membership is None:
         raise Http404("No such project.")
     access = ProjectAccess(project=membership.project, role=membership.role)

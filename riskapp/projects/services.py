@@ -16,12 +16,11 @@ def _project_fields(project: Project) -> dict:
 @transaction.atomic
 def project_create(*, user: AbstractBaseUser, name: str, description: str = "", risk_appetite: str) -> Project:
     """Create a project; its creator becomes its first owner."""
-    project = Project.objects.create(
-        name=name, description=description, risk_appetite=risk_appetite, created_by=user
-    )
+    project = Project.objects.create(name=name, description=description, risk_appetite=risk_appetite, created_by=user)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
-    audit_record(actor=user, action="project.created", target=project, project_id=project.pk,
-                 after=_project_fields(project))
+    audit_record(
+        actor=user, action="project.created", target=project, project_id=project.pk, after=_project_fields(project)
+    )
     return project
 
 
@@ -33,8 +32,14 @@ def project_update(
     project.name, project.description, project.risk_appetite = name, description, risk_appetite
     project.full_clean()
     project.save()
-    audit_record(actor=actor, action="project.updated", target=project, project_id=project.pk,
-                 before=before, after=_project_fields(project))
+    audit_record(
+        actor=actor,
+        action="project.updated",
+        target=project,
+        project_id=project.pk,
+        before=before,
+        after=_project_fields(project),
+    )
     return project
 
 
@@ -50,8 +55,13 @@ def membership_add(*, actor: AbstractBaseUser, project: Project, user: AbstractB
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError(f"{user.get_username()} is already a member of this project.")
     membership = Membership.objects.create(project=project, user=user, role=Role(role))
-    audit_record(actor=actor, action="membership.added", target=membership, project_id=project.pk,
-                 after={"user": user.get_username(), "role": membership.role})
+    audit_record(
+        actor=actor,
+        action="membership.added",
+        target=membership,
+        project_id=project.pk,
+        after={"user": user.get_username(), "role": membership.role},
+    )
     return membership
 
 
@@ -63,8 +73,14 @@ def membership_set_role(*, actor: AbstractBaseUser, membership: Membership, role
         _ensure_an_owner_remains(membership.project, membership)
     membership.role = Role(role)
     membership.save(update_fields=["role"])
-    audit_record(actor=actor, action="membership.role_changed", target=membership,
-                 project_id=membership.project_id, before={"role": before}, after={"role": membership.role})
+    audit_record(
+        actor=actor,
+        action="membership.role_changed",
+        target=membership,
+        project_id=membership.project_id,
+        before={"role": before},
+        after={"role": membership.role},
+    )
     return membership
 
 
@@ -72,6 +88,11 @@ def membership_set_role(*, actor: AbstractBaseUser, membership: Membership, role
 def membership_remove(*, actor: AbstractBaseUser, membership: Membership) -> None:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     _ensure_an_owner_remains(membership.project, membership)
-    audit_record(actor=actor, action="membership.removed", target=membership, project_id=membership.project_id,
-                 before={"user": membership.user.get_username(), "role": membership.role})
+    audit_record(
+        actor=actor,
+        action="membership.removed",
+        target=membership,
+        project_id=membership.project_id,
+        before={"user": membership.user.get_username(), "role": membership.role},
+    )
     membership.delete()

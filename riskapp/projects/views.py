@@ -75,7 +75,9 @@ def member_add(request, access):
     if form.is_valid():
         try:
             services.membership_add(
-                actor=request.user, project=access.project, user=form.cleaned_data["username"],
+                actor=request.user,
+                project=access.project,
+                user=form.cleaned_data["username"],
                 role=form.cleaned_data["role"],
             )
             messages.success(request, f"{form.cleaned_data['username'].get_username()} added.")

@@ -44,8 +44,9 @@ def test_every_project_route_has_an_access_rule():
 
 @pytest.fixture
 def objects(team):
-    job = Job.objects.create(project=team.project, kind="environment_check", queue="gpu",
-                             status=JobStatus.RUNNING, attempts=1)
+    job = Job.objects.create(
+        project=team.project, kind="environment_check", queue="gpu", status=JobStatus.RUNNING, attempts=1
+    )
     job_file = JobFile.objects.create(job=job, name="report.csv", size=4, file=ContentFile(b"a,b\n", name="r.csv"))
     viewer_membership = team.project.memberships.get(user=team.viewer)
     return {"job": job, "file": job_file, "membership": viewer_membership}

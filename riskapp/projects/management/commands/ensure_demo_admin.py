@@ -24,7 +24,9 @@ class Command(BaseCommand):
             raise CommandError("DEBUG is off: create an administrator with `manage.py createsuperuser` instead.")
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS(
-            f"Created the demo administrator.\n  user:     {username}\n  password: {password}\n"
-            "This password is shown only once: change it after signing in."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created the demo administrator.\n  user:     {username}\n  password: {password}\n"
+                "This password is shown only once: change it after signing in."
+            )
+        )
