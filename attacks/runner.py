@@ -36,7 +36,7 @@ def _die_with_parent(parent_pid: int) -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the launcher's wall-clock kill still applies
         pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+    if parent_pid and os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(70)
 
 
@@ -103,7 +103,7 @@ def _watch_for_cancel(cancel: threading.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attacks.runner")
     parser.add_argument("--result-fd", type=int, required=True)
-    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, required=True, help="0 when a PID namespace hides it")
     args = parser.parse_args(argv)
 
     _die_with_parent(args.parent_pid)

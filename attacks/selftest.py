@@ -1,6 +1,7 @@
 """Sandbox self-test: lets an operator (and the test suite) see what a sandboxed task sees.
 
-Behaviours: `report` (environment, working directory, limits), `sleep` (cooperative,
+Behaviours: `report` (environment, working directory, limits, and whether the given
+`connect` addresses answer and the `list` folders show anything), `sleep` (cooperative,
 cancellable), `hang` (ignores cancellation, to exercise the hard kill), `crash` (aborts
 the interpreter), `noisy` (floods stdout before answering).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import time
 from typing import Any
 
@@ -23,11 +25,28 @@ LIMITS = {
 }
 
 
+def _can_connect(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _can_list(path: str) -> bool:
+    try:
+        return bool(os.listdir(path))
+    except OSError:
+        return False
+
+
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     behaviour = params.get("behaviour", "report")
     seconds = float(params.get("seconds", 1))
     if behaviour == "report":
         return {
+            "can_connect": [_can_connect(host, int(port)) for host, port in params.get("connect", [])],
+            "can_list": [_can_list(path) for path in params.get("list", [])],
             "environ": dict(os.environ),
             "cwd": os.getcwd(),
             "pid": os.getpid(),

@@ -209,6 +209,11 @@ JOB_REQUEUE_AFTER = env_int("RISKAPP_JOB_REQUEUE_AFTER", 600, minimum=5)
 JOB_CANCEL_GRACE = env_int("RISKAPP_JOB_CANCEL_GRACE", 10, minimum=1)
 # Private working folders of sandboxed tasks: local to each worker host, never the shared data dir.
 JOB_SANDBOX_DIR = Path(env_str("RISKAPP_SANDBOX_DIR", str(Path(tempfile.gettempdir()) / "riskapp-sandbox")))
+# Namespaces for the sandbox with bubblewrap: "auto" uses them where bwrap works, "on" fails
+# jobs where it does not, "off" never uses them (resource limits and safe loaders remain).
+JOB_SANDBOX_ISOLATION = env_str("RISKAPP_SANDBOX_ISOLATION", "auto")
+if JOB_SANDBOX_ISOLATION not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"RISKAPP_SANDBOX_ISOLATION must be auto, on or off, not {JOB_SANDBOX_ISOLATION!r}.")
 JOB_SANDBOX_MAX_FILE_BYTES = env_int("RISKAPP_SANDBOX_MAX_FILE_BYTES", 4 * 1024**3, minimum=1024**2)
 # Optional address-space cap in MiB for the sandbox (0 = none; CUDA reserves large virtual ranges).
 JOB_SANDBOX_MEMORY_MB = env_int("RISKAPP_SANDBOX_MEMORY_MB", 0)

@@ -13,7 +13,7 @@ from django.db import transaction
 from riskapp.jobs import services
 from riskapp.jobs.kinds import get_kind
 from riskapp.jobs.models import Job, JobFile, JobStatus
-from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, run_in_sandbox
+from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, bwrap_available, run_in_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,20 @@ def sandbox_limits() -> SandboxLimits:
         max_address_space_bytes=settings.JOB_SANDBOX_MEMORY_MB * 1024**2,
         cancel_grace_seconds=settings.JOB_CANCEL_GRACE,
     )
+
+
+def sandbox_isolation() -> bool:
+    """Whether to run tasks under bubblewrap, per RISKAPP_SANDBOX_ISOLATION."""
+    mode = settings.JOB_SANDBOX_ISOLATION
+    if mode == "off":
+        return False
+    if bwrap_available():
+        return True
+    if mode == "on":
+        raise RuntimeError(
+            "RISKAPP_SANDBOX_ISOLATION=on, but bubblewrap is missing or may not create namespaces on this worker."
+        )
+    return False
 
 
 def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
@@ -102,6 +116,8 @@ def job_execute(*, job_id: int) -> str | None:
             on_start=lambda pid: services.job_set_sandbox_pid(job=job, pid=pid),
             on_finish=on_finish,
             base_dir=settings.JOB_SANDBOX_DIR,
+            isolate=sandbox_isolation(),
+            hide=[settings.DATA_DIR],
             tick_seconds=HEARTBEAT_EVERY_S,
         )
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job

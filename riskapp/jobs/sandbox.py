@@ -13,6 +13,8 @@ Resource limits are isolation, not a security boundary: loaders must be safe on 
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import json
 import logging
 import os
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,52 @@ class Tick:
     CONTINUE = "continue"
     CANCEL = "cancel"
     ABANDON = "abandon"  # the job is no longer ours (reclaimed or finished elsewhere): stop now
+
+
+@functools.cache
+def bwrap_available() -> bool:
+    """Whether bubblewrap is installed and allowed to make namespaces here (containers may forbid it)."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return False
+    probe = [
+        binary,
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "true",
+    ]
+    return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+
+
+def _bwrap_prefix(workdir: Path, hide: Sequence[Path]) -> list[str]:
+    """No network, own PID/IPC/UTS namespaces, a read-only root, the data folders hidden."""
+    command = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
+    ]
+    for path in hide:
+        if Path(path).exists():
+            command += ["--tmpfs", str(path)]
+    for device in sorted(glob.glob("/dev/nvidia*")):  # GPUs stay usable inside
+        command += ["--dev-bind", device, device]
+    return [*command, "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
 
 
 def _child_environment(workdir: Path) -> dict[str, str]:
@@ -120,11 +168,15 @@ def run_in_sandbox(
     on_finish: Callable[[SandboxOutcome], None] | None = None,
     base_dir: Path | None = None,
     tick_seconds: float = 1.0,
+    isolate: bool = False,
+    hide: Sequence[Path] = (),
 ) -> SandboxOutcome:
     """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
 
     `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
     receives the outcome, with the files the task wrote, before the private folder is deleted.
+    With `isolate`, the task runs under bubblewrap (see bwrap_available): no network, a
+    read-only file system, and the `hide` folders (the data directory) replaced by empty ones.
     """
     base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
     base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -148,10 +200,15 @@ def run_in_sandbox(
     bootstrap = (
         f"import sys; sys.path.insert(0, {str(ENGINE_ROOT)!r}); from attacks.runner import main; sys.exit(main())"
     )
+    # Under bubblewrap the task has its own PID namespace: bwrap's --die-with-parent does the job.
+    parent_pid = 0 if isolate else os.getpid()
+    command = [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(parent_pid)]
+    if isolate:
+        command = _bwrap_prefix(workdir, hide) + command
     try:
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(os.getpid())],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -249,7 +306,7 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
         _reap(proc)
         returncode = proc.returncode
     if final is None:
-        reason = f"signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exit code {returncode}"
+        reason = _exit_reason(returncode)
         return SandboxOutcome("failed", error=f"The sandboxed task crashed ({reason}) before it reported a result.")
     if final["type"] == "result":
         data = final.get("data")
@@ -257,6 +314,15 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
     if final["type"] == "cancelled":
         return SandboxOutcome("cancelled", error="Cancelled by request.")
     return SandboxOutcome("failed", error=str(final.get("message", "")), user_error=bool(final.get("user_error")))
+
+
+def _exit_reason(returncode: int) -> str:
+    # bubblewrap reports a child killed by signal N as exit code 128 + N, like a shell.
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    try:
+        return f"signal {signal.Signals(number).name}"
+    except ValueError:
+        return f"exit code {returncode}"
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:

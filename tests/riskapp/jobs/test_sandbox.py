@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from riskapp.jobs.sandbox import SandboxLimits, Tick, run_in_sandbox
+from riskapp.jobs.sandbox import SandboxLimits, Tick, bwrap_available, run_in_sandbox
 
 
 def selftest(behaviour, limits=None, **kwargs):
@@ -110,3 +110,36 @@ def test_folders_left_by_a_killed_launcher_are_swept(tmp_path):
     )
     assert outcome.status == "succeeded"
     assert not stale.exists() and live.exists()
+
+
+@pytest.fixture
+def bwrap():
+    if not bwrap_available():
+        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
+            pytest.fail("bubblewrap is required (RISKAPP_REQUIRE_SERVICES=1) but cannot run here")
+        pytest.skip("bubblewrap not available")
+
+
+def test_an_isolated_task_has_no_network_and_cannot_see_the_data_folder(bwrap, tmp_path):
+    import socket
+
+    secret_dir = tmp_path / "data"
+    secret_dir.mkdir()
+    (secret_dir / "riskapp.sqlite3").write_text("every project's data")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        params = {"connect": [["127.0.0.1", port]], "list": [str(secret_dir)]}
+        plain = selftest("report", params=params)
+        isolated = selftest("report", params=params, isolate=True, hide=[secret_dir])
+    assert plain.result["can_connect"] == [True] and plain.result["can_list"] == [True]
+    assert isolated.status == "succeeded", isolated.error + isolated.log_tail
+    assert isolated.result["can_connect"] == [False] and isolated.result["can_list"] == [False]
+
+
+def test_an_isolated_task_still_dies_on_the_wall_clock(bwrap):
+    outcome = selftest("hang", SandboxLimits(wall_seconds=2), params={"seconds": 60}, isolate=True)
+    assert outcome.status == "timed_out"
+    with pytest.raises(ProcessLookupError):
+        os.kill(outcome.pid, 0)
