@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format migrate clean
+.PHONY: run test bench lint format migrate clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,6 @@ format: $(STAMP)
 
 clean:
 	rm -rf var/broker var/sandbox var/upload-tmp .pytest_cache
+
+screenshots: $(STAMP)
+	RISKAPP_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/e2e/test_browser.py

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "riskapp.audit",
+    "riskapp.assessments",
     "riskapp.projects",
     "riskapp.jobs",
 ]

@@ -1,0 +1,86 @@
+"""The recommended test plan: which jobs the questionnaire's answers call for. Pure; no Django.
+
+Rules live in ``content/test_plan_rules.yaml``. A rule whose conditions hold recommends its job; a rule whose
+conditions depend on an unknown answer recommends it too (we cannot rule the test out) and says which unknown
+answers it assumed. Rules that produce the same job with the same parameters are merged into one planned job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskapp.assessments.bank import (
+    UNKNOWN,
+    AnswerParam,
+    Bank,
+    Truth,
+    condition_truth,
+    normalise_answer,
+    question_visible,
+)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One recommended job: its kind and parameters, why, and which threats its evidence speaks to."""
+
+    kind: str
+    params: dict[str, Any] = field(hash=False)
+    reasons: tuple[str, ...]
+    rule_ids: tuple[str, ...]
+    threats: tuple[str, ...]
+    assumed_unknown: tuple[str, ...] = ()  # unknown answers that made a rule fire
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (for the API and the job form)."""
+        return {
+            "kind": self.kind,
+            "params": dict(self.params),
+            "reasons": list(self.reasons),
+            "rule_ids": list(self.rule_ids),
+            "threats": list(self.threats),
+            "assumed_unknown": list(self.assumed_unknown),
+        }
+
+
+def recommended_plan(bank: Bank, answers: Mapping[str, object]) -> list[PlannedJob]:
+    """The jobs to run for these answers, in rule order, identical jobs merged."""
+    planned: dict[str, PlannedJob] = {}
+    for rule in bank.plan_rules:
+        unknowns: set[str] = set()
+        truth = condition_truth(rule.when, answers, unknowns)
+        if truth is Truth.FALSE:
+            continue
+        assumed = tuple(sorted(unknowns)) if truth is Truth.UNDETERMINED else ()
+        params = {name: _param_value(bank, value, answers) for name, value in rule.params.items()}
+        key = json.dumps([rule.job, params], sort_keys=True)
+        job = PlannedJob(rule.job, params, (rule.reason,), (rule.id,), rule.threats, assumed)
+        planned[key] = _merge(planned[key], job) if key in planned else job
+    return list(planned.values())
+
+
+def _param_value(bank: Bank, value: Any, answers: Mapping[str, object]) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if not isinstance(value, AnswerParam):
+        return value
+    question = bank.question(value.question)
+    answer = normalise_answer(question, answers.get(question.id)) if question_visible(question, answers) else UNKNOWN
+    number = value.default if answer == UNKNOWN else answer
+    return round(float(number) * value.scale, 6)
+
+
+def _merge(first: PlannedJob, second: PlannedJob) -> PlannedJob:
+    return PlannedJob(
+        kind=first.kind,
+        params=first.params,
+        reasons=first.reasons + second.reasons,
+        rule_ids=first.rule_ids + second.rule_ids,
+        threats=tuple(dict.fromkeys(first.threats + second.threats)),
+        assumed_unknown=tuple(sorted(set(first.assumed_unknown) | set(second.assumed_unknown)))
+        if first.assumed_unknown and second.assumed_unknown
+        else (),
+    )

@@ -1,0 +1,87 @@
+"""A real riskapp started the way `make run` starts it (bin/dev-run), on a free port and a private data dir."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class DevServer:
+    proc: subprocess.Popen
+    base_url: str
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def admin_password(self) -> str:
+        return re.search(r"password: (\S+)", self.log_path.read_text()).group(1)
+
+    def ctrl_c(self) -> int:
+        """What Ctrl-C in the terminal does: SIGINT to the whole foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+
+
+def sign_in_page(base_url):
+    with urllib.request.urlopen(base_url + "/accounts/login/", timeout=10) as response:  # noqa: S310
+        return response.status == 200
+
+
+@pytest.fixture
+def start_dev_server(tmp_path):
+    started = []
+
+    def start() -> DevServer:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+        env.update({"DEBUG": "1", "RISKAPP_DATA_DIR": str(tmp_path / "data"), "RISKAPP_PORT": str(port)})
+        log_path = tmp_path / "dev-run.log"
+        log = log_path.open("w")
+        proc = subprocess.Popen(
+            ["bin/dev-run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        server = DevServer(proc, f"http://127.0.0.1:{port}", tmp_path / "data", log_path)
+        started.append((server, log))
+        wait_for(lambda: sign_in_page(server.base_url), 120, "the sign-in page")
+        return server
+
+    yield start
+    for server, log in started:
+        if server.proc.poll() is None:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+        log.close()
+        print(server.log_path.read_text()[-3000:])

@@ -1,0 +1,87 @@
+"""In headless Chromium (Debian's package, driven by Playwright): sign in, create a project, run an
+environment check and watch it finish, start a speed check and cancel it from its Cancel button.
+
+With RISKAPP_SCREENSHOTS=DIR set (`make screenshots`), the pages are saved there for the README.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = os.environ.get("RISKAPP_SCREENSHOTS")
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
+            pytest.fail("Debian's chromium is required (RISKAPP_REQUIRE_SERVICES=1) but not installed")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+
+
+def shoot(page, name):
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def test_assessor_runs_a_job_and_cancels_another_in_the_browser(start_dev_server, browser_page):
+    from playwright.sync_api import expect
+
+    server = start_dev_server()
+    page = browser_page
+    page.goto(server.base_url + "/")
+    shoot(page, "sign-in")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", server.admin_password)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Your projects")).to_be_visible()
+
+    page.click("text=New project")
+    page.fill("#id_name", "Traffic-sign classifier")
+    page.fill("#id_description", "Student fine-tuned from a public ImageNet teacher.")
+    page.select_option("#id_risk_appetite", "low")
+    page.click("button:has-text('Save')")
+    expect(page.get_by_role("heading", name="Traffic-sign classifier")).to_be_visible()
+
+    page.select_option("#id_environment_check-queue", "cpu")
+    page.click("button:has-text('Run environment check')")
+    first = page.locator("#jobs-table tbody tr").last
+    # The table is polled by htmx: the row turns to Succeeded without a reload.
+    expect(first.get_by_text("Succeeded")).to_be_visible(timeout=120_000)
+    expect(first.get_by_text("100%")).to_be_visible()
+
+    page.fill("#id_speed_check-duration_s", "120")
+    page.fill("#id_speed_check-size", "128")
+    page.click("button:has-text('Run speed check')")
+    second = page.locator("#jobs-table tbody tr").first
+    expect(second.get_by_text("Running")).to_be_visible(timeout=120_000)
+    expect(second.locator(".progress-label")).to_have_text(re.compile(r"^[1-9]\d?% · \d+ batches"), timeout=60_000)
+    shoot(page, "project-jobs")
+    second.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#jobs-table tbody tr").first.get_by_text("Cancelled")).to_be_visible(timeout=60_000)
+
+    page.locator("#jobs-table tbody tr").last.get_by_role("link").first.click()
+    expect(page.get_by_text("adversarial_robustness_toolbox")).to_be_visible()
+    shoot(page, "job-result")
