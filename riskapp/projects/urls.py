@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:project_id>/members/add/", views.member_add, name="member_add"),
     path("<int:project_id>/members/<int:membership_id>/", views.member_update, name="member_update"),
     path("<int:project_id>/jobs/", include("riskapp.jobs.urls")),
+    path("<int:project_id>/assessment/", include("riskapp.assessments.urls")),
 ]

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port():
@@ -40,6 +42,14 @@ class DevServer:
     base_url: str
     data_dir: Path
     log_path: Path
+    env: dict
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against this server's database."""
+        result = subprocess.run(
+            [".venv/bin/python", "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
+        return result.stdout
 
     @property
     def admin_password(self) -> str:
@@ -73,7 +83,7 @@ def start_dev_server(tmp_path):
         proc = subprocess.Popen(
             ["bin/dev-run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        server = DevServer(proc, f"http://127.0.0.1:{port}", tmp_path / "data", log_path)
+        server = DevServer(proc, f"http://127.0.0.1:{port}", tmp_path / "data", log_path, env)
         started.append((server, log))
         wait_for(lambda: sign_in_page(server.base_url), 120, "the sign-in page")
         return server
@@ -85,3 +95,28 @@ def start_dev_server(tmp_path):
             server.proc.wait()
         log.close()
         print(server.log_path.read_text()[-3000:])
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
+            pytest.fail("Debian's chromium is required (RISKAPP_REQUIRE_SERVICES=1) but not installed")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()

@@ -6,38 +6,9 @@ With RISKAPP_SCREENSHOTS=DIR set (`make screenshots`), the pages are saved there
 
 import os
 import re
-import shutil
 from pathlib import Path
 
-import pytest
-
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("RISKAPP_SCREENSHOTS")
-
-
-@pytest.fixture
-def browser_page():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
-            pytest.fail("Debian's chromium is required (RISKAPP_REQUIRE_SERVICES=1) but not installed")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
 
 
 def shoot(page, name):

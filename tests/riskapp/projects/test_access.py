@@ -8,10 +8,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, reverse
 
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.models import AssessmentVersion
 from riskapp.jobs.models import Job, JobFile, JobStatus
 from riskapp.projects import urls as project_urls
 
 ROLES = ("owner", "assessor", "reviewer", "viewer")
+THREAT = load_bank().threats[0].id
 
 # url name -> (method, roles allowed). Everyone else who is a member gets 403, outsiders 404.
 RULES = {
@@ -26,6 +29,18 @@ RULES = {
     "projects:jobs:progress": ("GET", ROLES),
     "projects:jobs:cancel": ("POST", ("owner", "assessor")),
     "projects:jobs:file": ("GET", ROLES),
+    "projects:assessments:questionnaire": ("GET", ROLES),
+    "projects:assessments:answer": ("POST", ("owner", "assessor")),
+    "projects:assessments:submit": ("POST", ("owner", "assessor")),
+    "projects:assessments:review": ("POST", ("owner", "reviewer")),
+    "projects:assessments:register": ("GET", ROLES),
+    "projects:assessments:treatment": ("POST", ("owner", "assessor", "reviewer")),
+    "projects:assessments:history": ("GET", ROLES),
+    "projects:assessments:version": ("GET", ROLES),
+    "projects:assessments:export_csv": ("GET", ROLES),
+    "projects:assessments:export_json": ("GET", ROLES),
+    "projects:assessments:export_markdown": ("GET", ROLES),
+    "projects:assessments:export_print": ("GET", ROLES),
 }
 
 
@@ -49,7 +64,9 @@ def objects(team):
     )
     job_file = JobFile.objects.create(job=job, name="report.csv", size=4, file=ContentFile(b"a,b\n", name="r.csv"))
     viewer_membership = team.project.memberships.get(user=team.viewer)
-    return {"job": job, "file": job_file, "membership": viewer_membership}
+    version = AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1,
+                                               answers={"context.uses_pretrained": "yes"})
+    return {"job": job, "file": job_file, "membership": viewer_membership, "version": version}
 
 
 def url_for(name, team, objects):
@@ -60,6 +77,10 @@ def url_for(name, team, objects):
         kwargs["job_id"] = objects["job"].pk
     if name == "projects:jobs:file":
         kwargs["file_id"] = objects["file"].pk
+    if name == "projects:assessments:treatment":
+        kwargs["threat_id"] = THREAT
+    if name == "projects:assessments:version":
+        kwargs["number"] = objects["version"].number
     return reverse(name, kwargs=kwargs)
 
 
@@ -68,6 +89,10 @@ POST_DATA = {
     "projects:member_update": {"role": "reviewer", "action": "set_role"},
     "projects:jobs:create": {"kind": "environment_check", "environment_check-queue": "cpu"},
     "projects:jobs:cancel": {},
+    "projects:assessments:answer": {"question": "context.uses_pretrained", "value": "no"},
+    "projects:assessments:submit": {},
+    "projects:assessments:review": {"action": "return", "comment": "Explain the teacher's source."},
+    "projects:assessments:treatment": {f"{THREAT}-treatment": "mitigate"},
 }
 
 

@@ -1,0 +1,77 @@
+"""The project's risk register: the bank's scoring of the current answers, the latest evidence and treatments."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.models import Evidence, RiskTreatment, Treatment
+from riskapp.assessments.scoring import Rating, Register, ThreatRisk, score
+from riskapp.projects.models import Project
+
+BAND_ORDER = ("low", "medium", "high", "critical")
+
+
+def latest_evidence(project: Project) -> dict[str, dict[str, Any]]:
+    """Evidence kind -> the most recent measurement of it for this project."""
+    latest: dict[str, dict[str, Any]] = {}
+    for item in Evidence.objects.filter(project=project).order_by("kind", "-recorded_at", "-id"):
+        latest.setdefault(
+            item.kind,
+            {"value": item.value, "source": item.source, "recorded_at": item.recorded_at, "job_id": item.job_id},
+        )
+    return latest
+
+
+def project_register(project: Project, answers: dict[str, Any]) -> Register:
+    return score(load_bank(), answers, latest_evidence(project))
+
+
+def _rating(rating: Rating) -> dict[str, Any]:
+    return {"likelihood": rating.likelihood, "impact": rating.impact, "score": rating.score, "band": rating.band}
+
+
+def register_snapshot(project: Project, answers: dict[str, Any]) -> dict[str, Any]:
+    """The scores as plain data, frozen into a version when it is submitted or approved."""
+    register = project_register(project, answers)
+    return {
+        "bank_version": register.bank_version,
+        "risks": {
+            risk.threat.id: {
+                "inherent": _rating(risk.inherent),
+                "current": _rating(risk.current),
+                "projected": _rating(risk.projected),
+            }
+            for risk in register.risks
+        },
+    }
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    risk: ThreatRisk
+    treatment: RiskTreatment | None
+    above_appetite: bool
+
+    @property
+    def threat(self):
+        return self.risk.threat
+
+    @property
+    def acceptance_overdue(self) -> bool:
+        t = self.treatment
+        return bool(t and t.treatment == Treatment.ACCEPT and t.expires_on and t.expires_on < timezone.localdate())
+
+
+def register_rows(project: Project, answers: dict[str, Any]) -> tuple[Register, list[RegisterRow]]:
+    """The register with treatments, highest current risk first."""
+    register = project_register(project, answers)
+    treatments = {t.threat_id: t for t in RiskTreatment.objects.filter(project=project).select_related("owner")}
+    appetite = BAND_ORDER.index(project.risk_appetite)
+    rows = [
+        RegisterRow(risk, treatments.get(risk.threat.id), BAND_ORDER.index(risk.current.band) > appetite)
+        for risk in register.risks
+    ]
+    rows.sort(key=lambda row: (-row.risk.current.score, -row.risk.inherent.score, row.threat.name))
+    return register, rows

@@ -1,0 +1,282 @@
+"""Every write to assessments, treatments and evidence, each with its audit event.
+
+Workflow: draft → submitted (EDIT) → approved or returned (REVIEW, never by the submitter). An
+approved version is frozen; the next edit starts a new draft version with its answers copied.
+"""
+
+import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from riskapp.assessments.bank import answer_error, load_bank, normalise_answer
+from riskapp.assessments.models import (
+    EDITABLE_STATUSES,
+    AssessmentStatus,
+    AssessmentVersion,
+    Evidence,
+    RiskTreatment,
+    Treatment,
+)
+from riskapp.assessments.register import BAND_ORDER, register_snapshot
+from riskapp.audit.services import audit_record
+from riskapp.projects.models import Project
+
+
+def answer_to_json(value: object) -> object:
+    """The stored form of a normalised answer: lists for multiple choice, ISO strings for dates."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _latest(project: Project, *, lock: bool = False) -> AssessmentVersion | None:
+    versions = AssessmentVersion.objects.filter(project=project)
+    if lock:
+        versions = versions.select_for_update()
+    return versions.order_by("-number").first()
+
+
+def _new_version(project: Project, actor: AbstractBaseUser, answers: dict) -> AssessmentVersion:
+    number = (AssessmentVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
+    version = AssessmentVersion.objects.create(
+        project=project, number=number, bank_version=load_bank().version, answers=answers, created_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="assessment.version_started",
+        target=version,
+        project_id=project.pk,
+        after={"number": number, "copied_answers": len(answers)},
+    )
+    return version
+
+
+@transaction.atomic
+def assessment_editable_version(*, actor: AbstractBaseUser, project: Project) -> AssessmentVersion:
+    """The version to edit: the open draft, or a new one (answers copied) after an approval."""
+    latest = _latest(project, lock=True)
+    if latest is None:
+        return _new_version(project, actor, {})
+    if latest.status == AssessmentStatus.SUBMITTED:
+        raise ValidationError("This assessment is waiting for review: a reviewer must approve or return it first.")
+    if latest.status == AssessmentStatus.APPROVED:
+        return _new_version(project, actor, dict(latest.answers))
+    return latest
+
+
+@transaction.atomic
+def answer_set(*, actor: AbstractBaseUser, project: Project, question_id: str, raw: Any) -> AssessmentVersion:
+    """Record one answer (raw form value; "unknown" is always allowed) on the editable version."""
+    bank = load_bank()
+    try:
+        question = bank.question(question_id)
+    except KeyError:
+        raise ValidationError(f"There is no question {question_id!r} in the question bank.") from None
+    if raw in ("", [], None):
+        raw = None
+    error = answer_error(question, raw)
+    if error:
+        raise ValidationError(error)
+    version = assessment_editable_version(actor=actor, project=project)
+    before = version.answers.get(question_id)
+    if raw is None:
+        version.answers.pop(question_id, None)
+    else:
+        version.answers[question_id] = answer_to_json(normalise_answer(question, raw))
+    after = version.answers.get(question_id)
+    if before != after:
+        version.save(update_fields=["answers", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="assessment.answered",
+            target=version,
+            project_id=project.pk,
+            before={question_id: before},
+            after={question_id: after},
+        )
+    return version
+
+
+def _transition(version: AssessmentVersion, from_statuses, **fields) -> bool:
+    return bool(AssessmentVersion.objects.filter(pk=version.pk, status__in=from_statuses).update(**fields))
+
+
+@transaction.atomic
+def assessment_submit(*, actor: AbstractBaseUser, version: AssessmentVersion) -> AssessmentVersion:
+    snapshot = register_snapshot(version.project, version.answers)
+    if not _transition(
+        version,
+        EDITABLE_STATUSES,
+        status=AssessmentStatus.SUBMITTED,
+        submitted_by=actor,
+        submitted_at=timezone.now(),
+        snapshot=snapshot,
+    ):
+        raise ValidationError("Only a draft or returned assessment can be submitted.")
+    audit_record(
+        actor=actor,
+        action="assessment.submitted",
+        target=version,
+        project_id=version.project_id,
+        before={"status": version.status},
+        after={"status": AssessmentStatus.SUBMITTED},
+    )
+    version.refresh_from_db()
+    return version
+
+
+def _ensure_four_eyes(actor: AbstractBaseUser, version: AssessmentVersion) -> None:
+    if version.submitted_by_id == actor.pk:
+        raise ValidationError("You submitted this assessment: another reviewer must approve it (four-eyes rule).")
+
+
+@transaction.atomic
+def assessment_approve(*, actor: AbstractBaseUser, version: AssessmentVersion, comment: str = "") -> AssessmentVersion:
+    _ensure_four_eyes(actor, version)
+    snapshot = register_snapshot(version.project, version.answers)
+    if not _transition(
+        version,
+        [AssessmentStatus.SUBMITTED],
+        status=AssessmentStatus.APPROVED,
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+        review_comment=comment,
+        snapshot=snapshot,
+    ):
+        raise ValidationError("Only a submitted assessment can be approved.")
+    audit_record(
+        actor=actor,
+        action="assessment.approved",
+        target=version,
+        project_id=version.project_id,
+        before={"status": AssessmentStatus.SUBMITTED},
+        after={"status": AssessmentStatus.APPROVED, "comment": comment},
+    )
+    version.refresh_from_db()
+    return version
+
+
+@transaction.atomic
+def assessment_return(*, actor: AbstractBaseUser, version: AssessmentVersion, comment: str) -> AssessmentVersion:
+    if not comment.strip():
+        raise ValidationError("Say what needs to change: returning an assessment needs a comment.")
+    _ensure_four_eyes(actor, version)
+    if not _transition(
+        version,
+        [AssessmentStatus.SUBMITTED],
+        status=AssessmentStatus.RETURNED,
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+        review_comment=comment,
+    ):
+        raise ValidationError("Only a submitted assessment can be returned.")
+    audit_record(
+        actor=actor,
+        action="assessment.returned",
+        target=version,
+        project_id=version.project_id,
+        before={"status": AssessmentStatus.SUBMITTED},
+        after={"status": AssessmentStatus.RETURNED, "comment": comment},
+    )
+    version.refresh_from_db()
+    return version
+
+
+def band_above_appetite(band: str, appetite: str) -> bool:
+    return BAND_ORDER.index(band) > BAND_ORDER.index(appetite)
+
+
+@transaction.atomic
+def treatment_set(
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    threat_id: str,
+    treatment: str,
+    current_band: str,
+    actor_can_review: bool,
+    owner: AbstractBaseUser | None = None,
+    rationale: str = "",
+    expires_on: datetime.date | None = None,
+) -> RiskTreatment:
+    """Choose how a risk is treated. Accepting needs an owner, a rationale and a future expiry date;
+    accepting a risk above the project's appetite needs a reviewer."""
+    load_bank().threat(threat_id)  # KeyError for an unknown threat: a caller bug, not user input
+    treatment = Treatment(treatment)
+    if treatment == Treatment.ACCEPT:
+        problems = []
+        if owner is None:
+            problems.append("an owner")
+        if not rationale.strip():
+            problems.append("a rationale")
+        if expires_on is None:
+            problems.append("an expiry date")
+        if problems:
+            raise ValidationError(f"Accepting a risk needs {', '.join(problems)}.")
+        if expires_on <= timezone.localdate():
+            raise ValidationError("The acceptance must expire in the future: choose a later review date.")
+        if band_above_appetite(current_band, project.risk_appetite) and not actor_can_review:
+            raise ValidationError(
+                f"This risk is {current_band}, above the project's appetite ({project.risk_appetite}): "
+                "only a reviewer can accept it."
+            )
+    existing = RiskTreatment.objects.filter(project=project, threat_id=threat_id).first()
+    before = _treatment_fields(existing) if existing else None
+    record, _ = RiskTreatment.objects.update_or_create(
+        project=project,
+        threat_id=threat_id,
+        defaults={
+            "treatment": treatment,
+            "owner": owner,
+            "rationale": rationale.strip(),
+            "expires_on": expires_on,
+            "decided_by": actor,
+        },
+    )
+    audit_record(
+        actor=actor,
+        action="risk.treatment_set",
+        target=record,
+        project_id=project.pk,
+        before=before,
+        after=_treatment_fields(record),
+    )
+    return record
+
+
+def _treatment_fields(record: RiskTreatment) -> dict:
+    return {
+        "threat": record.threat_id,
+        "treatment": record.treatment,
+        "owner": record.owner.get_username() if record.owner else None,
+        "rationale": record.rationale,
+        "expires_on": record.expires_on.isoformat() if record.expires_on else None,
+    }
+
+
+@transaction.atomic
+def evidence_record(
+    *, project: Project, kind: str, value: object, source: str, job=None, actor: AbstractBaseUser | None = None
+) -> Evidence:
+    """Attach measured evidence (a job's result) to the project; the register re-scores with the latest per kind."""
+    bank = load_bank()
+    try:
+        bank.evidence_kind(kind)
+    except KeyError:
+        raise ValidationError(f"{kind!r} is not an evidence kind of the question bank.") from None
+    evidence = Evidence.objects.create(project=project, kind=kind, value=value, source=source[:200], job=job)
+    audit_record(
+        actor=actor,
+        action="evidence.recorded",
+        target=evidence,
+        project_id=project.pk,
+        after={"kind": kind, "value": value, "source": source},
+    )
+    return evidence

@@ -1,0 +1,362 @@
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from riskapp.assessments import services
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.forms import ReviewForm, TreatmentForm
+from riskapp.assessments.models import AssessmentStatus
+from riskapp.assessments.register import register_rows
+from riskapp.assessments.selectors import (
+    assessment_latest,
+    assessment_version,
+    assessment_versions,
+    plan_checklist,
+    questionnaire_sections,
+    versions_diff,
+)
+from riskapp.projects.access import project_view
+from riskapp.projects.roles import Capability
+
+
+def _questionnaire_context(access, request=None):
+    bank = load_bank()
+    version = assessment_latest(project=access.project)
+    answers = version.answers if version else {}
+    sections = questionnaire_sections(bank, answers)
+    answered = sum(section.answered for section in sections)
+    total = sum(section.total for section in sections)
+    return {
+        "access": access,
+        "project": access.project,
+        "bank": bank,
+        "version": version,
+        "sections": sections,
+        "answered": answered,
+        "total": total,
+        "percent": round(100 * answered / total) if total else 100,
+        "can_answer": access.can_edit and (version is None or version.status != AssessmentStatus.SUBMITTED),
+        "review_form": ReviewForm(),
+    }
+
+
+@project_view()
+def questionnaire(request, access):
+    return render(request, "assessments/questionnaire.html", _questionnaire_context(access))
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def answer(request, access):
+    question_id = request.POST.get("question", "")
+    values = request.POST.getlist("value")
+    if "unknown" in values:  # "Don't know" wins over anything else sent with it
+        raw = "unknown"
+    else:
+        raw = values if request.POST.get("multiple") else (values[0] if values else None)
+    error = None
+    try:
+        services.answer_set(actor=request.user, project=access.project, question_id=question_id, raw=raw)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.headers.get("HX-Request"):
+        context = _questionnaire_context(access)
+        shown = context["can_answer"] and any(
+            item.question.id == question_id for section in context["sections"] for item in section.items
+        )
+        # Next to its question when that is on the page, else at the top.
+        context |= {"error": error, "error_question": question_id if shown else None}
+        return render(request, "assessments/_questionnaire.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect(f"{request.path.rsplit('answer/', 1)[0]}#q-{question_id}")
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def submit(request, access):
+    version = assessment_latest(project=access.project)
+    try:
+        if version is None:
+            raise ValidationError("Answer the questionnaire before submitting it.")
+        services.assessment_submit(actor=request.user, version=version)
+        messages.success(request, f"Version {version.number} submitted for review.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("projects:assessments:questionnaire", project_id=access.project.pk)
+
+
+@project_view(Capability.REVIEW)
+@require_POST
+def review(request, access):
+    version = assessment_latest(project=access.project)
+    form = ReviewForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    try:
+        if version is None:
+            raise ValidationError("There is no assessment to review yet.")
+        if request.POST.get("action") == "approve":
+            services.assessment_approve(actor=request.user, version=version, comment=comment)
+            messages.success(request, f"Version {version.number} approved.")
+        else:
+            services.assessment_return(actor=request.user, version=version, comment=comment)
+            messages.success(request, f"Version {version.number} returned to the assessors.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("projects:assessments:questionnaire", project_id=access.project.pk)
+
+
+def _answers(project):
+    version = assessment_latest(project=project)
+    return version, (version.answers if version else {})
+
+
+@project_view()
+def register(request, access):
+    bank = load_bank()
+    version, answers = _answers(access.project)
+    scored, rows = register_rows(access.project, answers)
+    forms = (
+        {
+            row.threat.id: TreatmentForm(project=access.project, prefix=row.threat.id, initial=_initial(row))
+            for row in rows
+        }
+        if (access.can_edit or access.can_review)
+        else {}
+    )
+    return render(
+        request,
+        "assessments/register.html",
+        {
+            "access": access,
+            "project": access.project,
+            "version": version,
+            "register": scored,
+            "rows": [(row, forms.get(row.threat.id)) for row in rows],
+            "plan": plan_checklist(project=access.project, bank=bank, answers=answers),
+            "unanswered": [bank.question(qid) for qid in scored.unanswered],
+        },
+    )
+
+
+def _initial(row):
+    t = row.treatment
+    if t is None:
+        return {}
+    return {"treatment": t.treatment, "owner": t.owner_id, "rationale": t.rationale, "expires_on": t.expires_on}
+
+
+@project_view()
+@require_POST
+def treatment(request, access, threat_id: str):
+    if not (access.can_edit or access.can_review):
+        raise PermissionDenied("Your role does not allow choosing risk treatments.")
+    bank = load_bank()
+    try:
+        bank.threat(threat_id)
+    except KeyError:
+        raise Http404("No such threat.") from None
+    form = TreatmentForm(request.POST, project=access.project, prefix=threat_id)
+    if form.is_valid():
+        _, rows = register_rows(access.project, _answers(access.project)[1])
+        current_band = next(row.risk.current.band for row in rows if row.threat.id == threat_id)
+        try:
+            services.treatment_set(
+                actor=request.user,
+                project=access.project,
+                threat_id=threat_id,
+                current_band=current_band,
+                actor_can_review=access.can_review,
+                **form.cleaned_data,
+            )
+            messages.success(request, f"Treatment of “{bank.threat(threat_id).name}” saved.")
+        except ValidationError as error:
+            messages.error(request, f"{bank.threat(threat_id).name}: {' '.join(error.messages)}")
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    return redirect(f"{request.path.rsplit(threat_id + '/treatment/', 1)[0]}#t-{threat_id}")
+
+
+@project_view()
+def history(request, access):
+    versions = list(assessment_versions(project=access.project))
+    diff = older = newer = None
+    try:
+        a, b = int(request.GET.get("a", 0)), int(request.GET.get("b", 0))
+    except ValueError:
+        a = b = 0
+    if a and b and a != b:
+        older = assessment_version(project=access.project, number=min(a, b))
+        newer = assessment_version(project=access.project, number=max(a, b))
+        diff = versions_diff(load_bank(), older, newer)
+    return render(
+        request,
+        "assessments/history.html",
+        {
+            "access": access,
+            "project": access.project,
+            "versions": versions,
+            "diff": diff,
+            "older": older,
+            "newer": newer,
+        },
+    )
+
+
+@project_view()
+def version_detail(request, access, number: int):
+    version = assessment_version(project=access.project, number=number)
+    return render(request, "assessments/print.html", _report_context(access, version))
+
+
+def _report_context(access, version=None):
+    bank = load_bank()
+    if version is None:
+        version = assessment_latest(project=access.project)
+    answers = version.answers if version else {}
+    scored, rows = register_rows(access.project, answers)
+    return {
+        "access": access,
+        "project": access.project,
+        "version": version,
+        "bank": bank,
+        "rows": rows,
+        "sections": questionnaire_sections(bank, answers),
+        "plan": plan_checklist(project=access.project, bank=bank, answers=answers),
+        "generated_at": timezone.now(),
+    }
+
+
+def register_document(access) -> dict:
+    """The register as JSON-ready data: the JSON export, and the CSV's rows."""
+    version, answers = _answers(access.project)
+    scored, rows = register_rows(access.project, answers)
+    return {
+        "project": {
+            "id": access.project.pk,
+            "name": access.project.name,
+            "risk_appetite": access.project.risk_appetite,
+        },
+        "assessment": {
+            "version": version.number if version else None,
+            "status": version.status if version else None,
+            "bank_version": scored.bank_version,
+        },
+        "risks": [
+            {
+                "threat": row.threat.id,
+                "name": row.threat.name,
+                "atlas": list(row.threat.atlas),
+                "owasp_ml": list(row.threat.owasp_ml),
+                "nist": row.threat.nist_category,
+                "inherent": _rating(row.risk.inherent),
+                "current": _rating(row.risk.current),
+                "projected": _rating(row.risk.projected),
+                "above_appetite": row.above_appetite,
+                "treatment": row.treatment.treatment if row.treatment else None,
+                "owner": row.treatment.owner.get_username() if row.treatment and row.treatment.owner else None,
+                "expires_on": row.treatment.expires_on.isoformat()
+                if row.treatment and row.treatment.expires_on
+                else None,
+                "acceptance_overdue": row.acceptance_overdue,
+                "evidence": list(row.risk.evidence_used),
+                "why": [e.text for e in row.risk.explanations],
+            }
+            for row in rows
+        ],
+    }
+
+
+def _rating(rating):
+    return {"likelihood": rating.likelihood, "impact": rating.impact, "score": rating.score, "band": rating.band}
+
+
+def _attachment(response, filename):
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@project_view()
+def export_register_json(request, access):
+    response = JsonResponse(register_document(access), json_dumps_params={"indent": 2})
+    return _attachment(response, f"riskapp-register-{access.project.pk}.json")
+
+
+@project_view()
+def export_register_csv(request, access):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "threat",
+            "name",
+            "atlas",
+            "owasp_ml",
+            "inherent_score",
+            "inherent_band",
+            "current_likelihood",
+            "current_impact",
+            "current_score",
+            "current_band",
+            "projected_score",
+            "projected_band",
+            "above_appetite",
+            "treatment",
+            "owner",
+            "expires_on",
+            "acceptance_overdue",
+        ]
+    )
+    for risk in register_document(access)["risks"]:
+        writer.writerow(
+            [
+                risk["threat"],
+                _csv_safe(risk["name"]),
+                " ".join(risk["atlas"]),
+                " ".join(risk["owasp_ml"]),
+                risk["inherent"]["score"],
+                risk["inherent"]["band"],
+                risk["current"]["likelihood"],
+                risk["current"]["impact"],
+                risk["current"]["score"],
+                risk["current"]["band"],
+                risk["projected"]["score"],
+                risk["projected"]["band"],
+                risk["above_appetite"],
+                risk["treatment"] or "",
+                _csv_safe(risk["owner"] or ""),
+                risk["expires_on"] or "",
+                risk["acceptance_overdue"],
+            ]
+        )
+    return _attachment(response, f"riskapp-register-{access.project.pk}.csv")
+
+
+def _csv_safe(text: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@project_view()
+def export_markdown(request, access):
+    text = render_to_string("assessments/assessment.md", _report_context(access))
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    return _attachment(response, f"riskapp-assessment-{access.project.pk}.md")
+
+
+@project_view()
+def export_print(request, access):
+    return render(request, "assessments/print.html", _report_context(access))
+
+
+def about_content(request):
+    """Attribution for the frameworks the question bank and threat catalogue are built on."""
+    bank = load_bank()
+    return render(request, "assessments/about_content.html", {"bank": bank})

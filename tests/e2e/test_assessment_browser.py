@@ -1,0 +1,100 @@
+"""The assessment flow in headless Chromium: an assessor answers (autosaved by htmx), reads the register's
+"why", submits; a reviewer returns it, then approves the resubmission; the history shows the diff."""
+
+import re
+
+from tests.e2e.test_browser import shoot
+
+
+def sign_in(page, server, username, password):
+    page.goto(server.base_url + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def sign_out(page):
+    page.click("nav.topnav button:has-text('Sign out')")
+
+
+def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, browser_page):
+    from playwright.sync_api import expect
+
+    server = start_dev_server()
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_user('rita', password='reviewer password 42')",
+    )
+    page = browser_page
+    sign_in(page, server, "admin", server.admin_password)
+    page.click("text=New project")
+    page.fill("#id_name", "Traffic-sign classifier")
+    page.select_option("#id_risk_appetite", "medium")
+    page.click("button:has-text('Save')")
+    page.click("text=Members")
+    page.fill("#id_username", "rita")
+    page.select_option("#id_role", "reviewer")
+    page.click("button:has-text('Add member')")
+    expect(page.get_by_text("rita added.")).to_be_visible()
+
+    page.click("nav.subnav >> text=Assessment")
+    # Each click autosaves through htmx; the teacher section appears once a pre-trained model is used.
+    page.locator("#q-context\\.uses_pretrained").get_by_label("Yes").check()
+    expect(page.locator("#q-teacher\\.source")).to_be_visible()
+    page.locator("#q-teacher\\.source").get_by_label("Downloaded from a public model hub").check()
+    expect(page.locator("#q-teacher\\.weights_public")).to_be_visible()
+    page.locator("#q-teacher\\.weights_public").get_by_label("Yes").check()
+    expect(page.locator("#area-teacher .progress-label")).to_contain_text("2 of")
+    shoot(page, "questionnaire")
+
+    page.click("nav.subnav >> text=Risk register")
+    row = page.locator("#t-evasion_transfer")
+    row.get_by_text("Why?").click()
+    expect(row.locator("details ol li").first).to_be_visible()
+    shoot(page, "register")
+
+    page.click("nav.subnav >> text=Assessment")
+    page.click("button:has-text('Submit for review')")
+    expect(page.get_by_text("Version 1 submitted for review.")).to_be_visible()
+    sign_out(page)
+
+    sign_in(page, server, "rita", "reviewer password 42")
+    page.click("text=Traffic-sign classifier")
+    page.click("nav.subnav >> text=Assessment")
+    page.fill("#id_comment", "Pin the teacher's hash before approval.")
+    page.click("button:has-text('Return with comments')")
+    expect(page.get_by_text("Version 1 returned to the assessors.")).to_be_visible()
+    sign_out(page)
+
+    sign_in(page, server, "admin", server.admin_password)
+    page.click("text=Traffic-sign classifier")
+    page.click("nav.subnav >> text=Assessment")
+    expect(page.get_by_text("Pin the teacher's hash before approval.")).to_be_visible()
+    page.locator("#q-teacher\\.pinned").get_by_label("Yes, in place").check()
+    expect(page.locator("#q-teacher\\.pinned input[value=yes]")).to_be_checked()
+    page.click("button:has-text('Submit for review')")
+    sign_out(page)
+
+    sign_in(page, server, "rita", "reviewer password 42")
+    page.click("text=Traffic-sign classifier")
+    page.click("nav.subnav >> text=Assessment")
+    page.click("button:has-text('Approve')")
+    expect(page.get_by_text("Version 1 approved.")).to_be_visible()
+    sign_out(page)
+
+    # A later edit starts version 2; the history compares the two.
+    sign_in(page, server, "admin", server.admin_password)
+    page.click("text=Traffic-sign classifier")
+    page.click("nav.subnav >> text=Assessment")
+    page.locator("#q-teacher\\.source").get_by_label("Trained by us").check()
+    expect(page.locator("#assessment-status")).to_contain_text("Version 2")
+    page.click("nav.subnav >> text=History")
+    page.check("input[name=a][value='1']")
+    page.check("input[name=b][value='2']")
+    page.click("button:has-text('Compare')")
+    expect(page.get_by_role("heading", name=re.compile("v1 → v2"))).to_be_visible()
+    expect(page.locator("del", has_text="Downloaded from a public model hub")).to_be_visible()
+    expect(page.locator("ins", has_text="Trained by us")).to_be_visible()
+    shoot(page, "history")
