@@ -204,7 +204,9 @@ def test_reviewer_returns_then_approves_a_new_submission_and_history_shows_the_d
     page = client_for(team.viewer).get(url("history", team) + "?a=1&b=2").content.decode()
     source = load_bank().question("teacher.source")
     assert "v1 → v2" in page
-    assert f"<del>{source.label_for('public_hub')}</del>" in page and f"<ins>{source.label_for('in_house')}</ins>" in page
+    assert (
+        f"<del>{source.label_for('public_hub')}</del>" in page and f"<ins>{source.label_for('in_house')}</ins>" in page
+    )
 
 
 def test_whoever_submitted_cannot_approve(team, client_for):
@@ -237,9 +239,15 @@ def test_each_workflow_step_is_an_audit_event(team, client_for):
     answer(client_for(team.assessor), team, "context.uses_pretrained", "yes")
     submit(client_for(team.assessor), team)
     review(client_for(team.reviewer), team, "approve")
-    actions = list(AuditEvent.objects.filter(project_id=team.project.pk).order_by("id").values_list("action", flat=True))
-    assert actions == ["assessment.version_started", "assessment.answered", "assessment.submitted",
-                       "assessment.approved"]
+    actions = list(
+        AuditEvent.objects.filter(project_id=team.project.pk).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == [
+        "assessment.version_started",
+        "assessment.answered",
+        "assessment.submitted",
+        "assessment.approved",
+    ]
     answered = AuditEvent.objects.get(action="assessment.answered")
     assert answered.before == {"context.uses_pretrained": None} and answered.after == {"context.uses_pretrained": "yes"}
 
@@ -277,9 +285,15 @@ def test_assessor_can_choose_mitigate_and_viewer_cannot_treat(team, client_for):
 
 
 def test_expired_acceptance_shows_as_overdue(team, client_for):
-    RiskTreatment.objects.create(project=team.project, threat_id="model_inversion", treatment="accept",
-                                 owner=team.owner, rationale="Low value data", decided_by=team.reviewer,
-                                 expires_on=timezone.localdate() - datetime.timedelta(days=1))
+    RiskTreatment.objects.create(
+        project=team.project,
+        threat_id="model_inversion",
+        treatment="accept",
+        owner=team.owner,
+        rationale="Low value data",
+        decided_by=team.reviewer,
+        expires_on=timezone.localdate() - datetime.timedelta(days=1),
+    )
     page = client_for(team.viewer).get(url("register", team)).content.decode()
     assert "overdue" in page
     document = json.loads(client_for(team.viewer).get(url("export_json", team)).content)
@@ -289,9 +303,17 @@ def test_expired_acceptance_shows_as_overdue(team, client_for):
 
 def test_acceptance_must_expire_in_the_future(team):
     with pytest.raises(ValidationError, match="expire in the future"):
-        services.treatment_set(actor=team.reviewer, project=team.project, threat_id="model_inversion",
-                               treatment="accept", current_band="low", actor_can_review=True, owner=team.owner,
-                               rationale="x", expires_on=timezone.localdate())
+        services.treatment_set(
+            actor=team.reviewer,
+            project=team.project,
+            threat_id="model_inversion",
+            treatment="accept",
+            current_band="low",
+            actor_can_review=True,
+            owner=team.owner,
+            rationale="x",
+            expires_on=timezone.localdate(),
+        )
 
 
 def test_unknown_threat_treatment_is_404(team, client_for):

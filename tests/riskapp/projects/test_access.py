@@ -64,8 +64,9 @@ def objects(team):
     )
     job_file = JobFile.objects.create(job=job, name="report.csv", size=4, file=ContentFile(b"a,b\n", name="r.csv"))
     viewer_membership = team.project.memberships.get(user=team.viewer)
-    version = AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1,
-                                               answers={"context.uses_pretrained": "yes"})
+    version = AssessmentVersion.objects.create(
+        project=team.project, number=1, bank_version=1, answers={"context.uses_pretrained": "yes"}
+    )
     return {"job": job, "file": job_file, "membership": viewer_membership, "version": version}
 
 
