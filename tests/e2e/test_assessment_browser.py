@@ -47,13 +47,13 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     expect(page.locator("#q-teacher\\.weights_public")).to_be_visible()
     page.locator("#q-teacher\\.weights_public").get_by_label("Yes").check()
     expect(page.locator("#area-teacher .progress-label")).to_contain_text("2 of")
-    shoot(page, "questionnaire")
+    shoot(page, "questionnaire", full_page=False)
 
     page.click("nav.subnav >> text=Risk register")
     row = page.locator("#t-evasion_transfer")
     row.get_by_text("Why?").click()
     expect(row.locator("details ol li").first).to_be_visible()
-    shoot(page, "register")
+    shoot(page, "register", full_page=False)
 
     page.click("nav.subnav >> text=Assessment")
     page.click("button:has-text('Submit for review')")

@@ -11,10 +11,10 @@ from pathlib import Path
 SCREENSHOTS = os.environ.get("RISKAPP_SCREENSHOTS")
 
 
-def shoot(page, name):
+def shoot(page, name, full_page=True):
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=full_page)
 
 
 def test_assessor_runs_a_job_and_cancels_another_in_the_browser(start_dev_server, browser_page):
