@@ -91,21 +91,13 @@ def bwrap_available() -> bool:
 
 
 def _bwrap_prefix(workdir: Path, hide: Sequence[Path]) -> list[str]:
-    """No network, own PID/IPC/UTS namespaces, a read-only root, the data folders hidden."""
-    command = [
-        "bwrap",
-        "--unshare-all",
-        "--die-with-parent",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
-    ]
+    """No network, own PID/IPC/UTS namespaces, a read-only root, the `hide` folders replaced by empty ones.
+
+    The task writes only to its own folder (also its HOME and TMPDIR). The host's /tmp stays visible,
+    read-only, because the interpreter or the code may live there; the sandbox base folder is hidden
+    so that no job sees another's files.
+    """
+    command = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for path in hide:
         if Path(path).exists():
             command += ["--tmpfs", str(path)]
@@ -204,7 +196,7 @@ def run_in_sandbox(
     parent_pid = 0 if isolate else os.getpid()
     command = [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(parent_pid)]
     if isolate:
-        command = _bwrap_prefix(workdir, hide) + command
+        command = _bwrap_prefix(workdir, [*hide, base_dir]) + command
     try:
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(

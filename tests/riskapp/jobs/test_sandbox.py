@@ -143,3 +143,12 @@ def test_an_isolated_task_still_dies_on_the_wall_clock(bwrap):
     assert outcome.status == "timed_out"
     with pytest.raises(ProcessLookupError):
         os.kill(outcome.pid, 0)
+
+
+def test_an_isolated_task_cannot_see_other_jobs_folders(bwrap, tmp_path):
+    neighbour = tmp_path / "riskapp-job-1-other"
+    neighbour.mkdir()
+    (neighbour / "model.safetensors").write_text("another project's model")
+    outcome = selftest("report", params={"list": [str(neighbour), str(tmp_path)]}, isolate=True, base_dir=tmp_path)
+    assert outcome.status == "succeeded", outcome.error + outcome.log_tail
+    assert outcome.result["can_list"] == [False, True]  # only its own folder is in the base folder
