@@ -8,9 +8,14 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attacks.context import RunContext, UserError
+
+if TYPE_CHECKING:
+    from attacks.scan import ScanReport
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +52,88 @@ def _speed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_printer(as_json: bool):
+    def progress(percent: float, message: str) -> None:
+        if not as_json:
+            print(f"\r{percent:5.1f}% {message:<40}", end="", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _print_scan(report: ScanReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        return
+    verdict = "accepted" if report.accepted else "REFUSED"
+    print(f"{verdict}: {report.format} ({report.size} bytes, sha256 {report.sha256})")
+    if report.malicious:
+        print("MALICIOUS: the file carries a malicious signature; it was not loaded.")
+    for reason in report.reasons:
+        print(f"  - [{reason.code}] {reason.message}")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from attacks.scan import scan_file
+
+    if args.max_bytes <= 0:
+        raise UserError("--max-bytes must be positive.")
+    report = scan_file(args.path, max_bytes=args.max_bytes, expect=args.expect)
+    _print_scan(report, args.json)
+    return EXIT_OK if report.accepted else EXIT_FAILED
+
+
+def _architectures(args: argparse.Namespace) -> int:
+    from attacks.architectures import catalogue
+
+    entries = catalogue()
+    if args.json:
+        print(json.dumps(entries, indent=2, sort_keys=True))
+        return EXIT_OK
+    width = max(len(entry["name"]) for entry in entries)
+    print(f"{'name':<{width}}  {'input':<10}  {'classes':>7}  {'parameters':>11}  description")
+    for entry in entries:
+        shape = "x".join(str(d) for d in entry["input_shape"])
+        print(
+            f"{entry['name']:<{width}}  {shape:<10}  {entry['num_classes']:>7}  {entry['parameters']:>11,}  "
+            f"{entry['description']}"
+        )
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from attacks import validate
+    from attacks.scan import scan_file
+
+    # The command line runs the loaders in this process (no sandbox): scan both files first.
+    for path, kind in ((args.model, "model"), (args.data, "dataset")):
+        report = scan_file(path, max_bytes=args.max_bytes, expect=kind)
+        if not report.accepted:
+            print(f"{path}:", file=sys.stderr)
+            _print_scan(report, args.json)
+            return EXIT_FAILED
+    params = {
+        "model_path": str(args.model),
+        "data_path": str(args.data),
+        "arch": args.arch,
+        "num_classes": args.classes,
+        "sample_limit": args.limit,
+        "batch_size": args.batch_size,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = RunContext(output_dir=Path(tmp), on_progress=_progress_printer(args.json), cancel_event=threading.Event())
+        result = validate.run(ctx, params)
+    if not args.json:
+        print(file=sys.stderr)
+        matrix = result.pop("confusion_matrix")
+        _print(result, False)
+        print("confusion matrix (rows: true class, columns: predicted class)")
+        for row in matrix:
+            print("  " + " ".join(f"{count:5d}" for count in row))
+        return EXIT_OK
+    _print(result, True)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attacks", description="riskapp's ML attack engine.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--size", type=int, default=512, help="matrix size (default 512)")
     speed.add_argument("--json", action="store_true", help="print a JSON document")
     speed.set_defaults(handler=_speed)
+
+    scan = commands.add_parser("scan", help="Statically scan a model or dataset file: exit 0 accepted, 1 refused.")
+    scan.add_argument("path", type=Path, help="the file to scan (its name and extension are ignored)")
+    scan.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit (default 2 GiB)")
+    scan.add_argument("--expect", choices=["model", "dataset"], help="refuse a file of the other kind")
+    scan.add_argument("--json", action="store_true", help="print the riskapp.scan/1 JSON document")
+    scan.set_defaults(handler=_scan)
+
+    archs = commands.add_parser("architectures", help="The architecture catalogue weights can be loaded into.")
+    archs.add_argument("--json", action="store_true", help="print a JSON list")
+    archs.set_defaults(handler=_architectures)
+
+    check = commands.add_parser("validate", help="Clean accuracy of a model on an .npz evaluation set.")
+    check.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt (with --arch) or ONNX")
+    check.add_argument("--arch", help="catalogue architecture of the weights (see `architectures`)")
+    check.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
+    check.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    check.add_argument("--limit", type=int, default=0, help="evaluate at most this many samples (default: all)")
+    check.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
+    check.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for both files")
+    check.add_argument("--json", action="store_true", help="print a JSON document")
+    check.set_defaults(handler=_validate)
     return parser
 
 

@@ -12,7 +12,14 @@ class Cancelled(Exception):
 
 
 class UserError(Exception):
-    """A problem the user can fix (bad parameters, unsupported file); its message is shown as is."""
+    """A problem the user can fix (bad parameters, unsupported file); its message is shown as is.
+
+    `details` is plain data that goes back with the failure (e.g. the scan report of a refused file).
+    """
+
+    def __init__(self, message: str, *, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class RunContext:

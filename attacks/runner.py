@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         reporter.send({"type": "cancelled"})
         return 0
     except UserError as error:
-        reporter.send({"type": "error", "message": str(error), "user_error": True})
+        reporter.send({"type": "error", "message": str(error), "user_error": True, "details": error.details})
         return 1
     except Exception as error:
         traceback.print_exc()

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "riskapp.assessments",
     "riskapp.projects",
     "riskapp.jobs",
+    "riskapp.artifacts",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from riskapp.jobs import services
@@ -48,6 +49,17 @@ def sandbox_isolation() -> bool:
     return False
 
 
+def _resolve_file_params(kind, parameters: dict) -> tuple[dict, list[Path]]:
+    """Stored-file names in the parameters become absolute paths the sandbox may read."""
+    params, inputs = dict(parameters), []
+    for name in kind.file_params:
+        if params.get(name):
+            path = Path(default_storage.path(params[name])).resolve()
+            params[name] = str(path)
+            inputs.append(path)
+    return params, inputs
+
+
 def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
     stored = []
     for path in files[:MAX_OUTPUT_FILES]:
@@ -78,6 +90,7 @@ def job_execute(*, job_id: int) -> str | None:
         return None
     log.info("job %s: %s attempt %s started", job.pk, job.kind, job.attempts)
     kind = get_kind(job.kind)
+    params, inputs = _resolve_file_params(kind, job.parameters)
     latest = {"progress": None, "message": None}
     last_beat = [0.0]
 
@@ -103,13 +116,15 @@ def job_execute(*, job_id: int) -> str | None:
                 result = dict(result or {}, files=_store_outputs(job, outcome.output_files, outcome.output_dir))
             if services.job_finish(job=job, status=outcome.status, result=result, error=error):
                 final_status[0] = outcome.status
+                if kind.on_finish is not None:
+                    kind.on_finish(Job.objects.get(pk=job.pk))
             else:
                 transaction.set_rollback(True)  # not ours any more: keep no files either
 
     try:
         run_in_sandbox(
             task=kind.engine_task,
-            params=job.parameters,
+            params=params,
             limits=sandbox_limits(),
             on_progress=on_progress,
             on_tick=on_tick,
@@ -118,11 +133,15 @@ def job_execute(*, job_id: int) -> str | None:
             base_dir=settings.JOB_SANDBOX_DIR,
             isolate=sandbox_isolation(),
             hide=[settings.DATA_DIR],
+            inputs=inputs,
             tick_seconds=HEARTBEAT_EVERY_S,
         )
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job
         log.exception("job %s: the worker failed while running it", job.pk)
-        if services.job_finish(job=job, status=JobStatus.FAILED, error=f"Internal error in the worker: {error!r}"):
-            final_status[0] = JobStatus.FAILED
+        with transaction.atomic():
+            if services.job_finish(job=job, status=JobStatus.FAILED, error=f"Internal error in the worker: {error!r}"):
+                final_status[0] = JobStatus.FAILED
+                if kind.on_finish is not None:
+                    kind.on_finish(Job.objects.get(pk=job.pk))
     log.info("job %s: attempt %s ended %s", job.pk, job.attempts, final_status[0])
     return final_status[0]

@@ -1,5 +1,6 @@
 """The job kinds riskapp can run: their engine task, queue and validated parameters."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,14 @@ class JobKind:
     description: str
     engine_task: str
     form: type[forms.Form]
+    # Kinds started by other features (intake, validation) are not offered on the project page.
+    user_startable: bool = True
+    # A fixed queue; None means the `queue` parameter chooses.
+    queue: str | None = None
+    # Parameters that name stored files: the sandbox sees each, read-only, at its real path.
+    file_params: tuple[str, ...] = ()
+    # Called with the finished job, in the transaction that records its end (the owning app's bookkeeping).
+    on_finish: Callable[[Any], None] | None = None
 
     def clean_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Validated parameters with defaults filled in; ValidationError names each bad field."""
@@ -40,7 +49,7 @@ class JobKind:
         return form.cleaned_data
 
     def queue_for(self, parameters: dict[str, Any]) -> str:
-        return parameters.get("queue", "gpu")
+        return self.queue or parameters.get("queue", "gpu")
 
 
 KINDS: dict[str, JobKind] = {
@@ -64,6 +73,13 @@ KINDS: dict[str, JobKind] = {
 }
 
 
+def register_kind(kind: JobKind) -> None:
+    """Add a job kind from another app (in its AppConfig.ready); names are unique."""
+    if KINDS.get(kind.name, kind) is not kind:
+        raise ValueError(f"Job kind {kind.name!r} is registered twice.")
+    KINDS[kind.name] = kind
+
+
 def get_kind(name: str) -> JobKind:
     try:
         return KINDS[name]
@@ -72,4 +88,4 @@ def get_kind(name: str) -> JobKind:
 
 
 def kinds_for_display() -> list[tuple[JobKind, forms.Form]]:
-    return [(kind, kind.form(prefix=kind.name)) for kind in KINDS.values()]
+    return [(kind, kind.form(prefix=kind.name)) for kind in KINDS.values() if kind.user_startable]

@@ -90,7 +90,7 @@ def bwrap_available() -> bool:
     return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
 
 
-def _bwrap_prefix(workdir: Path, hide: Sequence[Path]) -> list[str]:
+def _bwrap_prefix(workdir: Path, hide: Sequence[Path], inputs: Sequence[Path] = ()) -> list[str]:
     """No network, own PID/IPC/UTS namespaces, a read-only root, the `hide` folders replaced by empty ones.
 
     The task writes only to its own folder (also its HOME and TMPDIR). The host's /tmp stays visible,
@@ -101,6 +101,8 @@ def _bwrap_prefix(workdir: Path, hide: Sequence[Path]) -> list[str]:
     for path in hide:
         if Path(path).exists():
             command += ["--tmpfs", str(path)]
+    for path in inputs:  # the job's own input files, back into view, read-only
+        command += ["--ro-bind", str(path), str(path)]
     for device in sorted(glob.glob("/dev/nvidia*")):  # GPUs stay usable inside
         command += ["--dev-bind", device, device]
     return [*command, "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
@@ -162,13 +164,15 @@ def run_in_sandbox(
     tick_seconds: float = 1.0,
     isolate: bool = False,
     hide: Sequence[Path] = (),
+    inputs: Sequence[Path] = (),
 ) -> SandboxOutcome:
     """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
 
     `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
     receives the outcome, with the files the task wrote, before the private folder is deleted.
     With `isolate`, the task runs under bubblewrap (see bwrap_available): no network, a
-    read-only file system, and the `hide` folders (the data directory) replaced by empty ones.
+    read-only file system, and the `hide` folders (the data directory) replaced by empty ones;
+    only the `inputs` files are visible there again, read-only.
     """
     base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
     base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -196,7 +200,7 @@ def run_in_sandbox(
     parent_pid = 0 if isolate else os.getpid()
     command = [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(parent_pid)]
     if isolate:
-        command = _bwrap_prefix(workdir, [*hide, base_dir]) + command
+        command = _bwrap_prefix(workdir, [*hide, base_dir], inputs) + command
     try:
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(
@@ -305,7 +309,13 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
         return SandboxOutcome("succeeded", result=data if isinstance(data, dict) else {"value": data})
     if final["type"] == "cancelled":
         return SandboxOutcome("cancelled", error="Cancelled by request.")
-    return SandboxOutcome("failed", error=str(final.get("message", "")), user_error=bool(final.get("user_error")))
+    details = final.get("details")
+    return SandboxOutcome(
+        "failed",
+        result=details if isinstance(details, dict) else None,  # what a refusal reports, e.g. a scan
+        error=str(final.get("message", "")),
+        user_error=bool(final.get("user_error")),
+    )
 
 
 def _exit_reason(returncode: int) -> str:

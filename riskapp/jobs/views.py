@@ -15,7 +15,7 @@ from riskapp.projects.roles import Capability
 @require_POST
 def job_create(request, access):
     kind = KINDS.get(request.POST.get("kind", ""))
-    if kind is None:
+    if kind is None or not kind.user_startable:
         messages.error(request, "Choose one of the listed job kinds.")
         return redirect("projects:detail", project_id=access.project.pk)
     prefix = f"{kind.name}-"

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:project_id>/members/<int:membership_id>/", views.member_update, name="member_update"),
     path("<int:project_id>/jobs/", include("riskapp.jobs.urls")),
     path("<int:project_id>/assessment/", include("riskapp.assessments.urls")),
+    path("<int:project_id>/models/", include("riskapp.artifacts.urls")),
 ]

@@ -33,3 +33,9 @@ def test_cli_usage_error_exits_2():
 def test_engine_never_imports_django():
     code = "import sys, attacks.cli, attacks.runner, attacks.tasks; print('django' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_intake_modules_never_import_django_or_riskapp():
+    modules = "attacks.scan, attacks.loading, attacks.intake, attacks.validate, attacks.architectures, attacks.networks"
+    code = f"import sys, {modules}; print(any(m.split('.')[0] in ('django', 'riskapp') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

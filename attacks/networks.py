@@ -1,0 +1,126 @@
+"""The project's own small classifiers, built from the architecture catalogue.
+
+Every network here exposes its penultimate features, which backdoor detectors (activation
+clustering, spectral signatures) read:
+
+    features = model.forward_features(x)   # N × model.feature_dim
+    logits = model.classifier(features)     # the same as model(x)
+
+`classifier` is the last module registered, so tools that read "the last layer" see the logits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class CatalogueNet(nn.Module):
+    """Base: forward(x) = classifier(forward_features(x))."""
+
+    feature_dim: int
+    classifier: nn.Linear
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.forward_features(x))
+
+
+class MLP(CatalogueNet):
+    """Fully connected layers over the flattened input (so N×C×H×W and N×D inputs both work)."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (256, 128)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(input_shape)
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = width
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class SmallCNN(CatalogueNet):
+    """3×3 convolutions (each optionally followed by 2×2 max-pooling), one dense layer, the classifier."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        num_classes: int,
+        channels: Sequence[int] = (32, 64),
+        pool_after: Sequence[bool] = (False, True),
+        hidden: int = 128,
+    ) -> None:
+        super().__init__()
+        in_channels, height, width = input_shape
+        layers: list[nn.Module] = []
+        for out_channels, pool in zip(channels, pool_after, strict=True):
+            layers += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+                height, width = height // 2, width // 2
+            in_channels = out_channels
+        self.conv = nn.Sequential(*layers)
+        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * height * width, hidden), nn.ReLU())
+        self.feature_dim = hidden
+        self.classifier = nn.Linear(hidden, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.conv(x))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNetCifar(CatalogueNet):
+    """ResNet-18 for 32×32 images (He et al.; 3×3 stem, no max-pool, as in the usual CIFAR recipes)."""
+
+    def __init__(
+        self, input_shape: Sequence[int], num_classes: int, blocks: Sequence[int] = (2, 2, 2, 2), width: int = 64
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
+        stages: list[nn.Module] = []
+        in_planes = width
+        for index, count in enumerate(blocks):
+            planes = width * 2**index
+            for block in range(count):
+                stages.append(BasicBlock(in_planes, planes, stride=2 if index > 0 and block == 0 else 1))
+                in_planes = planes
+        self.layers = nn.Sequential(*stages)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.feature_dim = in_planes
+        self.classifier = nn.Linear(in_planes, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.layers(self.stem(x)))
+
+
+# The catalogue's `builder` field names one of these.
+BUILDERS: dict[str, type[CatalogueNet]] = {"mlp": MLP, "small_cnn": SmallCNN, "resnet_cifar": ResNetCifar}

@@ -1,0 +1,59 @@
+"""The job kinds of model and dataset intake, registered with riskapp.jobs when the app starts."""
+
+from django import forms
+
+from riskapp.jobs.kinds import JobKind, register_kind
+
+
+class IntakeParams(forms.Form):
+    path = forms.CharField()
+    kind = forms.ChoiceField(choices=[("model", "model"), ("dataset", "dataset")])
+    arch = forms.CharField(required=False)
+    num_classes = forms.IntegerField(required=False, min_value=2)
+    max_bytes = forms.IntegerField(min_value=1)
+
+
+class ValidationParams(forms.Form):
+    model_id = forms.IntegerField()
+    dataset_id = forms.IntegerField()
+    model_path = forms.CharField()
+    arch = forms.CharField(required=False)
+    num_classes = forms.IntegerField(required=False, min_value=2)
+    data_path = forms.CharField()
+    sample_limit = forms.IntegerField(min_value=0, max_value=1_000_000, initial=2000)
+    batch_size = forms.IntegerField(min_value=1, max_value=8192, initial=128)
+
+
+def _intake_finished(job) -> None:
+    from riskapp.artifacts.services import intake_finished
+
+    intake_finished(job=job)
+
+
+def register_artifact_kinds() -> None:
+    register_kind(
+        JobKind(
+            name="intake",
+            label="Intake",
+            engine_task="intake",
+            form=IntakeParams,
+            queue="cpu",
+            description="Scans an uploaded file, loads it with a safe loader and normalises it (safetensors / .npz).",
+            user_startable=False,
+            file_params=("path",),
+            on_finish=_intake_finished,
+        )
+    )
+    register_kind(
+        JobKind(
+            name="validation",
+            label="Validation",
+            engine_task="validate",
+            form=ValidationParams,
+            queue="cpu",
+            description="Clean accuracy, per-class accuracy and confusion matrix of a model on an evaluation set.",
+            user_startable=False,
+            file_params=("model_path", "data_path"),
+            on_finish=None,
+        )
+    )

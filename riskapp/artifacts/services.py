@@ -1,0 +1,204 @@
+"""Every write to uploaded models, datasets and findings. Nothing here opens an uploaded file's contents:
+the intake job does that, in the sandbox."""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from riskapp.artifacts.models import DatasetArtifact, Finding, IntakeStatus, ModelArtifact
+from riskapp.artifacts.names import clean_file_name
+from riskapp.assessments.services import evidence_record
+from riskapp.audit.services import audit_record
+from riskapp.jobs.models import Job, JobStatus
+from riskapp.jobs.services import job_create
+from riskapp.projects.models import Project
+
+
+class DuplicateUpload(ValidationError):
+    def __init__(self, existing):
+        self.existing = existing
+        super().__init__(f"This file was uploaded already, as “{existing.name}” (same SHA-256).")
+
+
+def _store(artifact, upload: UploadedFile) -> None:
+    # A server-made name: the uploaded name is only ever a label.
+    artifact.file.save(f"{uuid.uuid4().hex}.upload", upload, save=False)
+
+
+def _start_intake(*, actor, artifact, kind: str, arch: str = "", num_classes: int | None = None) -> Job:
+    params: dict[str, Any] = {"path": artifact.file.name, "kind": kind, "max_bytes": settings.UPLOAD_MAX_BYTES}
+    if arch:
+        params["arch"] = arch
+    if num_classes:
+        params["num_classes"] = num_classes
+    return job_create(user=actor, project=artifact.project, kind="intake", parameters=params)
+
+
+@transaction.atomic
+def model_upload(
+    *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, card: dict[str, Any]
+) -> ModelArtifact:
+    """Store an uploaded model under a server-made name and start its intake job (scan, safe load, convert)."""
+    existing = ModelArtifact.objects.filter(project=project, sha256=sha256).first()
+    if existing:
+        raise DuplicateUpload(existing)
+    model = ModelArtifact(
+        project=project,
+        original_name=clean_file_name(upload.name or ""),
+        sha256=sha256,
+        size=upload.size,
+        created_by=actor,
+        **card,
+    )
+    model.name = model.name or model.original_name
+    _store(model, upload)
+    model.save()
+    model.intake_job = _start_intake(
+        actor=actor, artifact=model, kind="model", arch=model.architecture, num_classes=model.num_classes
+    )
+    model.save(update_fields=["intake_job"])
+    audit_record(
+        actor=actor,
+        action="model.uploaded",
+        target=model,
+        project_id=project.pk,
+        after={"name": model.name, "version": model.version, "sha256": sha256, "size": model.size},
+    )
+    return model
+
+
+@transaction.atomic
+def dataset_upload(
+    *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, name: str, purpose: str
+) -> DatasetArtifact:
+    existing = DatasetArtifact.objects.filter(project=project, sha256=sha256).first()
+    if existing:
+        raise DuplicateUpload(existing)
+    dataset = DatasetArtifact(
+        project=project,
+        original_name=clean_file_name(upload.name or ""),
+        sha256=sha256,
+        size=upload.size,
+        created_by=actor,
+        name=name,
+        purpose=purpose,
+    )
+    dataset.name = dataset.name or dataset.original_name
+    _store(dataset, upload)
+    dataset.save()
+    dataset.intake_job = _start_intake(actor=actor, artifact=dataset, kind="dataset")
+    dataset.save(update_fields=["intake_job"])
+    audit_record(
+        actor=actor,
+        action="dataset.uploaded",
+        target=dataset,
+        project_id=project.pk,
+        after={"name": dataset.name, "sha256": sha256, "size": dataset.size},
+    )
+    return dataset
+
+
+@transaction.atomic
+def model_update_card(*, actor: AbstractBaseUser, model: ModelArtifact, card: dict[str, Any]) -> ModelArtifact:
+    before = {key: _plain(getattr(model, key)) for key in card}
+    for key, value in card.items():
+        setattr(model, key, value)
+    if model.parent_id == model.pk or model.previous_version_id == model.pk:
+        raise ValidationError("A model cannot be its own teacher or previous version.")
+    model.save()
+    audit_record(
+        actor=actor,
+        action="model.card_updated",
+        target=model,
+        project_id=model.project_id,
+        before=before,
+        after={key: _plain(getattr(model, key)) for key in card},
+    )
+    return model
+
+
+def _plain(value):
+    return value.pk if hasattr(value, "pk") else value
+
+
+def intake_finished(*, job: Job) -> None:
+    """Record what the intake job found (called in the transaction that finishes the job)."""
+    artifact = (
+        ModelArtifact.objects.filter(intake_job=job).first() or DatasetArtifact.objects.filter(intake_job=job).first()
+    )
+    if artifact is None:
+        return
+    result = job.result or {}
+    scan = result.get("scan")
+    artifact.scan = scan
+    if scan:
+        artifact.format = scan.get("format", "")
+    if job.status == JobStatus.SUCCEEDED and result.get("accepted", True):
+        artifact.status = IntakeStatus.READY
+        artifact.status_message = ""
+        artifact.intake = {k: v for k, v in result.items() if k not in ("scan", "files")}
+        output = job.files.filter(name=result.get("output") or "").first()
+        if output is not None:
+            target = "weights" if isinstance(artifact, ModelArtifact) else "normalised"
+            getattr(artifact, target).name = output.file.name
+        if isinstance(artifact, ModelArtifact):
+            artifact.input_shape = artifact.input_shape or result.get("input_shape")
+            artifact.num_classes = artifact.num_classes or result.get("num_classes")
+    else:
+        artifact.status = IntakeStatus.REJECTED
+        reasons = [reason.get("message", "") for reason in (scan or {}).get("reasons", [])]
+        artifact.status_message = " ".join(reasons) or job.error or "The intake did not finish."
+    artifact.save()
+    if scan and scan.get("malicious"):
+        _record_malicious_file(artifact, scan)
+
+
+def _record_malicious_file(artifact, scan: dict) -> None:
+    project = artifact.project
+    Finding.objects.create(
+        project=project,
+        kind="malicious_file",
+        created_by=artifact.created_by,
+        title=f"Upload “{artifact.original_name}” carries a malicious signature",
+        detail={"sha256": artifact.sha256, "format": scan.get("format"), "reasons": scan.get("reasons", [])},
+    )
+    found = Finding.objects.filter(project=project, kind="malicious_file").count()
+    evidence_record(
+        project=project,
+        kind="malicious_file_found",
+        value=found,
+        source=f"intake scan of {artifact.original_name}",
+        job=artifact.intake_job,
+    )
+
+
+@transaction.atomic
+def validation_start(
+    *, actor: AbstractBaseUser, model: ModelArtifact, dataset: DatasetArtifact, sample_limit: int = 2000
+) -> Job:
+    if model.status != IntakeStatus.READY or dataset.status != IntakeStatus.READY:
+        raise ValidationError("Both the model and the dataset must have passed intake first.")
+    model_file = model.weights.name or model.file.name
+    params: dict[str, Any] = {
+        "model_id": model.pk,
+        "dataset_id": dataset.pk,
+        "model_path": model_file,
+        "data_path": dataset.normalised.name or dataset.file.name,
+        "sample_limit": sample_limit,
+    }
+    if model.architecture:
+        params |= {"arch": model.architecture, "num_classes": model.num_classes}
+    job = job_create(user=actor, project=model.project, kind="validation", parameters=params)
+    audit_record(
+        actor=actor,
+        action="model.validation_started",
+        target=model,
+        project_id=model.project_id,
+        after={"dataset": dataset.pk, "job": job.pk},
+    )
+    return job

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from riskapp.artifacts import views
+
+app_name = "artifacts"
+
+urlpatterns = [
+    path("", views.inventory, name="inventory"),
+    path("upload/", views.model_upload, name="model_upload"),
+    path("<int:model_id>/", views.model_detail, name="model"),
+    path("<int:model_id>/edit/", views.model_edit, name="model_edit"),
+    path("<int:model_id>/validate/", views.model_validate, name="model_validate"),
+    path("<int:model_id>/download/", views.model_download, name="model_download"),
+    path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
+    path("datasets/<int:dataset_id>/download/", views.dataset_download, name="dataset_download"),
+]

@@ -1,0 +1,206 @@
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from riskapp.artifacts import services
+from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
+from riskapp.artifacts.models import DatasetArtifact
+from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.jobs.models import Job
+from riskapp.projects.access import project_view
+from riskapp.projects.roles import Capability
+
+
+def _inventory(access, model_form=None, dataset_form=None, status=200, request=None):
+    project = access.project
+    context = {
+        "access": access,
+        "project": project,
+        "models": project.models.select_related("parent", "previous_version", "intake_job").order_by("name", "-id"),
+        "datasets": project.datasets.select_related("intake_job").order_by("name", "-id"),
+        "findings": project.findings.all()[:20],
+        "model_form": model_form or ModelUploadForm(project=project),
+        "dataset_form": dataset_form or DatasetUploadForm(),
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
+    }
+    return render(request, "artifacts/inventory.html", context, status=status)
+
+
+@project_view()
+def inventory(request, access):
+    return _inventory(access, request=request)
+
+
+def _streaming_upload(view):
+    """Install the size-limiting, hashing upload handler before Django reads the body.
+
+    Handlers can only change before the request's POST is read, which CSRF checking does; so the
+    check runs after, in csrf_protect (Django's documented pattern)."""
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        handler = LimitedHashingUploadHandler(request, max_bytes=settings.UPLOAD_MAX_BYTES)
+        request.upload_handlers.insert(0, handler)
+        request.upload_limit = handler
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _over_limit(request) -> bool:
+    request.FILES  # noqa: B018 - parse the body now, through the limiting handler
+    return request.upload_limit.too_large
+
+
+def _too_large(request, access):
+    messages.error(
+        request,
+        f"The file is larger than the upload limit of {filesizeformat(settings.UPLOAD_MAX_BYTES)}"
+        ". Upload a smaller file, or ask an administrator to raise RISKAPP_UPLOAD_MAX_BYTES.",
+    )
+    return _inventory(access, status=413, request=request)
+
+
+@_streaming_upload
+@project_view(Capability.EDIT)
+@require_POST
+def model_upload(request, access):
+    if _over_limit(request):
+        return _too_large(request, access)
+    form = ModelUploadForm(request.POST, request.FILES, project=access.project)
+    if not form.is_valid():
+        return _inventory(access, model_form=form, status=400, request=request)
+    card = {key: value for key, value in form.cleaned_data.items() if key != "upload"}
+    upload = form.cleaned_data["upload"]
+    try:
+        model = services.model_upload(
+            actor=request.user,
+            project=access.project,
+            upload=upload,
+            sha256=request.upload_limit.sha256["upload"],
+            card=card,
+        )
+    except services.DuplicateUpload as duplicate:
+        messages.info(request, duplicate.message)
+        return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=duplicate.existing.pk)
+    messages.success(request, f"“{model.name}” uploaded; its intake check is running.")
+    return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+
+
+@_streaming_upload
+@project_view(Capability.EDIT)
+@require_POST
+def dataset_upload(request, access):
+    if _over_limit(request):
+        return _too_large(request, access)
+    form = DatasetUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _inventory(access, dataset_form=form, status=400, request=request)
+    try:
+        dataset = services.dataset_upload(
+            actor=request.user,
+            project=access.project,
+            upload=form.cleaned_data["upload"],
+            sha256=request.upload_limit.sha256["upload"],
+            name=form.cleaned_data["name"],
+            purpose=form.cleaned_data["purpose"],
+        )
+        messages.success(request, f"“{dataset.name}” uploaded; its intake check is running.")
+    except services.DuplicateUpload as duplicate:
+        messages.info(request, duplicate.message)
+    return redirect("projects:artifacts:inventory", project_id=access.project.pk)
+
+
+def _model(access, model_id):
+    return get_object_or_404(
+        access.project.models.select_related("parent", "previous_version", "intake_job"), pk=model_id
+    )
+
+
+@project_view()
+def model_detail(request, access, model_id: int):
+    model = _model(access, model_id)
+    validations = Job.objects.filter(project=access.project, kind="validation", parameters__model_id=model.pk).order_by(
+        "-created_at"
+    )[:10]
+    return render(
+        request,
+        "artifacts/model.html",
+        {
+            "access": access,
+            "project": access.project,
+            "model": model,
+            "students": model.students.all(),
+            "next_versions": model.next_versions.all(),
+            "validations": validations,
+            "latest_validation": next((j for j in validations if j.result), None),
+            "validation_form": ValidationForm(project=access.project),
+        },
+    )
+
+
+@project_view(Capability.EDIT)
+def model_edit(request, access, model_id: int):
+    model = _model(access, model_id)
+    form = ModelCardForm(request.POST or None, instance=model, project=access.project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.model_update_card(actor=request.user, model=_model(access, model_id), card=form.cleaned_data)
+            messages.success(request, "Model card saved.")
+            return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+        except ValidationError as error:
+            form.add_error(None, error)
+    return render(
+        request,
+        "artifacts/model_edit.html",
+        {"access": access, "project": access.project, "model": model, "form": form},
+    )
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def model_validate(request, access, model_id: int):
+    model = _model(access, model_id)
+    form = ValidationForm(request.POST, project=access.project)
+    if form.is_valid():
+        try:
+            job = services.validation_start(
+                actor=request.user,
+                model=model,
+                dataset=form.cleaned_data["dataset"],
+                sample_limit=form.cleaned_data["sample_limit"],
+            )
+            messages.success(request, f"Validation queued as job {job.pk}.")
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+    else:
+        messages.error(request, "Choose a dataset that has passed intake.")
+    return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+
+
+def _download(stored_file, label: str):
+    response = FileResponse(stored_file.open("rb"), as_attachment=True, filename=label)
+    response["Content-Type"] = "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@project_view()
+def model_download(request, access, model_id: int):
+    model = _model(access, model_id)
+    return _download(model.file, model.original_name)
+
+
+@project_view()
+def dataset_download(request, access, dataset_id: int):
+    dataset = get_object_or_404(DatasetArtifact.objects.filter(project=access.project), pk=dataset_id)
+    return _download(dataset.file, dataset.original_name)

@@ -1,0 +1,266 @@
+"""Uploading models and datasets through the browser: streaming, limits, hashes, intake in the sandbox,
+hostile files refused with a recorded finding, lineage, validation, permission-checked downloads."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from riskapp.artifacts.models import DatasetArtifact, Finding, IntakeStatus, ModelArtifact
+from riskapp.assessments.models import Evidence
+from riskapp.jobs.execute import job_execute
+from riskapp.jobs.models import Job, JobStatus
+from tests.attacks import hostile
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, team, **kwargs):
+    return reverse(f"projects:artifacts:{name}", kwargs={"project_id": team.project.pk, **kwargs})
+
+
+def upload_model(client, team, path, *, filename=None, **card):
+    data = {
+        "name": card.pop("name", Path(path).stem),
+        "version": "1",
+        "role": "other",
+        "input_min": 0,
+        "input_max": 1,
+        **card,
+    }
+    with open(path, "rb") as handle:
+        data["upload"] = handle
+        if filename is not None:
+            from django.core.files.uploadedfile import SimpleUploadedFile
+
+            data["upload"] = SimpleUploadedFile(filename, handle.read())
+        return client.post(url("model_upload", team), data)
+
+
+def run_intake(artifact):
+    artifact.refresh_from_db()
+    assert job_execute(job_id=artifact.intake_job_id) is not None  # the intake ran to an end
+    artifact.refresh_from_db()
+    return artifact
+
+
+def uploaded_model(client, team, path, **card):
+    response = upload_model(client, team, path, **card)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return run_intake(ModelArtifact.objects.order_by("-id").first())
+
+
+def upload_dataset(client, team, path, purpose="evaluation"):
+    with open(path, "rb") as handle:
+        response = client.post(
+            url("dataset_upload", team), {"upload": handle, "name": "digits test", "purpose": purpose}
+        )
+    assert response.status_code == 302
+    return run_intake(DatasetArtifact.objects.order_by("-id").first())
+
+
+@pytest.fixture
+def assessor(team, client_for):
+    return client_for(team.assessor)
+
+
+def test_safetensors_model_passes_intake_and_validates_on_digits(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["safetensors"], architecture="cnn-digits", num_classes=10)
+    assert model.status == IntakeStatus.READY, model.status_message
+    assert model.format == "safetensors" and model.weights.name and model.input_shape == [1, 8, 8]
+    dataset = upload_dataset(assessor, team, trained_cnn["test"])
+    assert dataset.status == IntakeStatus.READY and dataset.intake["samples"] > 300
+
+    response = assessor.post(url("model_validate", team, model_id=model.pk), {"dataset": dataset.pk, "sample_limit": 0})
+    assert response.status_code == 302
+    job = Job.objects.get(kind="validation")
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED
+    job.refresh_from_db()
+    assert job.result["accuracy"] > 0.8
+    page = assessor.get(url("model", team, model_id=model.pk)).content.decode()
+    assert f"{job.result['accuracy']:.3f}" in page and "Confusion matrix" in page
+
+
+def test_state_dict_checkpoint_is_converted_to_safetensors_at_intake(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["pt"], architecture="cnn-digits", num_classes=10)
+    assert model.status == IntakeStatus.READY, model.status_message
+    assert model.format == "pytorch_zip"
+    with model.weights.open("rb") as weights:
+        header_length = int.from_bytes(weights.read(8), "little")
+        assert weights.read(1) == b"{" and header_length > 0  # a safetensors file, not a pickle
+
+
+def test_onnx_model_passes_intake_without_an_architecture(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["onnx"])
+    assert model.status == IntakeStatus.READY, model.status_message
+    assert model.format == "onnx" and model.num_classes == 10
+
+
+def test_weights_that_do_not_fit_the_architecture_are_refused_with_the_mismatches(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["safetensors"], architecture="mlp-digits", num_classes=10)
+    assert model.status == IntakeStatus.REJECTED
+    assert "mlp-digits" in model.status_message
+
+
+def test_the_same_file_twice_is_recognised_by_its_hash(team, assessor, trained_cnn):
+    first = uploaded_model(assessor, team, trained_cnn["onnx"], name="first")
+    response = upload_model(assessor, team, trained_cnn["onnx"], name="again")
+    assert response.status_code == 302 and response.url == url("model", team, model_id=first.pk)
+    assert ModelArtifact.objects.count() == 1
+
+
+def test_student_links_to_its_teacher_and_both_pages_show_it(team, assessor, trained_cnn):
+    teacher = uploaded_model(assessor, team, trained_cnn["onnx"], name="public teacher", role="teacher")
+    student = uploaded_model(
+        assessor,
+        team,
+        trained_cnn["safetensors"],
+        name="our student",
+        role="student",
+        parent=teacher.pk,
+        architecture="cnn-digits",
+        num_classes=10,
+    )
+    assert student.parent == teacher
+    assert "public teacher" in assessor.get(url("model", team, model_id=student.pk)).content.decode()
+    assert "our student" in assessor.get(url("model", team, model_id=teacher.pk)).content.decode()
+
+
+MALICIOUS = {
+    "reduce_os_system.pt": lambda p, c: hostile.torch_zip_with(p, hostile.SystemPayload(c)),
+    "gadget.pkl": hostile.gadget_pickle,
+    "pickle_renamed.safetensors": hostile.system_pickle,
+    "pickle_renamed.onnx": hostile.system_pickle,
+    "pickle_renamed.npz": hostile.system_pickle,
+}
+
+
+@pytest.mark.parametrize("filename", sorted(MALICIOUS))
+def test_malicious_upload_is_refused_recorded_as_a_finding_and_never_runs(team, assessor, tmp_path, canary, filename):
+    path = MALICIOUS[filename](tmp_path / filename, canary)
+    model = uploaded_model(assessor, team, path, name=filename)
+    assert model.status == IntakeStatus.REJECTED
+    assert model.status_message
+    assert not canary.exists()
+    finding = Finding.objects.get(project=team.project)
+    assert finding.kind == "malicious_file" and finding.detail["sha256"] == model.sha256
+    evidence = Evidence.objects.get(project=team.project, kind="malicious_file_found")
+    assert evidence.value == 1
+    page = assessor.get(url("inventory", team)).content.decode()
+    assert "malicious signature" in page
+
+
+REFUSED = {
+    "torchscript.pt": hostile.torchscript_archive,
+    "whole_module.pt": hostile.whole_module,
+    "legacy.pt": hostile.legacy_torch,
+    "model.h5": hostile.keras_h5,
+    "zip_dotdot.pt": hostile.zip_dotdot_member,
+    "zip_nested.pt": hostile.zip_nested_archive,
+    "zip_bad_crc.pt": hostile.zip_bad_crc,
+    "header_past_end.safetensors": hostile.safetensors_header_past_end,
+    "overlapping.safetensors": hostile.safetensors_overlapping,
+    "external_data.onnx": hostile.onnx_external_data,
+    "custom_domain.onnx": hostile.onnx_custom_domain,
+}
+
+
+@pytest.mark.parametrize("filename", sorted(REFUSED))
+def test_unsupported_or_malformed_model_is_refused_with_a_clear_message(team, assessor, tmp_path, filename):
+    model = uploaded_model(assessor, team, REFUSED[filename](tmp_path / filename), name=filename)
+    assert model.status == IntakeStatus.REJECTED
+    assert len(model.status_message) > 20
+    page = assessor.get(url("model", team, model_id=model.pk)).content.decode()
+    assert "Rejected" in page
+
+
+def test_dataset_with_object_arrays_is_refused_and_never_unpickled(team, assessor, tmp_path, canary):
+    dataset = upload_dataset(assessor, team, hostile.npz_object_array(tmp_path / "objects.npz", canary))
+    assert dataset.status == IntakeStatus.REJECTED and not canary.exists()
+
+
+@pytest.mark.parametrize("extra", [1024, 2 * 1024 * 1024], ids=["stopped-mid-stream", "refused-by-declared-length"])
+def test_oversize_upload_gets_413_and_leaves_no_temporary_file(team, assessor, settings, tmp_path, extra):
+    settings.UPLOAD_MAX_BYTES = 64 * 1024
+    big = tmp_path / "big.safetensors"
+    big.write_bytes(os.urandom(settings.UPLOAD_MAX_BYTES + extra))
+    temp_dir = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    before = set(temp_dir.iterdir())
+    response = upload_model(assessor, team, big)
+    assert response.status_code == 413
+    assert "larger than the upload limit of 64.0\xa0KB" in response.content.decode()
+    assert set(temp_dir.iterdir()) == before
+    assert not ModelArtifact.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "evil\x00.safetensors", "a" * 500 + ".onnx"])
+def test_hostile_file_names_are_only_labels(team, assessor, trained_cnn, name):
+    response = upload_model(assessor, team, trained_cnn["onnx"], filename=name, name="x")
+    assert response.status_code == 302
+    model = ModelArtifact.objects.get()
+    assert "/" not in model.original_name and "\x00" not in model.original_name
+    assert len(model.original_name) <= 200
+    stored = Path(model.file.path).resolve()
+    assert stored.is_relative_to(Path(settings.DATA_DIR).resolve()) and stored.name.endswith(".upload")
+
+
+def test_download_is_an_attachment_with_nosniff_and_outsiders_get_404(team, assessor, client_for, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["onnx"])
+    response = client_for(team.viewer).get(url("model_download", team, model_id=model.pk))
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert b"".join(response.streaming_content) == trained_cnn["onnx"].read_bytes()
+    outsider = client_for(team.outsider)
+    assert outsider.get(url("model", team, model_id=model.pk)).status_code == 404
+    assert outsider.get(url("model_download", team, model_id=model.pk)).status_code == 404
+
+
+def test_model_card_can_be_edited(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["onnx"])
+    response = assessor.post(
+        url("model_edit", team, model_id=model.pk),
+        {
+            "name": "Traffic teacher",
+            "version": "2",
+            "role": "teacher",
+            "architecture": "",
+            "input_min": 0,
+            "input_max": 255,
+            "class_names": "stop, yield",
+            "preprocessing": '{"scale": 255}',
+            "teacher_sha256": "",
+            "teacher_url": "",
+            "teacher_name": "",
+            "teacher_licence": "",
+        },
+    )
+    assert response.status_code == 302
+    model.refresh_from_db()
+    assert (model.name, model.version, model.class_names, model.preprocessing, model.input_max) == (
+        "Traffic teacher",
+        "2",
+        ["stop", "yield"],
+        {"scale": 255},
+        255,
+    )
+
+
+def test_model_card_refuses_a_bad_range_and_a_bad_hash(team, assessor, trained_cnn):
+    model = uploaded_model(assessor, team, trained_cnn["onnx"])
+    response = assessor.post(
+        url("model_edit", team, model_id=model.pk),
+        {
+            "name": "x",
+            "version": "1",
+            "role": "other",
+            "input_min": 1,
+            "input_max": 0,
+            "teacher_sha256": "abc",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "maximum above its minimum" in html and "64 hexadecimal characters" in html
