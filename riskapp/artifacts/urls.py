@@ -12,5 +12,6 @@ urlpatterns = [
     path("<int:model_id>/validate/", views.model_validate, name="model_validate"),
     path("<int:model_id>/download/", views.model_download, name="model_download"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
+    path("datasets/demo/", views.dataset_demo, name="dataset_demo"),
     path("datasets/<int:dataset_id>/download/", views.dataset_download, name="dataset_download"),
 ]

@@ -120,6 +120,17 @@ def dataset_upload(request, access):
     return redirect("projects:artifacts:inventory", project_id=access.project.pk)
 
 
+@project_view(Capability.EDIT)
+@require_POST
+def dataset_demo(request, access):
+    added = services.dataset_add_demo(actor=request.user, project=access.project)
+    if added:
+        messages.success(request, f"Added {', '.join(d.name for d in added)}; their intake checks are running.")
+    else:
+        messages.info(request, "The demo datasets are in this project already.")
+    return redirect("projects:artifacts:inventory", project_id=access.project.pk)
+
+
 def _model(access, model_id):
     return get_object_or_404(
         access.project.models.select_related("parent", "previous_version", "intake_job"), pk=model_id

@@ -83,6 +83,32 @@ def test_safetensors_model_passes_intake_and_validates_on_digits(team, assessor,
     assert f"{job.result['accuracy']:.3f}" in page and "Confusion matrix" in page
 
 
+@pytest.mark.parametrize("fmt", ["pt", "onnx"])
+def test_every_model_format_validates_and_shows_its_clean_accuracy(team, assessor, trained_cnn, fmt):
+    card = {"architecture": "cnn-digits", "num_classes": 10} if fmt == "pt" else {}
+    model = uploaded_model(assessor, team, trained_cnn[fmt], **card)
+    assert model.status == IntakeStatus.READY, model.status_message
+    dataset = upload_dataset(assessor, team, trained_cnn["test"])
+    assessor.post(url("model_validate", team, model_id=model.pk), {"dataset": dataset.pk, "sample_limit": 200})
+    job = Job.objects.get(kind="validation")
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED, Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    assert job.result["accuracy"] > 0.8 and job.result["samples"] == sum(job.result["class_support"]) == 200
+    assert f"{job.result['accuracy']:.3f}" in assessor.get(url("model", team, model_id=model.pk)).content.decode()
+
+
+def test_built_in_digits_datasets_are_added_through_the_same_intake(team, assessor):
+    response = assessor.post(url("dataset_demo", team), follow=True)
+    assert "Added digits (test split), digits (train split)" in response.content.decode()
+    for dataset in DatasetArtifact.objects.all():
+        run_intake(dataset)
+    test_split = DatasetArtifact.objects.get(purpose="evaluation")
+    assert test_split.status == IntakeStatus.READY and test_split.intake["samples"] == 500
+    assert DatasetArtifact.objects.get(purpose="training").intake["samples"] == 1297
+    again = assessor.post(url("dataset_demo", team), follow=True)
+    assert "already" in again.content.decode() and DatasetArtifact.objects.count() == 2
+
+
 def test_state_dict_checkpoint_is_converted_to_safetensors_at_intake(team, assessor, trained_cnn):
     model = uploaded_model(assessor, team, trained_cnn["pt"], architecture="cnn-digits", num_classes=10)
     assert model.status == IntakeStatus.READY, model.status_message
@@ -160,6 +186,8 @@ REFUSED = {
     "zip_dotdot.pt": hostile.zip_dotdot_member,
     "zip_nested.pt": hostile.zip_nested_archive,
     "zip_bad_crc.pt": hostile.zip_bad_crc,
+    "zip_duplicate_data_pkl.pt": lambda path: hostile.zip_duplicate_data_pkl(path, path.parent / "CANARY"),
+    "many_entries.safetensors": hostile.safetensors_many_entries,
     "header_past_end.safetensors": hostile.safetensors_header_past_end,
     "overlapping.safetensors": hostile.safetensors_overlapping,
     "external_data.onnx": hostile.onnx_external_data,

@@ -50,6 +50,7 @@ RULES = {
     "projects:artifacts:model_download": ("GET", ROLES),
     "projects:artifacts:dataset_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_download": ("GET", ROLES),
+    "projects:artifacts:dataset_demo": ("POST", ("owner", "assessor")),
 }
 
 
