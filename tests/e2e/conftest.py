@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.attacks.conftest import digits, trained_cnn  # noqa: F401 - engine fixtures for the upload test
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 

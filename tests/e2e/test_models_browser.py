@@ -1,0 +1,66 @@
+"""In headless Chromium against `make run`'s stack: upload a trained model and the digits data through the
+page's forms, let the real worker run the intake in the sandbox, validate, and read the clean accuracy;
+a pickle that calls os.system is refused and shows up as a security finding."""
+
+import pickle
+
+from tests.attacks.hostile import SystemPayload
+from tests.e2e.test_assessment_browser import sign_in
+from tests.e2e.test_browser import shoot
+
+
+def test_upload_validate_and_refuse_in_the_browser(start_dev_server, browser_page, trained_cnn, tmp_path):
+    from playwright.sync_api import expect
+
+    server = start_dev_server()
+    page = browser_page
+    sign_in(page, server, "admin", server.admin_password)
+    page.click("text=New project")
+    page.fill("#id_name", "Digits")
+    page.click("button:has-text('Save')")
+    page.click("nav.subnav >> text=Models & data")
+
+    page.click("button:has-text('Add the digits datasets')")
+    page.set_input_files("#id_upload", str(trained_cnn["safetensors"]))
+    page.fill("#id_name", "digits student")
+    page.select_option("#id_role", "student")
+    page.select_option("#id_architecture", "cnn-digits")
+    page.fill("#id_num_classes", "10")
+    page.click("button:has-text('Upload model')")
+    expect(page.get_by_text("uploaded; its intake check is running")).to_be_visible()
+    for _ in range(120):  # the worker takes the intake jobs; the page shows the result on reload
+        page.reload()
+        if page.locator(".badge", has_text="Ready").count():
+            break
+        page.wait_for_timeout(1000)
+    expect(page.locator(".badge", has_text="Ready")).to_be_visible()
+
+    page.select_option("#id_dataset", label="digits (test split)")
+    page.click("button:has-text('Validate')")
+    expect(page.get_by_text("Validation queued")).to_be_visible()
+    for _ in range(120):
+        page.reload()
+        if page.get_by_text("Confusion matrix").count():
+            break
+        page.wait_for_timeout(1000)
+    accuracy = float(page.locator("h3:has-text('Clean accuracy') + p strong").inner_text())
+    assert accuracy > 0.8
+    shoot(page, "model")
+
+    canary = tmp_path / "CANARY"
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps(SystemPayload(canary), protocol=4))
+    page.click("nav.subnav >> text=Models & data")
+    page.set_input_files("#id_upload", str(evil))
+    page.fill("#id_name", "evil")
+    page.click("button:has-text('Upload model')")
+    for _ in range(120):
+        page.reload()
+        if page.locator(".badge", has_text="Rejected").count():
+            break
+        page.wait_for_timeout(1000)
+    expect(page.locator("[role=alert]")).to_be_visible()
+    page.click("nav.subnav >> text=Models & data")
+    expect(page.get_by_text("carries a malicious signature")).to_be_visible()
+    shoot(page, "models-and-data", full_page=False)
+    assert not canary.exists()
