@@ -25,85 +25,67 @@ class DuplicateUpload(ValidationError):
         super().__init__(f"This file was uploaded already, as “{existing.name}” (same SHA-256).")
 
 
-def _store(artifact, upload: UploadedFile) -> None:
-    # A server-made name: the uploaded name is only ever a label.
+def _take_in(artifact_cls, *, actor, project: Project, upload: UploadedFile, sha256: str, fields: dict[str, Any]):
+    """Store an upload under a server-made name and start its intake job (scan, safe load, normalise).
+
+    The uploaded name is only ever a label; the same file twice in a project is refused by its hash."""
+    existing = artifact_cls.objects.filter(project=project, sha256=sha256).first()
+    if existing:
+        raise DuplicateUpload(existing)
+    artifact = artifact_cls(
+        project=project,
+        original_name=clean_file_name(upload.name or ""),
+        sha256=sha256,
+        size=upload.size,
+        created_by=actor,
+        **fields,
+    )
+    artifact.name = artifact.name or artifact.original_name
     artifact.file.save(f"{uuid.uuid4().hex}.upload", upload, save=False)
-
-
-def _start_intake(*, actor, artifact, kind: str, arch: str = "", num_classes: int | None = None) -> Job:
-    params: dict[str, Any] = {"path": artifact.file.name, "kind": kind, "max_bytes": settings.UPLOAD_MAX_BYTES}
-    if arch:
-        params["arch"] = arch
-    if num_classes:
-        params["num_classes"] = num_classes
-    return job_create(user=actor, project=artifact.project, kind="intake", parameters=params)
+    artifact.save()
+    is_model = artifact_cls is ModelArtifact
+    params: dict[str, Any] = {
+        "path": artifact.file.name,
+        "kind": "model" if is_model else "dataset",
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
+    }
+    if is_model and artifact.architecture:
+        params |= {"arch": artifact.architecture, "num_classes": artifact.num_classes}
+    artifact.intake_job = job_create(user=actor, project=project, kind="intake", parameters=params)
+    artifact.save(update_fields=["intake_job"])
+    audit_record(
+        actor=actor,
+        action=f"{params['kind']}.uploaded",
+        target=artifact,
+        project_id=project.pk,
+        after={"name": artifact.name, "sha256": sha256, "size": artifact.size},
+    )
+    return artifact
 
 
 @transaction.atomic
 def model_upload(
     *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, card: dict[str, Any]
 ) -> ModelArtifact:
-    """Store an uploaded model under a server-made name and start its intake job (scan, safe load, convert)."""
-    existing = ModelArtifact.objects.filter(project=project, sha256=sha256).first()
-    if existing:
-        raise DuplicateUpload(existing)
-    model = ModelArtifact(
-        project=project,
-        original_name=clean_file_name(upload.name or ""),
-        sha256=sha256,
-        size=upload.size,
-        created_by=actor,
-        **card,
-    )
-    model.name = model.name or model.original_name
-    _store(model, upload)
-    model.save()
-    model.intake_job = _start_intake(
-        actor=actor, artifact=model, kind="model", arch=model.architecture, num_classes=model.num_classes
-    )
-    model.save(update_fields=["intake_job"])
-    audit_record(
-        actor=actor,
-        action="model.uploaded",
-        target=model,
-        project_id=project.pk,
-        after={"name": model.name, "version": model.version, "sha256": sha256, "size": model.size},
-    )
-    return model
+    """Take in an uploaded model with its card (see _take_in)."""
+    return _take_in(ModelArtifact, actor=actor, project=project, upload=upload, sha256=sha256, fields=card)
 
 
 @transaction.atomic
 def dataset_upload(
     *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, name: str, purpose: str
 ) -> DatasetArtifact:
-    existing = DatasetArtifact.objects.filter(project=project, sha256=sha256).first()
-    if existing:
-        raise DuplicateUpload(existing)
-    dataset = DatasetArtifact(
-        project=project,
-        original_name=clean_file_name(upload.name or ""),
-        sha256=sha256,
-        size=upload.size,
-        created_by=actor,
-        name=name,
-        purpose=purpose,
-    )
-    dataset.name = dataset.name or dataset.original_name
-    _store(dataset, upload)
-    dataset.save()
-    dataset.intake_job = _start_intake(actor=actor, artifact=dataset, kind="dataset")
-    dataset.save(update_fields=["intake_job"])
-    audit_record(
+    """Take in an uploaded .npz dataset (see _take_in)."""
+    return _take_in(
+        DatasetArtifact,
         actor=actor,
-        action="dataset.uploaded",
-        target=dataset,
-        project_id=project.pk,
-        after={"name": dataset.name, "sha256": sha256, "size": dataset.size},
+        project=project,
+        upload=upload,
+        sha256=sha256,
+        fields={"name": name, "purpose": purpose},
     )
-    return dataset
 
 
-@transaction.atomic
 def dataset_add_demo(*, actor: AbstractBaseUser, project: Project) -> list[DatasetArtifact]:
     """Add scikit-learn's digits (1×8×8 in [0, 1]; test split for evaluation, train split for training)
     through the same intake as an upload. A file already in the project is not added twice."""

@@ -75,3 +75,43 @@ def register_rows(project: Project, answers: dict[str, Any]) -> tuple[Register, 
     ]
     rows.sort(key=lambda row: (-row.risk.current.score, -row.risk.inherent.score, row.threat.name))
     return register, rows
+
+
+def register_document(project: Project) -> dict[str, Any]:
+    """The register as JSON-ready data: the JSON export, and the CSV's rows."""
+    version = project.assessment_versions.order_by("-number").first()
+    scored, rows = register_rows(project, version.answers if version else {})
+    return {
+        "project": {
+            "id": project.pk,
+            "name": project.name,
+            "risk_appetite": project.risk_appetite,
+        },
+        "assessment": {
+            "version": version.number if version else None,
+            "status": version.status if version else None,
+            "bank_version": scored.bank_version,
+        },
+        "risks": [
+            {
+                "threat": row.threat.id,
+                "name": row.threat.name,
+                "atlas": list(row.threat.atlas),
+                "owasp_ml": list(row.threat.owasp_ml),
+                "nist": row.threat.nist_category,
+                "inherent": _rating(row.risk.inherent),
+                "current": _rating(row.risk.current),
+                "projected": _rating(row.risk.projected),
+                "above_appetite": row.above_appetite,
+                "treatment": row.treatment.treatment if row.treatment else None,
+                "owner": row.treatment.owner.get_username() if row.treatment and row.treatment.owner else None,
+                "expires_on": row.treatment.expires_on.isoformat()
+                if row.treatment and row.treatment.expires_on
+                else None,
+                "acceptance_overdue": row.acceptance_overdue,
+                "evidence": list(row.risk.evidence_used),
+                "why": [e.text for e in row.risk.explanations],
+            }
+            for row in rows
+        ],
+    }

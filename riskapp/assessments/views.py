@@ -12,7 +12,7 @@ from riskapp.assessments import services
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.forms import ReviewForm, TreatmentForm
 from riskapp.assessments.models import AssessmentStatus
-from riskapp.assessments.register import register_rows
+from riskapp.assessments.register import register_document, register_rows
 from riskapp.assessments.selectors import (
     assessment_latest,
     assessment_version,
@@ -234,50 +234,6 @@ def _report_context(access, version=None):
     }
 
 
-def register_document(access) -> dict:
-    """The register as JSON-ready data: the JSON export, and the CSV's rows."""
-    version, answers = _answers(access.project)
-    scored, rows = register_rows(access.project, answers)
-    return {
-        "project": {
-            "id": access.project.pk,
-            "name": access.project.name,
-            "risk_appetite": access.project.risk_appetite,
-        },
-        "assessment": {
-            "version": version.number if version else None,
-            "status": version.status if version else None,
-            "bank_version": scored.bank_version,
-        },
-        "risks": [
-            {
-                "threat": row.threat.id,
-                "name": row.threat.name,
-                "atlas": list(row.threat.atlas),
-                "owasp_ml": list(row.threat.owasp_ml),
-                "nist": row.threat.nist_category,
-                "inherent": _rating(row.risk.inherent),
-                "current": _rating(row.risk.current),
-                "projected": _rating(row.risk.projected),
-                "above_appetite": row.above_appetite,
-                "treatment": row.treatment.treatment if row.treatment else None,
-                "owner": row.treatment.owner.get_username() if row.treatment and row.treatment.owner else None,
-                "expires_on": row.treatment.expires_on.isoformat()
-                if row.treatment and row.treatment.expires_on
-                else None,
-                "acceptance_overdue": row.acceptance_overdue,
-                "evidence": list(row.risk.evidence_used),
-                "why": [e.text for e in row.risk.explanations],
-            }
-            for row in rows
-        ],
-    }
-
-
-def _rating(rating):
-    return {"likelihood": rating.likelihood, "impact": rating.impact, "score": rating.score, "band": rating.band}
-
-
 def _attachment(response, filename):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -285,7 +241,7 @@ def _attachment(response, filename):
 
 @project_view()
 def export_register_json(request, access):
-    response = JsonResponse(register_document(access), json_dumps_params={"indent": 2})
+    response = JsonResponse(register_document(access.project), json_dumps_params={"indent": 2})
     return _attachment(response, f"riskapp-register-{access.project.pk}.json")
 
 
@@ -314,7 +270,7 @@ def export_register_csv(request, access):
             "acceptance_overdue",
         ]
     )
-    for risk in register_document(access)["risks"]:
+    for risk in register_document(access.project)["risks"]:
         writer.writerow(
             [
                 risk["threat"],
