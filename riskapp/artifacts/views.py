@@ -30,6 +30,7 @@ def _inventory(access, model_form=None, dataset_form=None, status=200, request=N
         "dataset_form": dataset_form or DatasetUploadForm(),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
+    context["checking"] = any(a.status == "checking" for a in [*context["models"], *context["datasets"]])
     return render(request, "artifacts/inventory.html", context, status=status)
 
 
@@ -153,6 +154,8 @@ def model_detail(request, access, model_id: int):
             "students": model.students.all(),
             "next_versions": model.next_versions.all(),
             "validations": validations,
+            # htmx refreshes the live part of the page while the intake or a validation is running
+            "polling": model.status == "checking" or any(job.is_active for job in validations),
             "latest_validation": next((j for j in validations if j.result), None),
             "validation_form": ValidationForm(project=access.project),
         },
