@@ -94,3 +94,20 @@ def test_ensure_demo_admin_refuses_in_production(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="createsuperuser"):
         call_command("ensure_demo_admin")
+
+
+def test_staff_see_every_app_in_django_admin(client, team):
+    client.force_login(team.staff)
+    for name in (
+        "projects_project",
+        "projects_membership",
+        "jobs_job",
+        "audit_auditevent",
+        "assessments_assessmentversion",
+        "assessments_risktreatment",
+        "assessments_evidence",
+        "artifacts_modelartifact",
+        "artifacts_datasetartifact",
+        "artifacts_finding",
+    ):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
