@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "riskapp.projects",
     "riskapp.jobs",
     "riskapp.artifacts",
+    "riskapp.dashboards",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,11 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "riskapp.dashboards.finders.PlotlyFinder",  # vendor/plotly.min.js from the pinned plotly package
+]
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Collected into the code folder (the image), not the data volume: a rebuild must not serve stale files.
 STATIC_ROOT = BASE_DIR / "staticfiles"

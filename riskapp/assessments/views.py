@@ -21,6 +21,7 @@ from riskapp.assessments.selectors import (
     questionnaire_sections,
     versions_diff,
 )
+from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
@@ -141,6 +142,8 @@ def register(request, access):
             "rows": [(row, forms.get(row.threat.id)) for row in rows],
             "plan": plan_checklist(project=access.project, bank=bank, answers=answers),
             "unanswered": [bank.question(qid) for qid in scored.unanswered],
+            "heatmap": risk_heatmap(rows),
+            "heatmap_cells": heatmap_cells(rows),
         },
     )
 

@@ -50,10 +50,11 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     shoot(page, "questionnaire", full_page=False)
 
     page.click("nav.subnav >> text=Risk register")
+    expect(page.locator("#risk-heatmap .main-svg").first).to_be_attached()  # plotly drew the heatmap
+    shoot(page, "register", full_page=False)
     row = page.locator("#t-evasion_transfer")
     row.get_by_text("Why?").click()
     expect(row.locator("details ol li").first).to_be_visible()
-    shoot(page, "register", full_page=False)
 
     page.click("nav.subnav >> text=Assessment")
     page.click("button:has-text('Submit for review')")
