@@ -36,6 +36,7 @@ class ModelCardForm(forms.ModelForm):
         required=False, assume_scheme="https", help_text="Where the external teacher came from."
     )
     class_names = forms.CharField(required=False, help_text="Comma-separated, in output order.")
+    input_shape = forms.CharField(required=False, help_text="One sample's shape, e.g. 1,8,8 (filled in by the intake).")
     preprocessing = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -58,12 +59,25 @@ class ModelCardForm(forms.ModelForm):
         self.fields["name"].required = False
         if self.instance.pk:
             self.initial["class_names"] = ", ".join(self.instance.class_names or [])
+            self.initial["input_shape"] = ",".join(map(str, self.instance.input_shape or []))
             self.initial["preprocessing"] = (
                 json.dumps(self.instance.preprocessing or {}) if self.instance.preprocessing else ""
             )
 
     def clean_class_names(self):
         return [name.strip() for name in self.cleaned_data["class_names"].split(",") if name.strip()]
+
+    def clean_input_shape(self):
+        text = self.cleaned_data["input_shape"].replace("×", ",").replace("x", ",").strip()
+        if not text:
+            return None
+        try:
+            shape = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError("Give the shape as whole numbers, e.g. 3,32,32.") from None
+        if not 1 <= len(shape) <= 3 or any(dim < 1 for dim in shape):
+            raise forms.ValidationError("One sample's shape has 1 to 3 positive dimensions, e.g. 3,32,32.")
+        return shape
 
     def clean_preprocessing(self):
         text = self.cleaned_data["preprocessing"].strip()

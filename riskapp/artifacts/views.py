@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from riskapp.artifacts import services
 from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
 from riskapp.artifacts.models import DatasetArtifact
+from riskapp.artifacts.selectors import lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.jobs.models import Job
 from riskapp.projects.access import project_view
@@ -30,6 +31,7 @@ def _inventory(access, model_form=None, dataset_form=None, status=200, request=N
         "dataset_form": dataset_form or DatasetUploadForm(),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
+    context["lineage"] = lineage_roots(list(context["models"]))
     context["checking"] = any(a.status == "checking" for a in [*context["models"], *context["datasets"]])
     return render(request, "artifacts/inventory.html", context, status=status)
 

@@ -152,6 +152,9 @@ def test_student_links_to_its_teacher_and_both_pages_show_it(team, assessor, tra
     assert student.parent == teacher
     assert "public teacher" in assessor.get(url("model", team, model_id=student.pk)).content.decode()
     assert "our student" in assessor.get(url("model", team, model_id=teacher.pk)).content.decode()
+    inventory = assessor.get(url("inventory", team)).content.decode()
+    tree = inventory.split('<ul class="lineage">', 1)[1]
+    assert tree.index("public teacher") < tree.index("<ul>") < tree.index("our student")  # nested under it
 
 
 MALICIOUS = {
