@@ -70,7 +70,7 @@ def _torch_load_weights_only(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        # Never retry with weights_only=False: files are built to fail here to get that retry.
+        # Never retry with the unsafe loader: files are built to fail here to get that retry.
         # torch's own message suggests exactly that retry, so it is not passed on.
         blocked = _BLOCKED_GLOBAL.search(str(error))
         if blocked:
