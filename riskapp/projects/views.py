@@ -11,6 +11,7 @@ from riskapp.projects.access import project_view
 from riskapp.projects.forms import MemberAddForm, MemberRoleForm, ProjectForm
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import memberships_for_user, project_memberships
+from riskapp.projects.summary import project_summary
 
 
 @login_required
@@ -36,6 +37,7 @@ def project_detail(request, access):
         {
             "access": access,
             "project": access.project,
+            "summary": project_summary(project=access.project),
             "jobs": jobs_for_project(project=access.project)[:50],
             "job_kinds": kinds_for_display(),
         },

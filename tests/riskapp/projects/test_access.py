@@ -189,3 +189,9 @@ def test_assessor_sees_run_and_cancel_controls(team, objects, client_for):
     page = client_for(team.assessor).get(reverse("projects:detail", kwargs={"project_id": team.project.pk}))
     html = page.content.decode()
     assert "Run environment check" in html and ">Cancel<" in html
+
+
+def test_overview_summarises_assessment_risk_and_models(team, objects, client_for):
+    page = client_for(team.viewer).get(reverse("projects:detail", kwargs={"project_id": team.project.pk}))
+    html = page.content.decode()
+    assert "Version 1" in html and "critical" in html and "0 of 1 model ready" in html and "1 dataset" in html
