@@ -134,6 +134,90 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scan_inputs(paths: list[tuple[Path, str]], max_bytes: int, as_json: bool) -> bool:
+    """The command line runs the loaders in this process (no sandbox): scan every file first."""
+    from attacks.scan import scan_file
+
+    for path, kind in paths:
+        report = scan_file(path, max_bytes=max_bytes, expect=kind)
+        if not report.accepted:
+            print(f"{path}:", file=sys.stderr)
+            _print_scan(report, as_json)
+            return False
+    return True
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from attacks.evasion import tasks as evasion
+
+    if not _scan_inputs([(args.model, "model"), (args.data, "dataset")], args.max_bytes, args.json):
+        return EXIT_FAILED
+    params = {
+        "model_path": str(args.model),
+        "data_path": str(args.data),
+        "arch": args.arch,
+        "num_classes": args.classes,
+        "attacks": args.attack or ["pgd_linf"],
+        "eps": args.eps if len(args.eps) > 1 else args.eps[0],
+        "norm": args.norm,
+        "steps": args.steps,
+        "step_size": args.step_size,
+        "batch_size": args.batch_size,
+        "sample_limit": args.limit,
+        "seed": args.seed,
+        "max_queries": args.max_queries,
+    }
+    # Several ε values make a robustness curve (PGD in --norm); one ε runs the attacks given.
+    run = evasion.run_curve if len(args.eps) > 1 else evasion.run_evasion
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = RunContext(output_dir=Path(tmp), on_progress=_progress_printer(args.json), cancel_event=threading.Event())
+        result = run(ctx, params)
+    if not args.json:
+        print(file=sys.stderr)
+    _print(result, args.json)
+    return EXIT_OK
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from attacks.evasion import tasks as evasion
+
+    files = [(args.teacher, "model"), (args.student, "model"), (args.data, "dataset")]
+    if not _scan_inputs(files, args.max_bytes, args.json):
+        return EXIT_FAILED
+    params = {
+        "teacher_path": str(args.teacher),
+        "teacher_arch": args.teacher_arch,
+        "student_path": str(args.student),
+        "student_arch": args.student_arch,
+        "num_classes": args.classes,
+        "data_path": str(args.data),
+        "attacks": [args.attack],
+        "eps": args.eps,
+        "norm": args.norm,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "sample_limit": args.limit,
+        "seed": args.seed,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = RunContext(output_dir=Path(tmp), on_progress=_progress_printer(args.json), cancel_event=threading.Event())
+        result = evasion.run_transfer(ctx, params)
+    if not args.json:
+        print(file=sys.stderr)
+    _print(result, args.json)
+    return EXIT_OK
+
+
+def _add_attack_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--norm", default="inf", choices=["inf", "2"], help="perturbation norm (default inf)")
+    command.add_argument("--steps", type=int, default=10, help="iterations of iterative attacks (default 10)")
+    command.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
+    command.add_argument("--limit", type=int, default=500, help="attack at most this many samples (default 500)")
+    command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    command.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for the files")
+    command.add_argument("--json", action="store_true", help="print the riskapp.evasion/1 JSON document")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attacks", description="riskapp's ML attack engine.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +253,34 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for both files")
     check.add_argument("--json", action="store_true", help="print a JSON document")
     check.set_defaults(handler=_validate)
+
+    evaluate = commands.add_parser("evaluate", help="Evasion attacks on a model: robust accuracy (riskapp.evasion/1).")
+    evaluate.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt (--arch) or ONNX")
+    evaluate.add_argument("--arch", help="catalogue architecture of the weights (see `architectures`)")
+    evaluate.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
+    evaluate.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    evaluate.add_argument("--attack", action="append", help="attack name, repeatable (default pgd_linf)")
+    evaluate.add_argument("--eps", type=float, nargs="+", required=True, help="ε; several values: a PGD curve")
+    evaluate.add_argument("--step-size", type=float, help="step size (default 2.5·ε/steps)")
+    evaluate.add_argument("--max-queries", type=int, default=1000, help="black-box queries per sample (default 1000)")
+    _add_attack_options(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+    transfer = commands.add_parser("transfer", help="Craft adversarial examples on a teacher, test them on a student.")
+    transfer.add_argument("--teacher", type=Path, required=True, help="teacher (surrogate) weights")
+    transfer.add_argument("--teacher-arch", required=True, help="the teacher's catalogue architecture")
+    transfer.add_argument("--student", type=Path, required=True, help="student weights or ONNX")
+    transfer.add_argument("--student-arch", help="the student's architecture (not for ONNX)")
+    transfer.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
+    transfer.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    transfer.add_argument("--attack", default="pgd_linf", help="white-box attack crafted on the teacher")
+    transfer.add_argument("--eps", type=float, required=True, help="ε")
+    _add_attack_options(transfer)
+    transfer.set_defaults(handler=_transfer)
+
+    from attacks.backdoor.cli import add_commands as add_backdoor_commands
+
+    add_backdoor_commands(commands)
     return parser
 
 

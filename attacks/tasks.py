@@ -4,7 +4,9 @@ from collections.abc import Callable
 from typing import Any
 
 from attacks import environment, intake, selftest, speed, validate
+from attacks.backdoor.tasks import BACKDOOR_TASKS
 from attacks.context import RunContext
+from attacks.evasion import tasks as evasion
 
 EngineTask = Callable[[RunContext, dict[str, Any]], dict[str, Any]]
 
@@ -14,4 +16,11 @@ TASKS: dict[str, EngineTask] = {
     "sandbox_selftest": selftest.run,
     "intake": intake.run,
     "validate": validate.run,
+    "evasion": evasion.run_evasion,
+    "robustness_curve": evasion.run_curve,
+    "transfer": evasion.run_transfer,
+    "backdoor_scan": BACKDOOR_TASKS["backdoor_scan"],
+    "strip": BACKDOOR_TASKS["strip"],
+    "data_scan": BACKDOOR_TASKS["data_scan"],
+    "lineage": BACKDOOR_TASKS["lineage"],
 }

@@ -1,9 +1,9 @@
 """`make bench`: every benchmark in turn. Results are printed, never asserted: see benchmarks/README.md."""
 
-from benchmarks import upload_memory
+from benchmarks import backdoor, evasion, upload_memory
 
-BENCHMARKS = [upload_memory]
+BENCHMARKS = [upload_memory, evasion, backdoor]
 
 for benchmark in BENCHMARKS:
-    print(f"\n== {benchmark.__name__} ==")
+    print(f"\n== {benchmark.__name__} ==", flush=True)
     benchmark.main()

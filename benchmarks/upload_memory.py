@@ -79,8 +79,13 @@ class Session:
 
     def form(self, path: str, fields: dict[str, str]):
         body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookies["csrftoken"]}).encode()
-        return self.request("POST", path, [body], {"Content-Type": "application/x-www-form-urlencoded",
-                                                    "Referer": f"http://127.0.0.1:{self.port}{path}"}, len(body))
+        return self.request(
+            "POST",
+            path,
+            [body],
+            {"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}{path}"},
+            len(body),
+        )
 
 
 def _multipart(fields: dict[str, str], file_path: Path, boundary: str):
@@ -88,8 +93,10 @@ def _multipart(fields: dict[str, str], file_path: Path, boundary: str):
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         for name, value in fields.items()
     )
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="upload"; filename="{file_path.name}"\r\n'
-             "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="upload"; filename="{file_path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
     def chunks():
@@ -110,13 +117,40 @@ def run() -> list[dict]:
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     password = secrets.token_urlsafe(12)
-    subprocess.run([python, "manage.py", "shell", "-v", "0", "-c",
-                    "from django.contrib.auth.models import User; from riskapp.projects.services import project_create;"
-                    f"u = User.objects.create_user('bench', password='{password}');"
-                    "project_create(user=u, name='bench', risk_appetite='low')"], cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen([python, "-m", "gunicorn", "riskapp.wsgi:application", "--workers", "1",
-                               "--bind", f"127.0.0.1:{port}", "--timeout", "600"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            python,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from django.contrib.auth.models import User; from riskapp.projects.services import project_create;"
+            f"u = User.objects.create_user('bench', password='{password}');"
+            "project_create(user=u, name='bench', risk_appetite='low')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    server = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "riskapp.wsgi:application",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     results = []
     try:
         session = Session(port)
@@ -135,21 +169,43 @@ def run() -> list[dict]:
                 block = os.urandom(MiB)
                 for _ in range(size // MiB):
                     out.write(block)
-            fields = {"csrfmiddlewaretoken": session.cookies["csrftoken"], "name": label, "version": "1",
-                      "role": "other", "architecture": "", "input_min": "0", "input_max": "1"}
+            fields = {
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                "name": label,
+                "version": "1",
+                "role": "other",
+                "architecture": "",
+                "input_min": "0",
+                "input_max": "1",
+            }
             boundary = secrets.token_hex(16)
             body, length = _multipart(fields, path, boundary)
             before = _vm_hwm_kib(worker)
             started = time.perf_counter()
-            response = session.request("POST", "/projects/1/models/upload/", body,
-                                       {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                                        "Referer": f"http://127.0.0.1:{port}/projects/1/models/"}, length)
+            response = session.request(
+                "POST",
+                "/projects/1/models/upload/",
+                body,
+                {
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Referer": f"http://127.0.0.1:{port}/projects/1/models/",
+                },
+                length,
+            )
             seconds = time.perf_counter() - started
             after = _vm_hwm_kib(worker)
             path.unlink()
-            results.append({"upload": label, "status": response.status, "seconds": seconds,
-                            "peak_before_mib": before / 1024, "peak_after_mib": after / 1024,
-                            "growth_mib": (after - before) / 1024, "growth_per_file_size": (after - before) * 1024 / size})
+            results.append(
+                {
+                    "upload": label,
+                    "status": response.status,
+                    "seconds": seconds,
+                    "peak_before_mib": before / 1024,
+                    "peak_after_mib": after / 1024,
+                    "growth_mib": (after - before) / 1024,
+                    "growth_per_file_size": (after - before) * 1024 / size,
+                }
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -159,13 +215,17 @@ def run() -> list[dict]:
 
 def main() -> None:
     print("Web worker peak memory (VmHWM) while receiving a model upload (gunicorn, 1 sync worker)")
-    print(f"{'upload':>8} {'HTTP':>5} {'seconds':>8} {'MB/s':>7} {'peak before':>12} {'peak after':>11} "
-          f"{'growth':>8} {'growth / file size':>19}")
+    print(
+        f"{'upload':>8} {'HTTP':>5} {'seconds':>8} {'MB/s':>7} {'peak before':>12} {'peak after':>11} "
+        f"{'growth':>8} {'growth / file size':>19}"
+    )
     for row in run():
         size = SIZES[row["upload"]]
-        print(f"{row['upload']:>8} {row['status']:>5} {row['seconds']:>8.1f} {size / MiB / row['seconds']:>7.0f} "
-              f"{row['peak_before_mib']:>9.0f} MiB {row['peak_after_mib']:>7.0f} MiB {row['growth_mib']:>5.0f} MiB "
-              f"{row['growth_per_file_size']:>19.4f}")
+        print(
+            f"{row['upload']:>8} {row['status']:>5} {row['seconds']:>8.1f} {size / MiB / row['seconds']:>7.0f} "
+            f"{row['peak_before_mib']:>9.0f} MiB {row['peak_after_mib']:>7.0f} MiB {row['growth_mib']:>5.0f} MiB "
+            f"{row['growth_per_file_size']:>19.4f}"
+        )
 
 
 if __name__ == "__main__":

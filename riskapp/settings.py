@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "riskapp.jobs",
     "riskapp.artifacts",
     "riskapp.dashboards",
+    "riskapp.evaluations",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,8 @@ from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploa
 from riskapp.artifacts.models import DatasetArtifact
 from riskapp.artifacts.selectors import lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.evaluations.forms import KIND_CHOICES, EvaluationForm
+from riskapp.evaluations.services import evaluation_start
 from riskapp.jobs.models import Job
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
@@ -160,6 +162,10 @@ def model_detail(request, access, model_id: int):
             "polling": model.status == "checking" or any(job.is_active for job in validations),
             "latest_validation": next((j for j in validations if j.result), None),
             "validation_form": ValidationForm(project=access.project),
+            "evaluation_form": EvaluationForm(model=model),
+            "evaluations": Job.objects.filter(
+                project=access.project, kind__in=EVALUATION_KINDS, parameters__model_id=model.pk
+            ).order_by("-created_at")[:20],
         },
     )
 
@@ -201,6 +207,34 @@ def model_validate(request, access, model_id: int):
     else:
         messages.error(request, "Choose a dataset that has passed intake.")
     return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+
+
+EVALUATION_KINDS = [kind for kind, _ in KIND_CHOICES]
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def model_evaluate(request, access, model_id: int):
+    model = _model(access, model_id)
+    form = EvaluationForm(request.POST, model=model)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+    try:
+        job = evaluation_start(
+            actor=request.user,
+            kind=form.cleaned_data["kind"],
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            teacher=form.cleaned_data.get("teacher"),
+            options=form.options(),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+    messages.success(request, f"{dict(KIND_CHOICES)[job.kind]} queued as job {job.pk}.")
+    return redirect("projects:jobs:detail", project_id=access.project.pk, job_id=job.pk)
 
 
 def _download(stored_file, label: str):

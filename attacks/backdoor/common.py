@@ -1,0 +1,98 @@
+"""Shared helpers of the backdoor tasks: parameters, loading the model and data, batched prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from attacks.context import RunContext, UserError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def int_param(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = params.get(key)
+    try:
+        number = default if value is None else int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{key} must be a whole number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise UserError(f"{key} must be between {low} and {high}.")
+    return number
+
+
+def float_param(params: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = params.get(key)
+    try:
+        number = default if value is None else float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{key} must be a number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise UserError(f"{key} must be between {low} and {high}.")
+    return number
+
+
+def load_classifier(params: dict[str, Any], key: str = "model_path") -> tuple[nn.Module, str, int, tuple[int, ...]]:
+    """(model in eval mode, arch, num_classes, per-sample input shape) from catalogue weights.
+
+    ONNX models are refused: every check here needs gradients or penultimate features."""
+    from attacks.architectures import architecture
+    from attacks.loading import load_model
+    from attacks.scanners.sniff import sniff_file
+
+    if not params.get(key):
+        raise UserError(f"{key} is required.")
+    path = Path(params[key])
+    if sniff_file(path) == "onnx":
+        raise UserError("Backdoor checks need gradients and features: upload PyTorch weights, not ONNX.")
+    if not params.get("arch"):
+        raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
+    entry = architecture(str(params["arch"]))
+    num_classes = int_param(params, "num_classes", entry.num_classes, 2, 100_000)
+    model = load_model(path, entry.name, num_classes)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)  # only inputs/triggers are optimised: skip parameter gradients
+    return model, entry.name, num_classes, entry.input_shape
+
+
+def load_data(
+    params: dict[str, Any], key: str, input_shape: tuple[int, ...], num_classes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    from attacks.loading import load_dataset
+
+    if not params.get(key):
+        raise UserError(f"{key} is required.")
+    return load_dataset(Path(params[key]), expect_shape=input_shape, num_classes=num_classes)
+
+
+def predict_logits(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    import torch
+
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x
+    with torch.inference_mode():
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def features(model: nn.Module, x: np.ndarray, batch_size: int = 512, ctx: RunContext | None = None) -> np.ndarray:
+    """Penultimate-layer features (N × D float64), batch by batch with cancel checks."""
+    import torch
+
+    from attacks.architectures import penultimate_features
+
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            if ctx is not None:
+                ctx.check_cancel()
+            parts.append(penultimate_features(model, torch.from_numpy(x[start : start + batch_size])).numpy())
+    return np.concatenate(parts).astype(np.float64)
+
+
+def subsample(count: int, limit: int, seed: int) -> np.ndarray:
+    if limit <= 0 or limit >= count:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))

@@ -1,0 +1,119 @@
+"""Start evaluations of a project's models, and turn their results into evidence for the risk register."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact, ModelRole
+from riskapp.assessments.services import evidence_record
+from riskapp.jobs.models import Job, JobStatus
+from riskapp.jobs.services import job_create
+
+# Measured on ε-bounded attacks only: minimum-norm attacks (cw_l2, deepfool, hopskipjump) are not robust accuracy.
+EPS_BOUNDED = {"fgsm", "pgd_linf", "pgd_l2", "autoattack", "square"}
+BLACK_BOX = {"square", "hopskipjump"}
+
+
+def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
+    if model.status != IntakeStatus.READY:
+        raise ValidationError(f"“{model.name}” has not passed intake yet.")
+    params: dict[str, Any] = {f"{prefix}path": model.weights.name or model.file.name}
+    if model.architecture:
+        params |= {f"{prefix}arch": model.architecture, f"{prefix}num_classes": model.num_classes}
+    return params
+
+
+@transaction.atomic
+def evaluation_start(
+    *,
+    actor: AbstractBaseUser,
+    kind: str,
+    model: ModelArtifact,
+    dataset: DatasetArtifact,
+    teacher: ModelArtifact | None = None,
+    options: dict[str, Any] | None = None,
+) -> Job:
+    """Queue an evaluation of `model` on `dataset` (and its `teacher` for transfer and lineage)."""
+    if dataset.status != IntakeStatus.READY:
+        raise ValidationError(f"“{dataset.name}” has not passed intake yet.")
+    if model.project_id != dataset.project_id or (teacher and teacher.project_id != model.project_id):
+        raise ValidationError("The models and the dataset must belong to the same project.")
+    model_params = _model_params(model, "model_")
+    params: dict[str, Any] = {
+        "model_id": model.pk,
+        "dataset_id": dataset.pk,
+        "model_path": model_params["model_path"],
+        "arch": model_params.get("model_arch", ""),
+        "num_classes": model_params.get("model_num_classes"),
+        "data_path": dataset.normalised.name or dataset.file.name,
+        **(options or {}),
+    }
+    suspect_id = params.pop("suspect_id", None)
+    if suspect_id:
+        suspect = DatasetArtifact.objects.get(pk=suspect_id, project=model.project_id)
+        params["suspect_path"] = suspect.normalised.name or suspect.file.name
+    if kind in ("transfer_attack", "lineage"):
+        if teacher is None:
+            raise ValidationError("Choose the teacher to compare with.")
+        if teacher.pk == model.pk:
+            raise ValidationError("The teacher and the student must be different models.")
+        params |= {"teacher_id": teacher.pk, "student_path": params["model_path"]}
+        if kind == "transfer_attack":
+            params |= _model_params(teacher, "teacher_") | {
+                "student_arch": params["arch"],
+                "student_num_classes": params["num_classes"],
+            }
+        else:
+            params["teacher_path"] = _model_params(teacher, "teacher_")["teacher_path"]
+    return job_create(user=actor, project=model.project, kind=kind, parameters=params)
+
+
+def evidence_from_result(kind: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Evidence kind -> value from an evaluation's result document. A result flagged as not trustworthy
+    gives no robustness evidence: it is shown, never counted as robust."""
+    evidence: dict[str, Any] = {}
+    if kind in ("attack", "attack_suite") and result.get("trustworthy", False):
+        bounded = [a for a in result.get("attacks", []) if a.get("attack") in EPS_BOUNDED]
+        white = [a["robust_accuracy"] for a in bounded if a["attack"] not in BLACK_BOX]
+        black = [a["robust_accuracy"] for a in bounded if a["attack"] in BLACK_BOX]
+        if white:
+            evidence["robust_accuracy"] = min(white)
+        if black:
+            evidence["query_robust_accuracy"] = min(black)
+    elif kind == "transfer_attack" and result.get("transfer_success_rate") is not None:
+        evidence["transfer_success_rate"] = result["transfer_success_rate"]
+    elif kind == "backdoor_scan" and "flagged_classes" in result:
+        evidence["backdoor_flagged"] = bool(result["flagged_classes"])
+        indices = [c.get("anomaly_index") for c in result.get("classes", []) if c.get("anomaly_index") is not None]
+        if indices:
+            evidence["backdoor_anomaly_index"] = max(indices)
+    elif kind == "strip" and result.get("suspect") and result["suspect"].get("count"):
+        evidence["strip_flagged_fraction"] = result["suspect"]["flagged"] / result["suspect"]["count"]
+    elif kind == "data_scan" and result.get("samples"):
+        suspected = set(result.get("suspected_classes", []))
+        flagged = sum(
+            len(c["spectral_signatures"]["flagged_indices"])
+            for c in result.get("classes", [])
+            if c["class"] in suspected
+        )
+        evidence["poison_suspect_fraction"] = flagged / result["samples"]
+    elif kind == "lineage" and result.get("layers"):
+        total = sum(layer["parameters"] for layer in result["layers"])
+        kept = sum(layer["parameters"] for layer in result["layers"] if layer["status"] in ("frozen", "barely_moved"))
+        evidence["teacher_similarity"] = kept / total if total else 0.0
+    return evidence
+
+
+def evaluation_finished(*, job: Job) -> None:
+    """Attach a succeeded evaluation's measurements to the register as evidence."""
+    if job.status != JobStatus.SUCCEEDED or not job.result:
+        return
+    evidence = evidence_from_result(job.kind, job.result)
+    if job.kind == "backdoor_scan" and "backdoor_flagged" in evidence:
+        model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id")).first()
+        if model is not None and model.role == ModelRole.TEACHER:
+            evidence["teacher_backdoor_flagged"] = evidence.pop("backdoor_flagged")
+    for kind, value in evidence.items():
+        evidence_record(project=job.project, kind=kind, value=value, source=f"{job.kind} job {job.pk}", job=job)

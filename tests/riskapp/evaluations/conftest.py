@@ -1,0 +1,1 @@
+from tests.attacks.conftest import canary, digits, handmade_onnx, trained_cnn  # noqa: F401
