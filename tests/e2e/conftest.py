@@ -79,7 +79,15 @@ def start_dev_server(tmp_path):
     def start() -> DevServer:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-        env.update({"DEBUG": "1", "RISKAPP_DATA_DIR": str(tmp_path / "data"), "RISKAPP_PORT": str(port)})
+        # No demo project: its queued tests would hold the worker that these tests need.
+        env.update(
+            {
+                "DEBUG": "1",
+                "RISKAPP_DATA_DIR": str(tmp_path / "data"),
+                "RISKAPP_PORT": str(port),
+                "RISKAPP_SEED_DEMO": "0",
+            }
+        )
         log_path = tmp_path / "dev-run.log"
         log = log_path.open("w")
         proc = subprocess.Popen(
