@@ -25,7 +25,9 @@ class DuplicateUpload(ValidationError):
         super().__init__(f"This file was uploaded already, as “{existing.name}” (same SHA-256).")
 
 
-def _take_in(artifact_cls, *, actor, project: Project, upload: UploadedFile, sha256: str, fields: dict[str, Any]):
+def artifact_take_in(
+    artifact_cls, *, actor, project: Project, upload: UploadedFile, sha256: str, fields: dict[str, Any]
+):
     """Store an upload under a server-made name and start its intake job (scan, safe load, normalise).
 
     The uploaded name is only ever a label; the same file twice in a project is refused by its hash."""
@@ -67,16 +69,16 @@ def _take_in(artifact_cls, *, actor, project: Project, upload: UploadedFile, sha
 def model_upload(
     *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, card: dict[str, Any]
 ) -> ModelArtifact:
-    """Take in an uploaded model with its card (see _take_in)."""
-    return _take_in(ModelArtifact, actor=actor, project=project, upload=upload, sha256=sha256, fields=card)
+    """Take in an uploaded model with its card (see artifact_take_in)."""
+    return artifact_take_in(ModelArtifact, actor=actor, project=project, upload=upload, sha256=sha256, fields=card)
 
 
 @transaction.atomic
 def dataset_upload(
     *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, name: str, purpose: str
 ) -> DatasetArtifact:
-    """Take in an uploaded .npz dataset (see _take_in)."""
-    return _take_in(
+    """Take in an uploaded .npz dataset (see artifact_take_in)."""
+    return artifact_take_in(
         DatasetArtifact,
         actor=actor,
         project=project,

@@ -11,7 +11,7 @@ from django.core.files import File
 from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
-from riskapp.artifacts.services import _take_in
+from riskapp.artifacts.services import artifact_take_in
 from riskapp.assessments.services import answer_set
 from riskapp.evaluations.services import evaluation_start
 from riskapp.jobs.execute import job_execute
@@ -61,7 +61,7 @@ CARD = {
 def _take(cls, *, actor, project, path: Path, fields: dict[str, Any]):
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with path.open("rb") as handle:
-        artifact = _take_in(
+        artifact = artifact_take_in(
             cls, actor=actor, project=project, upload=File(handle, name=path.name), sha256=sha256, fields=fields
         )
     job_execute(job_id=artifact.intake_job_id)  # at once, here: the tests below need the files ready
