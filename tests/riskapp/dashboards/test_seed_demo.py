@@ -14,8 +14,13 @@ from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_builds_the_whole_story_once(team, paths, capsys, sent_jobs,  # noqa: F811
-                                               django_capture_on_commit_callbacks):
+def test_seed_demo_builds_the_whole_story_once(
+    team,
+    paths,
+    capsys,
+    sent_jobs,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
     folder = Path(paths["teacher"]).parent
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", owner="owner", from_dir=folder)
