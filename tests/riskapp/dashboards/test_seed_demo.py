@@ -9,7 +9,6 @@ from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifac
 from riskapp.dashboards.demo import DEMO_NAME
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
-from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +17,7 @@ def test_seed_demo_builds_the_whole_story_once(
     team,
     paths,
     capsys,
-    sent_jobs,  # noqa: F811
+    sent_jobs,
     django_capture_on_commit_callbacks,
 ):
     folder = Path(paths["teacher"]).parent

@@ -1,1 +1,2 @@
+from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401
 from tests.attacks.conftest import canary, digits, handmade_onnx, trained_cnn  # noqa: F401

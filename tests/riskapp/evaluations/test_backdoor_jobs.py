@@ -5,7 +5,6 @@ import pytest
 from riskapp.assessments.models import Evidence
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.models import Job, JobStatus
-from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401
 from tests.riskapp.artifacts.test_upload import upload_dataset, uploaded_model, url
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +18,7 @@ def run(client, team, model, **fields):
     return job
 
 
-def test_backdoor_scan_strip_and_lineage_find_the_inherited_trigger(team, client_for, paths):  # noqa: F811
+def test_backdoor_scan_strip_and_lineage_find_the_inherited_trigger(team, client_for, paths):
     assessor = client_for(team.assessor)
     card = {"architecture": "cnn-digits", "num_classes": 10}
     teacher = uploaded_model(assessor, team, paths["teacher"], name="public teacher", role="teacher", **card)
