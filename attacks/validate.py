@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.params import int_param
 
 DEFAULT_SAMPLE_LIMIT = 2000
 DEFAULT_BATCH_SIZE = 128
@@ -83,17 +84,6 @@ def _torch_predictor(model: Any) -> tuple[Predict, str]:
     return predict, str(device)
 
 
-def _int(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = params.get(key)
-    try:
-        number = default if value is None else int(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key} must be a whole number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise UserError(f"{key} must be between {low} and {high}.")
-    return number
-
-
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     from attacks.loading import load_dataset, load_model, load_onnx
     from attacks.scanners.sniff import sniff_file
@@ -101,9 +91,9 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("model_path") or not params.get("data_path"):
         raise UserError("validate needs model_path and data_path.")
     model_path, data_path = Path(params["model_path"]), Path(params["data_path"])
-    limit = _int(params, "sample_limit", DEFAULT_SAMPLE_LIMIT, 0, 10**9)
-    batch_size = _int(params, "batch_size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)
-    seed = _int(params, "seed", 0, 0, 2**32 - 1)
+    limit = int_param(params, "sample_limit", DEFAULT_SAMPLE_LIMIT, 0, 10**9)
+    batch_size = int_param(params, "batch_size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)
+    seed = int_param(params, "seed", 0, 0, 2**32 - 1)
     started = time.perf_counter()
     ctx.progress(2, "Loading the model")
     if sniff_file(model_path) == "onnx":
@@ -120,7 +110,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
             raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
         entry = architecture(str(params["arch"]))
         arch = entry.name
-        num_classes = _int(params, "num_classes", entry.num_classes, 2, 100_000)
+        num_classes = int_param(params, "num_classes", entry.num_classes, 2, 100_000)
         expect_shape = entry.input_shape
         predict, device = _torch_predictor(load_model(model_path, arch, num_classes))
     ctx.check_cancel()

@@ -205,7 +205,7 @@ def write_trigger_images(triggers: ReversedTriggers, directory: Any, prefix: str
     """One PNG per class of the reversed trigger (mask × pattern), enlarged; returns the file names."""
     from pathlib import Path
 
-    from attacks.backdoor.png import chw_to_image, write_png
+    from attacks.png import chw_to_image, write_png
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,8 @@ def write_trigger_images(triggers: ReversedTriggers, directory: Any, prefix: str
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "backdoor_scan": Neural Cleanse over every class of a model, on clean data_path samples."""
-    from attacks.backdoor.common import float_param, int_param, load_classifier, load_data, subsample
+    from attacks.backdoor.common import load_classifier, load_data, subsample
+    from attacks.params import float_param, int_param
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")

@@ -8,32 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.params import int_param
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-
-def int_param(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = params.get(key)
-    try:
-        number = default if value is None else int(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key} must be a whole number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise UserError(f"{key} must be between {low} and {high}.")
-    return number
-
-
-def float_param(params: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = params.get(key)
-    try:
-        number = default if value is None else float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key} must be a number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise UserError(f"{key} must be between {low} and {high}.")
-    return number
 
 
 def load_classifier(params: dict[str, Any], key: str = "model_path") -> tuple[nn.Module, str, int, tuple[int, ...]]:

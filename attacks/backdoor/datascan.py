@@ -162,7 +162,8 @@ def scan(
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "data_scan": data_path is the training set (optionally with poison_mask)."""
-    from attacks.backdoor.common import features, float_param, int_param, load_classifier, load_data
+    from attacks.backdoor.common import features, load_classifier, load_data
+    from attacks.params import float_param, int_param
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")

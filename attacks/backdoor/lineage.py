@@ -76,7 +76,8 @@ def verdict(
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "lineage": teacher_path and student_path (same arch/num_classes), clean data_path."""
-    from attacks.backdoor.common import float_param, int_param, load_classifier, load_data, subsample
+    from attacks.backdoor.common import load_classifier, load_data, subsample
+    from attacks.params import float_param, int_param
 
     started = time.perf_counter()
     if not params.get("teacher_path") or not params.get("student_path"):

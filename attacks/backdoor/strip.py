@@ -95,7 +95,8 @@ def evaluate(clean: np.ndarray, suspect: np.ndarray, positives: np.ndarray, thre
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "strip": calibrate on clean data_path, then score suspect_path (optional) inputs."""
-    from attacks.backdoor.common import float_param, int_param, load_classifier, load_data, subsample
+    from attacks.backdoor.common import load_classifier, load_data, subsample
+    from attacks.params import float_param, int_param
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")

@@ -13,8 +13,9 @@ from attacks.context import RunContext, UserError
 from attacks.evasion import flags as checks
 from attacks.evasion.attacks import ATTACKS, Settings
 from attacks.evasion.metrics import norms, rate, summary, within
-from attacks.evasion.png import example_strip, write_png
+from attacks.evasion.png import example_strip
 from attacks.evasion.target import Target
+from attacks.png import write_png
 
 SCHEMA = "riskapp.evasion/1"
 EXAMPLES = 3

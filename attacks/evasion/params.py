@@ -11,23 +11,13 @@ import numpy as np
 from attacks.context import UserError
 from attacks.evasion.attacks import ATTACKS, Settings
 from attacks.evasion.target import Target
+from attacks.params import int_param
 
 DEFAULT_SAMPLE_LIMIT = 500
 DEFAULT_BATCH_SIZE = 128
 MAX_BATCH_SIZE = 8192
 MAX_STEPS = 10_000
 NORM_ALIASES = {"inf": "inf", "linf": "inf", "l_inf": "inf", "2": "2", "l2": "2"}
-
-
-def get_int(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = params.get(key)
-    try:
-        number = default if value is None else int(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key} must be a whole number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise UserError(f"{key} must be between {low} and {high}.")
-    return number
 
 
 def get_float(value: Any, key: str) -> float:
@@ -69,7 +59,7 @@ def check_eps(eps: float, norm: str, target: Target) -> None:
 
 
 def settings_from(params: dict[str, Any], eps: float, norm: str) -> Settings:
-    steps = get_int(params, "steps", 10, 1, MAX_STEPS)
+    steps = int_param(params, "steps", 10, 1, MAX_STEPS)
     step_size = params.get("step_size")
     step = None if step_size in (None, "") else get_float(step_size, "step_size")
     if step is not None and step <= 0:
@@ -79,9 +69,9 @@ def settings_from(params: dict[str, Any], eps: float, norm: str) -> Settings:
         norm=norm,
         steps=steps,
         step_size=step,
-        batch_size=get_int(params, "batch_size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE),
-        seed=get_int(params, "seed", 0, 0, 2**32 - 1),
-        max_queries=get_int(params, "max_queries", 1000, 10, 10**7),
+        batch_size=int_param(params, "batch_size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE),
+        seed=int_param(params, "seed", 0, 0, 2**32 - 1),
+        max_queries=int_param(params, "max_queries", 1000, 10, 10**7),
     )
 
 
@@ -117,7 +107,7 @@ def load_target(
         if not arch:
             raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
         entry = architecture(str(arch))
-        classes = get_int({"num_classes": num_classes}, "num_classes", entry.num_classes, 2, 100_000)
+        classes = int_param({"num_classes": num_classes}, "num_classes", entry.num_classes, 2, 100_000)
         model = load_model(model_path, entry.name, classes)
         x, y, _ = load_dataset(data_path, expect_shape=entry.input_shape, num_classes=classes)
         onnx, fmt, arch_name, shape = None, "pytorch", entry.name, entry.input_shape

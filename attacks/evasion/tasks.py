@@ -14,12 +14,12 @@ from attacks.evasion.params import (
     check_eps,
     get_attacks,
     get_float,
-    get_int,
     get_norm,
     load_target,
     settings_from,
 )
 from attacks.evasion.transfer import transfer_attack
+from attacks.params import int_param
 
 MAX_GRID = 32
 
@@ -61,8 +61,8 @@ def _eps_list(params: dict[str, Any]) -> list[float]:
 
 
 def _common(params: dict[str, Any]) -> tuple[int, int]:
-    limit = get_int(params, "sample_limit", DEFAULT_SAMPLE_LIMIT, 0, 10**9)
-    return limit, get_int(params, "seed", 0, 0, 2**32 - 1)
+    limit = int_param(params, "sample_limit", DEFAULT_SAMPLE_LIMIT, 0, 10**9)
+    return limit, int_param(params, "seed", 0, 0, 2**32 - 1)
 
 
 def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from attacks.backdoor import cleanse
-from attacks.backdoor.png import png_bytes
 from attacks.context import Cancelled, RunContext
+from attacks.png import png_bytes
 from tests.attacks.backdoor.conftest import TEST_STEPS
 
 

@@ -7,7 +7,8 @@ import zlib
 
 import numpy as np
 
-from attacks.evasion.png import example_strip, write_png
+from attacks.evasion.png import example_strip
+from attacks.png import write_png
 
 
 def _decode(data: bytes) -> tuple[int, int, int, bytes]:

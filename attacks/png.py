@@ -1,4 +1,4 @@
-"""A minimal PNG writer (zlib + struct): 8-bit grey or RGB, no dependency beyond the standard library."""
+"""A minimal PNG writer (zlib + struct): 8-bit grey or RGB. matplotlib and Pillow are not engine dependencies."""
 
 from __future__ import annotations
 
@@ -14,24 +14,29 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """PNG of `image`: H×W (grey) or H×W×3 (RGB), float in [0, 1] or uint8."""
+    """PNG of `image`: H×W (grey) or H×W×3 (RGB), float in [0, 1] (NaN as 0) or uint8."""
     array = np.asarray(image)
     if array.dtype != np.uint8:
-        array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        array = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if array.ndim == 2:
-        color_type = 0
+        colour_type = 0
     elif array.ndim == 3 and array.shape[2] == 3:
-        color_type = 2
+        colour_type = 2
     else:
         raise ValueError(f"expected H×W or H×W×3, got shape {array.shape}")
     height, width = array.shape[:2]
     rows = array.reshape(height, -1)
-    # Filter type 0 (none) before every scanline.
-    raw = b"".join(b"\x00" + rows[row].tobytes() for row in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter type 0 (none) on every row
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b"")
     )
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path = Path(path)
+    path.write_bytes(png_bytes(image))
+    return path
 
 
 def chw_to_image(chw: np.ndarray, scale: int = 1) -> np.ndarray:
@@ -41,9 +46,3 @@ def chw_to_image(chw: np.ndarray, scale: int = 1) -> np.ndarray:
     if scale > 1:
         image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     return image
-
-
-def write_png(path: Path, image: np.ndarray) -> Path:
-    path = Path(path)
-    path.write_bytes(png_bytes(image))
-    return path
