@@ -104,89 +104,75 @@ def answer_set(*, actor: AbstractBaseUser, project: Project, question_id: str, r
     return version
 
 
-def _transition(version: AssessmentVersion, from_statuses, **fields) -> bool:
-    return bool(AssessmentVersion.objects.filter(pk=version.pk, status__in=from_statuses).update(**fields))
+def _transition(
+    version: AssessmentVersion, *, actor: AbstractBaseUser, allowed_from, to: str, refused: str, comment=None, **fields
+) -> AssessmentVersion:
+    """Move the version to status `to` if it is still in `allowed_from` (a conditional UPDATE), with its audit event."""
+    before = version.status
+    if not AssessmentVersion.objects.filter(pk=version.pk, status__in=allowed_from).update(status=to, **fields):
+        raise ValidationError(refused)
+    after = {"status": to} if comment is None else {"status": to, "comment": comment}
+    audit_record(
+        actor=actor,
+        action=f"assessment.{to}",
+        target=version,
+        project_id=version.project_id,
+        before={"status": before},
+        after=after,
+    )
+    version.refresh_from_db()
+    return version
 
 
 @transaction.atomic
 def assessment_submit(*, actor: AbstractBaseUser, version: AssessmentVersion) -> AssessmentVersion:
-    snapshot = register_snapshot(version.project, version.answers)
-    if not _transition(
+    return _transition(
         version,
-        EDITABLE_STATUSES,
-        status=AssessmentStatus.SUBMITTED,
+        actor=actor,
+        allowed_from=EDITABLE_STATUSES,
+        to=AssessmentStatus.SUBMITTED,
+        refused="Only a draft or returned assessment can be submitted.",
         submitted_by=actor,
         submitted_at=timezone.now(),
-        snapshot=snapshot,
-    ):
-        raise ValidationError("Only a draft or returned assessment can be submitted.")
-    audit_record(
-        actor=actor,
-        action="assessment.submitted",
-        target=version,
-        project_id=version.project_id,
-        before={"status": version.status},
-        after={"status": AssessmentStatus.SUBMITTED},
+        snapshot=register_snapshot(version.project, version.answers),
     )
-    version.refresh_from_db()
-    return version
 
 
-def _ensure_four_eyes(actor: AbstractBaseUser, version: AssessmentVersion) -> None:
+def _review(*, actor, version, to: str, comment: str, **fields) -> AssessmentVersion:
     if version.submitted_by_id == actor.pk:
         raise ValidationError("You submitted this assessment: another reviewer must approve it (four-eyes rule).")
+    return _transition(
+        version,
+        actor=actor,
+        allowed_from=[AssessmentStatus.SUBMITTED],
+        to=to,
+        comment=comment,
+        refused=f"Only a submitted assessment can be {to}.",
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+        review_comment=comment,
+        **fields,
+    )
 
 
 @transaction.atomic
 def assessment_approve(*, actor: AbstractBaseUser, version: AssessmentVersion, comment: str = "") -> AssessmentVersion:
-    _ensure_four_eyes(actor, version)
-    snapshot = register_snapshot(version.project, version.answers)
-    if not _transition(
-        version,
-        [AssessmentStatus.SUBMITTED],
-        status=AssessmentStatus.APPROVED,
-        reviewed_by=actor,
-        reviewed_at=timezone.now(),
-        review_comment=comment,
-        snapshot=snapshot,
-    ):
-        raise ValidationError("Only a submitted assessment can be approved.")
-    audit_record(
+    """Approve a submitted version (not by its submitter) and freeze its scores."""
+    return _review(
         actor=actor,
-        action="assessment.approved",
-        target=version,
-        project_id=version.project_id,
-        before={"status": AssessmentStatus.SUBMITTED},
-        after={"status": AssessmentStatus.APPROVED, "comment": comment},
+        version=version,
+        to=AssessmentStatus.APPROVED,
+        comment=comment,
+        snapshot=register_snapshot(version.project, version.answers),
     )
-    version.refresh_from_db()
-    return version
 
 
 @transaction.atomic
 def assessment_return(*, actor: AbstractBaseUser, version: AssessmentVersion, comment: str) -> AssessmentVersion:
+    """Send a submitted version back to the assessors with what needs to change."""
     if not comment.strip():
         raise ValidationError("Say what needs to change: returning an assessment needs a comment.")
-    _ensure_four_eyes(actor, version)
-    if not _transition(
-        version,
-        [AssessmentStatus.SUBMITTED],
-        status=AssessmentStatus.RETURNED,
-        reviewed_by=actor,
-        reviewed_at=timezone.now(),
-        review_comment=comment,
-    ):
-        raise ValidationError("Only a submitted assessment can be returned.")
-    audit_record(
-        actor=actor,
-        action="assessment.returned",
-        target=version,
-        project_id=version.project_id,
-        before={"status": AssessmentStatus.SUBMITTED},
-        after={"status": AssessmentStatus.RETURNED, "comment": comment},
-    )
-    version.refresh_from_db()
-    return version
+    return _review(actor=actor, version=version, to=AssessmentStatus.RETURNED, comment=comment)
 
 
 def band_above_appetite(band: str, appetite: str) -> bool:
