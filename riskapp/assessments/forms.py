@@ -1,5 +1,4 @@
 from django import forms
-from django.contrib.auth import get_user_model
 
 from riskapp.assessments.models import Treatment
 
@@ -10,8 +9,8 @@ class ReviewForm(forms.Form):
 
 class TreatmentForm(forms.Form):
     treatment = forms.ChoiceField(choices=Treatment.choices)
-    owner = forms.ModelChoiceField(
-        queryset=get_user_model().objects.none(), required=False, help_text="Who answers for the residual risk."
+    owner = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, help_text="Who answers for the residual risk."
     )
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     expires_on = forms.DateField(
@@ -21,6 +20,12 @@ class TreatmentForm(forms.Form):
         help_text="When an acceptance must be reviewed again.",
     )
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, members=None, **kwargs):
+        """`members`: the project's users, read once by the caller when it renders a form per risk."""
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = project.members.order_by("username")
+        self.members = {user.pk: user for user in (members or project.members.order_by("username"))}
+        self.fields["owner"].choices = [("", "---------")] + [(pk, u.get_username()) for pk, u in self.members.items()]
+
+    def clean_owner(self):
+        owner = self.cleaned_data["owner"]
+        return None if owner is None else self.members[owner]  # choices guarantee a member

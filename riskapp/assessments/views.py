@@ -123,14 +123,15 @@ def register(request, access):
     bank = load_bank()
     version, answers = _answers(access.project)
     scored, rows = register_rows(access.project, answers)
-    forms = (
-        {
-            row.threat.id: TreatmentForm(project=access.project, prefix=row.threat.id, initial=_initial(row))
+    forms = {}
+    if access.can_edit or access.can_review:
+        members = list(access.project.members.order_by("username"))  # once, not once per risk
+        forms = {
+            row.threat.id: TreatmentForm(
+                project=access.project, members=members, prefix=row.threat.id, initial=_initial(row)
+            )
             for row in rows
         }
-        if (access.can_edit or access.can_review)
-        else {}
-    )
     return render(
         request,
         "assessments/register.html",

@@ -363,3 +363,24 @@ def test_assessment_exports_as_markdown_and_printable_html(team, client_for):
 def test_about_the_content_page_gives_attribution(client, db):
     page = client.get(reverse("about_content")).content.decode()
     assert "Apache License 2.0" in page and "CC BY-SA 4.0" in page and "NIST" in page
+
+
+def test_register_page_queries_do_not_grow_with_members_or_treatments(team, client_for):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from riskapp.projects.models import Membership
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client_for(team.owner).get(url("register", team)).status_code == 200
+        return len(queries.captured_queries)
+
+    before = count()
+    for n in range(10):
+        user = get_user_model().objects.create_user(username=f"member{n}", password="x")
+        Membership.objects.create(project=team.project, user=user, role="viewer")
+    for threat in ("model_inversion", "model_extraction", "drift_skewing"):
+        RiskTreatment.objects.create(project=team.project, threat_id=threat, treatment="mitigate", owner=team.owner)
+    assert count() == before
