@@ -115,3 +115,10 @@ def register_document(project: Project) -> dict[str, Any]:
             for row in rows
         ],
     }
+
+
+def current_band(project: Project, threat_id: str) -> str:
+    """The threat's current band for the project's latest answers and evidence."""
+    version = project.assessment_versions.order_by("-number").first()
+    register = project_register(project, version.answers if version else {})
+    return register.risk(threat_id).current.band

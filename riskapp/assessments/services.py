@@ -22,7 +22,7 @@ from riskapp.assessments.models import (
     RiskTreatment,
     Treatment,
 )
-from riskapp.assessments.register import BAND_ORDER, register_snapshot
+from riskapp.assessments.register import BAND_ORDER, current_band, register_snapshot
 from riskapp.audit.services import audit_record
 from riskapp.projects.models import Project
 
@@ -186,7 +186,6 @@ def treatment_set(
     project: Project,
     threat_id: str,
     treatment: str,
-    current_band: str,
     actor_can_review: bool,
     owner: AbstractBaseUser | None = None,
     rationale: str = "",
@@ -208,9 +207,10 @@ def treatment_set(
             raise ValidationError(f"Accepting a risk needs {', '.join(problems)}.")
         if expires_on <= timezone.localdate():
             raise ValidationError("The acceptance must expire in the future: choose a later review date.")
-        if band_above_appetite(current_band, project.risk_appetite) and not actor_can_review:
+        band = current_band(project, threat_id)
+        if band_above_appetite(band, project.risk_appetite) and not actor_can_review:
             raise ValidationError(
-                f"This risk is {current_band}, above the project's appetite ({project.risk_appetite}): "
+                f"This risk is {band}, above the project's appetite ({project.risk_appetite}): "
                 "only a reviewer can accept it."
             )
     existing = RiskTreatment.objects.filter(project=project, threat_id=threat_id).first()

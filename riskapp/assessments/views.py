@@ -168,14 +168,11 @@ def treatment(request, access, threat_id: str):
         raise Http404("No such threat.") from None
     form = TreatmentForm(request.POST, project=access.project, prefix=threat_id)
     if form.is_valid():
-        _, rows = register_rows(access.project, _answers(access.project)[1])
-        current_band = next(row.risk.current.band for row in rows if row.threat.id == threat_id)
         try:
             services.treatment_set(
                 actor=request.user,
                 project=access.project,
                 threat_id=threat_id,
-                current_band=current_band,
                 actor_can_review=access.can_review,
                 **form.cleaned_data,
             )

@@ -308,7 +308,6 @@ def test_acceptance_must_expire_in_the_future(team):
             project=team.project,
             threat_id="model_inversion",
             treatment="accept",
-            current_band="low",
             actor_can_review=True,
             owner=team.owner,
             rationale="x",
