@@ -85,6 +85,11 @@ class ModelArtifact(Artifact):
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
+    @property
+    def job_file(self) -> str:
+        """The stored file later jobs load: the intake's safetensors, or the ONNX upload itself."""
+        return self.weights.name or self.file.name
+
 
 class DatasetArtifact(Artifact):
     """An uploaded .npz dataset: x (N×C×H×W or N×D floats) and y (labels), optionally a poison mask."""
@@ -98,6 +103,11 @@ class DatasetArtifact(Artifact):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def job_file(self) -> str:
+        """The stored file later jobs load: the intake's normalised .npz."""
+        return self.normalised.name or self.file.name
 
 
 class Finding(models.Model):

@@ -204,12 +204,11 @@ def validation_start(
 ) -> Job:
     if model.status != IntakeStatus.READY or dataset.status != IntakeStatus.READY:
         raise ValidationError("Both the model and the dataset must have passed intake first.")
-    model_file = model.weights.name or model.file.name
     params: dict[str, Any] = {
         "model_id": model.pk,
         "dataset_id": dataset.pk,
-        "model_path": model_file,
-        "data_path": dataset.normalised.name or dataset.file.name,
+        "model_path": model.job_file,
+        "data_path": dataset.job_file,
         "sample_limit": sample_limit,
     }
     if model.architecture:

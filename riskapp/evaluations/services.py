@@ -19,7 +19,7 @@ BLACK_BOX = {"square", "hopskipjump"}
 def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
     if model.status != IntakeStatus.READY:
         raise ValidationError(f"“{model.name}” has not passed intake yet.")
-    params: dict[str, Any] = {f"{prefix}path": model.weights.name or model.file.name}
+    params: dict[str, Any] = {f"{prefix}path": model.job_file}
     if model.architecture:
         params |= {f"{prefix}arch": model.architecture, f"{prefix}num_classes": model.num_classes}
     return params
@@ -47,13 +47,13 @@ def evaluation_start(
         "model_path": model_params["model_path"],
         "arch": model_params.get("model_arch", ""),
         "num_classes": model_params.get("model_num_classes"),
-        "data_path": dataset.normalised.name or dataset.file.name,
+        "data_path": dataset.job_file,
         **(options or {}),
     }
     suspect_id = params.pop("suspect_id", None)
     if suspect_id:
         suspect = DatasetArtifact.objects.get(pk=suspect_id, project=model.project_id)
-        params["suspect_path"] = suspect.normalised.name or suspect.file.name
+        params["suspect_path"] = suspect.job_file
     if kind in ("transfer_attack", "lineage"):
         if teacher is None:
             raise ValidationError("Choose the teacher to compare with.")
