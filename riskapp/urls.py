@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("projects/", include("riskapp.projects.urls")),
+    path("portfolio/", include("riskapp.dashboards.urls")),
     path("about/content/", about_content, name="about_content"),
     path("admin/", admin.site.urls),
 ]

@@ -26,6 +26,9 @@ SCHEMA = "riskapp.data-scan/1"
 DEFAULT_DIMS = 10
 DEFAULT_EXPECTED_POISON = 0.33
 MIN_CLASS_SAMPLES = 12
+# Flagged samples shown as thumbnails on the result page: enough to recognise a trigger, few enough to store.
+THUMBNAILS = 24
+THUMBNAIL_SCALE = 4
 
 
 def _quiet_art() -> None:
@@ -160,6 +163,32 @@ def scan(
     return result
 
 
+def write_thumbnails(
+    x: np.ndarray, y: np.ndarray, report: dict[str, Any], directory: Any, limit: int = THUMBNAILS
+) -> list[dict[str, Any]]:
+    """PNGs of the samples spectral signatures flagged in the judged classes (the most suspicious class when
+    none is judged poisoned), most suspicious class first; returns [{index, class, image}]."""
+    from pathlib import Path
+
+    from attacks.png import chw_to_image, write_png
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    classes = report["suspected_classes"] or [report["most_suspicious_class"]]
+    by_class = {entry["class"]: entry["spectral_signatures"]["flagged_indices"] for entry in report["classes"]}
+    low, high = float(x.min()), float(x.max())
+    thumbnails = []
+    for k in classes:
+        for index in by_class.get(k, []):
+            if len(thumbnails) >= limit:
+                return thumbnails
+            name = f"flagged-{index}.png"
+            image = (x[index] - low) / max(high - low, 1e-12)
+            write_png(directory / name, chw_to_image(image, THUMBNAIL_SCALE))
+            thumbnails.append({"index": int(index), "class": int(y[index]), "image": name})
+    return thumbnails
+
+
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "data_scan": data_path is the training set (optionally with poison_mask)."""
     from attacks.backdoor.common import features, load_classifier, load_data
@@ -177,6 +206,8 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.check_cancel()
     ctx.progress(60, "Clustering")
     report = scan(feats, y, mask, nb_dims=nb_dims, expected_poison=expected, seed=seed)
+    ctx.progress(95, "Thumbnails of flagged samples")
+    report["thumbnails"] = write_thumbnails(x, y, report, ctx.output_dir)
     ctx.progress(100, "Done")
     return {
         "schema": SCHEMA,

@@ -93,6 +93,10 @@ class Evidence(models.Model):
     value = models.JSONField()
     source = models.CharField(max_length=200)
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The model measured; empty for project-wide facts (e.g. how many uploads the intake scan rejected).
+    model = models.ForeignKey(
+        "artifacts.ModelArtifact", null=True, blank=True, on_delete=models.CASCADE, related_name="evidence"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Evidence, RiskTreatment, Treatment
 from riskapp.assessments.scoring import Rating, Register, ThreatRisk, score
@@ -13,15 +15,27 @@ from riskapp.projects.models import Project
 BAND_ORDER = ("low", "medium", "high", "critical")
 
 
-def latest_evidence(project: Project) -> dict[str, dict[str, Any]]:
-    """Evidence kind -> the most recent measurement of it for this project."""
-    latest: dict[str, dict[str, Any]] = {}
-    for item in Evidence.objects.filter(project=project).order_by("kind", "-recorded_at", "-id"):
-        latest.setdefault(
-            item.kind,
-            {"value": item.value, "source": item.source, "recorded_at": item.recorded_at, "job_id": item.job_id},
-        )
-    return latest
+def latest_evidence(project: Project) -> dict[str, list[dict[str, Any]]]:
+    """Evidence kind -> the most recent measurement of it per model (one for project-wide facts).
+
+    A model replaced by a newer version no longer speaks for the project: its measurements are left out."""
+    superseded = ModelArtifact.objects.filter(previous_version=OuterRef("model_id"))
+    items = (
+        Evidence.objects.filter(project=project)
+        .exclude(Exists(superseded))
+        .select_related("model")
+        .order_by("kind", "model_id", "-recorded_at", "-id")
+    )
+    latest: dict[tuple[str, int | None], dict[str, Any]] = {}
+    for item in items:
+        entry = {"value": item.value, "source": item.source, "recorded_at": item.recorded_at, "job_id": item.job_id}
+        if item.model is not None:
+            entry["model"] = f"{item.model.name} v{item.model.version}"
+        latest.setdefault((item.kind, item.model_id), entry)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for (kind, _), entry in latest.items():
+        by_kind.setdefault(kind, []).append(entry)
+    return by_kind
 
 
 def project_register(project: Project, answers: dict[str, Any]) -> Register:

@@ -25,7 +25,7 @@ import functools
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,9 +125,12 @@ class Register:
 
 
 def score(
-    bank: Bank, answers: Mapping[str, object], evidence: Mapping[str, Mapping[str, object]] | None = None
+    bank: Bank,
+    answers: Mapping[str, object],
+    evidence: Mapping[str, Mapping[str, object] | Sequence[Mapping[str, object]]] | None = None,
 ) -> Register:
-    """Score every threat from the answers (question id -> value) and optional evidence (kind -> {"value": ...})."""
+    """Score every threat from the answers (question id -> value) and optional evidence: kind -> {"value": ...},
+    or kind -> a list of such items (one per model); every item is applied and the worst case wins."""
     steps: dict[str, list[Explanation]] = defaultdict(list)
     unanswered = []
     for question in bank.questions:
@@ -246,22 +249,26 @@ def _candidate_answers(question: Question) -> tuple[object, ...]:
 # --- evidence ---------------------------------------------------------------------------------------------------
 
 
+Measured = dict[str, list[tuple[object, Mapping[str, object]]]]
+
+
 def _read_evidence(
-    bank: Bank, evidence: Mapping[str, Mapping[str, object]]
-) -> tuple[dict[str, tuple[object, Mapping[str, object]]], list[str]]:
-    measured: dict[str, tuple[object, Mapping[str, object]]] = {}
+    bank: Bank, evidence: Mapping[str, Mapping[str, object] | Sequence[Mapping[str, object]]]
+) -> tuple[Measured, list[str]]:
+    measured: Measured = {}
     ignored: list[str] = []
-    for kind_id, item in evidence.items():
+    for kind_id, items in evidence.items():
         try:
             kind = bank.evidence_kind(kind_id)
         except KeyError:
             ignored.append(f"{kind_id}: not an evidence kind of question bank v{bank.version}")
             continue
-        value = _evidence_value(kind, item.get("value") if isinstance(item, Mapping) else None)
-        if value is None:
-            ignored.append(f"{kind_id}: expected {{'value': <{kind.type}>}}, got {item!r}")
-            continue
-        measured[kind_id] = (value, item)
+        for item in items if isinstance(items, list | tuple) else [items]:
+            value = _evidence_value(kind, item.get("value") if isinstance(item, Mapping) else None)
+            if value is None:
+                ignored.append(f"{kind_id}: expected {{'value': <{kind.type}>}}, got {item!r}")
+                continue
+            measured.setdefault(kind_id, []).append((value, item))
     return measured, ignored
 
 
@@ -283,13 +290,15 @@ def _evidence_steps(
     threat: Threat,
     questionnaire_likelihood: int,
     rules: tuple[EvidenceRule, ...],
-    measured: Mapping[str, tuple[object, Mapping[str, object]]],
+    measured: Measured,
 ) -> tuple[int, list[Explanation]]:
-    """The current likelihood after evidence, and one explanation per rule that applied."""
+    """The current likelihood after evidence, and one explanation per rule and measurement that applied
+    (with one measurement per model, the worst model decides)."""
     hits = []
     for rule in rules:
-        if rule.threat == threat.id and rule.evidence in measured:
-            value, item = measured[rule.evidence]
+        if rule.threat != threat.id:
+            continue
+        for value, item in measured.get(rule.evidence, []):
             level = rule.likelihood_for(value)
             if level is not None:
                 hits.append((level, rule, value, item))
@@ -354,7 +363,7 @@ def _rate(
     threat: Threat,
     steps: list[Explanation],
     rules: tuple[EvidenceRule, ...],
-    measured: Mapping[str, tuple[object, Mapping[str, object]]],
+    measured: Measured,
 ) -> ThreatRisk:
     seed: dict[Dimension, int] = {"likelihood": threat.likelihood, "impact": threat.impact}
     inherent, inherent_steps = _stage(threat, "inherent", seed, steps)

@@ -111,16 +111,26 @@ def versions_diff(bank: Bank, older: AssessmentVersion, newer: AssessmentVersion
 @dataclass(frozen=True)
 class PlanItem:
     planned: PlannedJob
-    state: str  # not run | running | done | failed
+    state: str  # not run | running | done | stale | failed
     job: Job | None
 
 
 def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> list[PlanItem]:
-    """The recommended test plan, each item with the state of the project's latest job of that kind."""
+    """The recommended test plan, each item with the state of the project's latest job of that kind.
+
+    "stale": the latest job succeeded, but on a model that has since been replaced by a newer version."""
+    from riskapp.artifacts.models import ModelArtifact
+
     plan = recommended_plan(bank, answers)
+    # One indexed query per planned kind (a handful, fixed by the bank), whatever the number of jobs.
     latest: dict[str, Job] = {}
-    for job in project.jobs.filter(kind__in={p.kind for p in plan}).order_by("-created_at"):
-        latest.setdefault(job.kind, job)
+    for kind in dict.fromkeys(p.kind for p in plan):
+        job = project.jobs.filter(kind=kind).order_by("-created_at", "-id").first()
+        if job is not None:
+            latest[kind] = job
+    superseded = set(
+        ModelArtifact.objects.filter(project=project, next_versions__isnull=False).values_list("pk", flat=True)
+    )
     items = []
     for planned in plan:
         job = latest.get(planned.kind)
@@ -129,7 +139,7 @@ def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> 
         elif job.is_active:
             state = "running"
         elif job.status == JobStatus.SUCCEEDED:
-            state = "done"
+            state = "stale" if job.parameters.get("model_id") in superseded else "done"
         else:
             state = "failed"
         items.append(PlanItem(planned, state, job))

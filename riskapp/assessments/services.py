@@ -249,20 +249,32 @@ def _treatment_fields(record: RiskTreatment) -> dict:
 
 @transaction.atomic
 def evidence_record(
-    *, project: Project, kind: str, value: object, source: str, job=None, actor: AbstractBaseUser | None = None
+    *,
+    project: Project,
+    kind: str,
+    value: object,
+    source: str,
+    job=None,
+    model=None,
+    actor: AbstractBaseUser | None = None,
 ) -> Evidence:
-    """Attach measured evidence (a job's result) to the project; the register re-scores with the latest per kind."""
+    """Attach measured evidence (a job's result, about `model` or the whole project) to the project; the register
+    re-scores with the latest measurement per kind and model, the worst model deciding."""
     bank = load_bank()
     try:
         bank.evidence_kind(kind)
     except KeyError:
         raise ValidationError(f"{kind!r} is not an evidence kind of the question bank.") from None
-    evidence = Evidence.objects.create(project=project, kind=kind, value=value, source=source[:200], job=job)
+    if model is not None and model.project_id != project.pk:
+        raise ValidationError("Evidence must be about a model of the same project.")
+    evidence = Evidence.objects.create(
+        project=project, kind=kind, value=value, source=source[:200], job=job, model=model
+    )
     audit_record(
         actor=actor,
         action="evidence.recorded",
         target=evidence,
         project_id=project.pk,
-        after={"kind": kind, "value": value, "source": source},
+        after={"kind": kind, "value": value, "source": source, "model_id": getattr(model, "pk", None)},
     )
     return evidence

@@ -75,3 +75,110 @@ def heatmap_cells(rows: list[Any], *, stage: str = "current") -> list[dict[str, 
         {"likelihood": l_, "impact": i, "score": l_ * i, "band": band_for_score(l_ * i), "threats": names}
         for (l_, i), names in sorted(cells.items(), key=lambda item: (-item[0][0] * item[0][1], item[0]))
     ]
+
+
+def portfolio_bars(rows: list[Any]) -> dict[str, Any]:
+    """Projects by residual risk: threats per current band, one stacked bar per project (worst at the top)."""
+    names = [row.project.name for row in rows][::-1]
+    data = []
+    for band, pattern in zip(BAND_COLOURS, ("", ".", "x", "/"), strict=True):
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": band,
+                "y": names,
+                "x": [row.summary.band_counts.get(band, 0) for row in rows][::-1],
+                "marker": {"color": BAND_COLOURS[band], "pattern": {"shape": pattern}},
+                "hovertemplate": "%{y}: %{x} " + band + "<extra></extra>",
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": "Projects by residual (current) risk"},
+            "barmode": "stack",
+            "xaxis": {"title": {"text": "threats"}},
+            "yaxis": {"automargin": True},
+            "height": max(260, 28 * len(rows) + 120),
+            "margin": {"l": 20, "r": 20, "t": 50, "b": 50},
+            "legend": {"orientation": "h", "y": -0.15, "traceorder": "normal"},
+        },
+    }
+
+
+VERDICT_STYLE = {
+    "inherited": ("#D55E00", "solid", "backdoor inherited"),
+    "not_inherited": ("#E69F00", "dash", "teacher backdoored, not inherited"),
+    "no_teacher_backdoor": ("#0072B2", "solid", "no teacher backdoor"),
+    None: ("#999999", "dot", "not tested"),
+}
+
+
+def lineage_graph(summaries: list[Any], edges: list[dict[str, Any]]) -> dict[str, Any]:
+    """Teachers on the left, their students to the right; each edge styled and labelled by its lineage verdict."""
+    parents = {e["student"].model.pk: e["teacher"].model.pk for e in edges}
+
+    def depth(pk: int, seen: frozenset = frozenset()) -> int:
+        parent = parents.get(pk)
+        return 0 if parent is None or parent in seen else 1 + depth(parent, seen | {pk})
+
+    columns: dict[int, list[Any]] = {}
+    for summary in summaries:
+        columns.setdefault(depth(summary.model.pk), []).append(summary)
+    position = {}
+    for x, column in columns.items():
+        for y, summary in enumerate(column):
+            position[summary.model.pk] = (x, -y)
+    data, annotations = [], []
+    for verdict, (colour, dash, label) in VERDICT_STYLE.items():
+        xs, ys = [], []
+        for edge in (e for e in edges if e["verdict"] == verdict):
+            (x0, y0), (x1, y1) = position[edge["teacher"].model.pk], position[edge["student"].model.pk]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+            annotations.append(
+                {"x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "text": label, "showarrow": False, "bgcolor": "#ffffff"}
+            )
+        if xs:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": xs,
+                    "y": ys,
+                    "name": label,
+                    "line": {"color": colour, "dash": dash, "width": 3},
+                    "hoverinfo": "skip",
+                }
+            )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "markers+text",
+            "x": [position[s.model.pk][0] for s in summaries],
+            "y": [position[s.model.pk][1] for s in summaries],
+            "text": [f"{s.label}<br>({s.model.role})" for s in summaries],
+            "textposition": "top center",
+            "marker": {
+                "size": 18,
+                "color": "#000000",
+                "symbol": ["diamond" if s.model.role == "teacher" else "circle" for s in summaries],
+            },
+            "name": "models",
+            "hoverinfo": "text",
+        }
+    )
+    rows = max((len(c) for c in columns.values()), default=1)
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": "Lineage: teacher → students"},
+            "xaxis": {"visible": False, "range": [-0.5, max(columns, default=0) + 0.5]},
+            "yaxis": {"visible": False, "range": [-rows + 0.3, 0.7]},
+            "annotations": annotations,
+            "height": max(260, 110 * rows + 80),
+            "margin": {"l": 20, "r": 20, "t": 50, "b": 20},
+            "legend": {"orientation": "h"},
+        },
+    }

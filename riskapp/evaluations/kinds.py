@@ -54,8 +54,14 @@ def _finished(job) -> None:
     evaluation_finished(job=job)
 
 
+def _present(job, files) -> dict:
+    from riskapp.evaluations.results import present
+
+    return present(job, files)
+
+
 def register_evaluation_kinds() -> None:
-    common = {"queue": "gpu", "user_startable": False, "on_finish": _finished}
+    common = {"queue": "gpu", "user_startable": False, "on_finish": _finished, "present": _present}
     for name, label, engine, form, files, description in (
         (
             "attack",

@@ -111,9 +111,11 @@ def evaluation_finished(*, job: Job) -> None:
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return
     evidence = evidence_from_result(job.kind, job.result)
-    if job.kind == "backdoor_scan" and "backdoor_flagged" in evidence:
-        model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id")).first()
-        if model is not None and model.role == ModelRole.TEACHER:
-            evidence["teacher_backdoor_flagged"] = evidence.pop("backdoor_flagged")
+    model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
+    is_teacher = model is not None and model.role == ModelRole.TEACHER
+    if job.kind == "backdoor_scan" and "backdoor_flagged" in evidence and is_teacher:
+        evidence["teacher_backdoor_flagged"] = evidence.pop("backdoor_flagged")
     for kind, value in evidence.items():
-        evidence_record(project=job.project, kind=kind, value=value, source=f"{job.kind} job {job.pk}", job=job)
+        evidence_record(
+            project=job.project, kind=kind, value=value, source=f"{job.kind} job {job.pk}", job=job, model=model
+        )

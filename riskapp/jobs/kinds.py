@@ -35,6 +35,8 @@ class JobKind:
     file_params: tuple[str, ...] = ()
     # Called with the finished job, in the transaction that records its end (the owning app's bookkeeping).
     on_finish: Callable[[Any], None] | None = None
+    # (job, its files) -> context of a result template with figures; None: the page shows the raw result.
+    present: Callable[[Any, list[Any]], dict[str, Any]] | None = None
 
     def clean_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Validated parameters with defaults filled in; ValidationError names each bad field."""

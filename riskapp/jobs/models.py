@@ -44,6 +44,7 @@ class Job(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["project", "-created_at"], name="job_project_recent"),
+            models.Index(fields=["project", "kind", "-created_at"], name="job_project_kind_recent"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
         ]
         constraints = [

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:job_id>/progress/", views.job_progress_partial, name="progress"),
     path("<int:job_id>/cancel/", views.job_cancel, name="cancel"),
     path("<int:job_id>/files/<int:file_id>/", views.job_file_download, name="file"),
+    path("<int:job_id>/images/<int:file_id>/", views.job_file_image, name="image"),
 ]

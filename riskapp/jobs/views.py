@@ -1,7 +1,8 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from riskapp.jobs import services
@@ -9,6 +10,8 @@ from riskapp.jobs.kinds import KINDS
 from riskapp.jobs.selectors import job_for_project, jobs_for_project
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @project_view(Capability.EDIT)
@@ -42,8 +45,16 @@ def job_list_partial(request, access):
 @project_view()
 def job_detail(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
+    files = list(job.files.all())
+    kind = KINDS.get(job.kind)
+    presentation = kind.present(job, files) if kind and kind.present else {}
+    if presentation:
+        context = {**presentation, "access": access, "project": access.project, "job": job}
+        presentation["html"] = render_to_string(presentation["template"], context, request=request)
     return render(
-        request, "jobs/detail.html", {"access": access, "project": access.project, "job": job, "files": job.files.all()}
+        request,
+        "jobs/detail.html",
+        {"access": access, "project": access.project, "job": job, "files": files, "presentation": presentation},
     )
 
 
@@ -72,6 +83,24 @@ def job_cancel(request, access, job_id: int):
     if request.POST.get("next") == "detail":
         return redirect("projects:jobs:detail", project_id=access.project.pk, job_id=job.pk)
     return redirect("projects:detail", project_id=access.project.pk)
+
+
+@project_view()
+def job_file_image(request, access, job_id: int, file_id: int):
+    """A PNG a job wrote, shown inline on its result page. Only files that are PNGs by name and by their first
+    bytes are served inline (as image/png, nosniff); anything else is 404 here and goes through the download."""
+    job = job_for_project(project=access.project, job_id=job_id)
+    job_file = get_object_or_404(job.files, pk=file_id, name__endswith=".png")
+    handle = job_file.file.open("rb")
+    if handle.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+        handle.close()
+        raise Http404("Not a PNG image.")
+    handle.seek(0)
+    response = FileResponse(handle, content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @project_view()

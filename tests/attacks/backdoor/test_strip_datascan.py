@@ -35,6 +35,12 @@ def test_data_scan_names_the_poisoned_class_and_recovers_its_poison(tmp_path, de
     assert entry["spectral_signatures"]["evaluation"]["recall"] >= 0.7
     assert entry["activation_clustering"]["evaluation"]["precision"] >= 0.8
     assert sum(entry["activation_clustering"]["cluster_sizes"]) == entry["samples"]
+    # Thumbnails show flagged samples of the judged class, each a PNG in the output folder.
+    thumbnails = result["thumbnails"]
+    assert 0 < len(thumbnails) <= datascan.THUMBNAILS
+    assert {t["class"] for t in thumbnails} == {target}
+    assert {t["index"] for t in thumbnails} <= set(entry["spectral_signatures"]["flagged_indices"])
+    assert all((tmp_path / t["image"]).read_bytes().startswith(b"\x89PNG") for t in thumbnails)
 
 
 def test_cancel_stops_strip(tmp_path, paths):

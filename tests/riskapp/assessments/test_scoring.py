@@ -320,6 +320,15 @@ def test_the_worst_evidence_wins_when_several_apply(tiny):
     assert ratings(score(tiny, LOW_RISK, evidence))[1] == (5, 1)
 
 
+def test_with_one_measurement_per_model_the_worst_model_decides(tiny):
+    per_model = {"robust_accuracy": [{"value": 0.9, "model": "student v1"}, {"value": 0.3, "model": "student v2"}]}
+    register = score(tiny, LOW_RISK, per_model)
+    assert ratings(register)[1] == (4, 1)  # 0.3 sets 4, 0.9 would set 2: the weaker model counts
+    texts = [s.text for s in register.risk("t").explanations if s.kind == "evidence" and s.stage == "current"]
+    assert any("student v2" in t for t in texts) and any("student v1" in t for t in texts)
+    assert ratings(register) == ratings(score(tiny, LOW_RISK, {"robust_accuracy": {"value": 0.3}}))
+
+
 def test_invalid_and_unknown_evidence_is_ignored_and_reported(tiny):
     register = score(
         tiny,

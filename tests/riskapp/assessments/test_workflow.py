@@ -156,6 +156,51 @@ def test_measured_evidence_rescores_the_register(team):
     assert current_rating(team, "backdoor_inherited").likelihood < 5  # the latest measurement counts
 
 
+def test_evidence_counts_per_model_and_a_replaced_version_stops_counting(team):
+    from django.core.files.base import ContentFile
+
+    from riskapp.artifacts.models import ModelArtifact
+
+    def model(version, previous=None):
+        return ModelArtifact.objects.create(
+            project=team.project,
+            name="student",
+            version=version,
+            previous_version=previous,
+            original_name="s.safetensors",
+            sha256=version * 64,
+            size=3,
+            file=ContentFile(b"abc", name="m.upload"),
+        )
+
+    services.answer_set(actor=team.assessor, project=team.project, question_id="context.uses_pretrained", raw="yes")
+    v1, baseline = model("1"), model("2")
+    services.evidence_record(project=team.project, kind="backdoor_flagged", value=True, source="scan", model=v1)
+    services.evidence_record(project=team.project, kind="backdoor_flagged", value=False, source="scan", model=baseline)
+    # A later clean scan of another model does not hide v1's backdoor: the worst model decides.
+    assert current_rating(team, "backdoor_inherited").likelihood == 5
+    # Once v1 is replaced by a new version, its old measurement no longer speaks for the project.
+    fixed = model("3", previous=v1)
+    services.evidence_record(project=team.project, kind="backdoor_flagged", value=False, source="scan", model=fixed)
+    assert current_rating(team, "backdoor_inherited").likelihood < 5
+
+
+def test_evidence_about_another_projects_model_is_refused(team):
+    from django.core.files.base import ContentFile
+
+    from riskapp.artifacts.models import ModelArtifact
+    from riskapp.projects.models import Project
+
+    elsewhere = Project.objects.create(name="Elsewhere", risk_appetite="low", created_by=team.outsider)
+    other_project_model = ModelArtifact.objects.create(
+        project=elsewhere, name="m", original_name="m.pt", sha256="c" * 64, size=3, file=ContentFile(b"abc", name="m")
+    )
+    with pytest.raises(ValidationError, match="same project"):
+        services.evidence_record(
+            project=team.project, kind="backdoor_flagged", value=True, source="x", model=other_project_model
+        )
+
+
 def test_unknown_evidence_kind_is_refused(team):
     with pytest.raises(ValidationError, match="not an evidence kind"):
         services.evidence_record(project=team.project, kind="vibes", value=1, source="x")

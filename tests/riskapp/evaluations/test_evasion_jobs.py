@@ -8,6 +8,7 @@ from riskapp.evaluations.services import evidence_from_result
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.models import Job, JobStatus
 from tests.riskapp.artifacts.test_upload import upload_dataset, uploaded_model, url
+from tests.riskapp.evaluations.pages import assert_inline_png, result_page
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +56,12 @@ def test_a_pgd_attack_from_the_model_page_lowers_accuracy_and_becomes_evidence(t
     assert evidence.value == attack["robust_accuracy"] and evidence.job == job
     page = assessor.get(url("model", team, model_id=model.pk)).content.decode()
     assert "Evasion attack" in page and job.result["verdict"] in page
+    # The result page: the bar chart, the numbers and example images the job stored.
+    page = result_page(assessor, team, job)
+    assert "attack-bars-figure" in page and f"{attack['fooled']} / {attack['attacked']}" in page
+    example = job.files.get(name=attack["examples"][0])
+    assert reverse("projects:jobs:image", args=[team.project.pk, job.pk, example.pk]) in page
+    assert_inline_png(assessor, team, job, example)
 
 
 def test_a_transfer_attack_from_the_teacher_reports_the_inherited_vulnerability(team, ready, trained_cnn):

@@ -12,6 +12,7 @@ from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentVersion
 from riskapp.jobs.models import Job, JobFile, JobStatus
+from riskapp.jobs.views import PNG_SIGNATURE
 from riskapp.projects import urls as project_urls
 
 ROLES = ("owner", "assessor", "reviewer", "viewer")
@@ -30,6 +31,7 @@ RULES = {
     "projects:jobs:progress": ("GET", ROLES),
     "projects:jobs:cancel": ("POST", ("owner", "assessor")),
     "projects:jobs:file": ("GET", ROLES),
+    "projects:jobs:image": ("GET", ROLES),
     "projects:assessments:questionnaire": ("GET", ROLES),
     "projects:assessments:answer": ("POST", ("owner", "assessor")),
     "projects:assessments:submit": ("POST", ("owner", "assessor")),
@@ -42,6 +44,7 @@ RULES = {
     "projects:assessments:export_json": ("GET", ROLES),
     "projects:assessments:export_markdown": ("GET", ROLES),
     "projects:assessments:export_print": ("GET", ROLES),
+    "projects:dashboards:risk": ("GET", ROLES),
     "projects:artifacts:inventory": ("GET", ROLES),
     "projects:artifacts:model_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:model": ("GET", ROLES),
@@ -74,6 +77,8 @@ def objects(team):
         project=team.project, kind="environment_check", queue="gpu", status=JobStatus.RUNNING, attempts=1
     )
     job_file = JobFile.objects.create(job=job, name="report.csv", size=4, file=ContentFile(b"a,b\n", name="r.csv"))
+    png = PNG_SIGNATURE + b"rest"
+    image = JobFile.objects.create(job=job, name="example.png", size=len(png), file=ContentFile(png, name="e.png"))
     viewer_membership = team.project.memberships.get(user=team.viewer)
     version = AssessmentVersion.objects.create(
         project=team.project, number=1, bank_version=1, answers={"context.uses_pretrained": "yes"}
@@ -97,6 +102,7 @@ def objects(team):
     return {
         "job": job,
         "file": job_file,
+        "image": image,
         "membership": viewer_membership,
         "version": version,
         "model": model,
@@ -112,6 +118,8 @@ def url_for(name, team, objects):
         kwargs["job_id"] = objects["job"].pk
     if name == "projects:jobs:file":
         kwargs["file_id"] = objects["file"].pk
+    if name == "projects:jobs:image":
+        kwargs["file_id"] = objects["image"].pk
     if name == "projects:assessments:treatment":
         kwargs["threat_id"] = THREAT
     if name.startswith("projects:artifacts:model") and name != "projects:artifacts:model_upload":

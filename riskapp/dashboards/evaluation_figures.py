@@ -1,0 +1,259 @@
+"""Plotly figures of evaluation results (evasion, backdoor, lineage), built on the server as plain JSON.
+
+Okabe-Ito colours, and never colour alone: flagged bars also carry a hatch pattern and a text label, and
+overlaid curves differ in dash and marker as well as colour. Every figure's numbers are also in a table
+on the page that shows it.
+"""
+
+from typing import Any
+
+# Okabe-Ito, in an order whose neighbours stay distinct for the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "cross"]
+NORMAL, FLAGGED = "#56B4E9", "#D55E00"
+
+
+def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    """A common layout; `xaxis` / `yaxis` in `extra` add to the axis titles instead of replacing them."""
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}} | extra.pop("xaxis", {}),
+        "yaxis": {"title": {"text": y_title}} | extra.pop("yaxis", {}),
+        "height": 380,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+    return layout | extra
+
+
+def _threshold_line(value: float, label: str) -> dict[str, Any]:
+    return {
+        "shapes": [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": value,
+                "y1": value,
+                "line": {"color": "#000000", "width": 2, "dash": "dash"},
+            }
+        ],
+        "annotations": [
+            {
+                "xref": "paper",
+                "x": 1,
+                "y": value,
+                "text": label,
+                "showarrow": False,
+                "yanchor": "bottom",
+                "xanchor": "right",
+            }
+        ],
+    }
+
+
+def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[str, Any]:
+    """Robust accuracy per attack, with the clean accuracy as a dashed line."""
+    names = [a["attack"] for a in attacks]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": names,
+                "y": [a["robust_accuracy"] for a in attacks],
+                "text": [f"{a['robust_accuracy']:.3f}" for a in attacks],
+                "textposition": "auto",
+                "marker": {"color": PALETTE[0]},
+                "name": "robust accuracy",
+            }
+        ],
+        "layout": _layout(
+            "Robust accuracy per attack",
+            "attack",
+            "accuracy",
+            yaxis={"range": [0, 1.05]},
+            **_threshold_line(clean_accuracy, f"clean {clean_accuracy:.3f}"),
+        ),
+    }
+
+
+def robustness_curves(series: list[dict[str, Any]], *, norm: str = "inf") -> dict[str, Any]:
+    """Robust accuracy against ε, one line per series ({name, eps, robust_accuracy}); the first is this job's."""
+    data = []
+    for i, line in enumerate(series):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": line["name"],
+                "x": line["eps"],
+                "y": line["robust_accuracy"],
+                "line": {
+                    "color": PALETTE[i % len(PALETTE)],
+                    "dash": DASHES[i % len(DASHES)],
+                    "width": 3 if i == 0 else 2,
+                },
+                "marker": {"symbol": MARKERS[i % len(MARKERS)], "size": 8},
+            }
+        )
+    symbol = "∞" if norm == "inf" else "2"
+    return {
+        "data": data,
+        "layout": _layout(
+            "Robust accuracy over ε",
+            f"ε (L{symbol})",
+            "robust accuracy",
+            yaxis={"range": [0, 1.05]},
+        ),
+    }
+
+
+def transfer_bars(result: dict[str, Any]) -> dict[str, Any]:
+    """The inherited-vulnerability number next to the white-box successes it is compared with."""
+    labels, values = ["crafted on the teacher → student"], [result["transfer_success_rate"]]
+    if result.get("white_box_teacher"):
+        labels.append("white-box on the teacher")
+        values.append(result["white_box_teacher"]["attack_success_rate"])
+    if result.get("white_box_student"):
+        labels.append("white-box on the student")
+        values.append(result["white_box_student"]["attack_success_rate"])
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": labels,
+                "y": values,
+                "text": [f"{v:.3f}" for v in values],
+                "textposition": "auto",
+                "marker": {
+                    "color": [FLAGGED, *[PALETTE[0]] * (len(values) - 1)],
+                    "pattern": {"shape": ["/", "", ""][: len(values)]},
+                },
+            }
+        ],
+        "layout": _layout(
+            "Attack success rate", "", "success rate (of correctly classified)", yaxis={"range": [0, 1.05]}
+        ),
+    }
+
+
+def anomaly_bars(
+    classes: list[dict[str, Any]], threshold: float, *, title: str = "Neural Cleanse anomaly index"
+) -> dict[str, Any]:
+    """Anomaly index per class; flagged classes hatched and labelled, the threshold as a dashed line."""
+    flagged = [bool(c.get("flagged")) for c in classes]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [str(c["class"]) for c in classes],
+                "y": [c["anomaly_index"] for c in classes],
+                "text": ["flagged" if f else "" for f in flagged],
+                "textposition": "outside",
+                "marker": {
+                    "color": [FLAGGED if f else NORMAL for f in flagged],
+                    "pattern": {"shape": ["/" if f else "" for f in flagged]},
+                },
+                "name": "anomaly index",
+            }
+        ],
+        "layout": _layout(
+            title,
+            "class",
+            "anomaly index",
+            xaxis={"type": "category"},
+            **_threshold_line(threshold, f"threshold {threshold:g}"),
+        ),
+    }
+
+
+def strip_histogram(histogram: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """Entropy histograms of clean and suspicious inputs; inputs left of the threshold are flagged."""
+    edges = histogram["bin_edges"]
+    centres = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
+    data = []
+    for i, name in enumerate(n for n in ("clean", "suspect") if histogram.get(n) is not None):
+        data.append(
+            {
+                "type": "bar",
+                "x": centres,
+                "y": histogram[name],
+                "name": "clean inputs" if name == "clean" else "suspicious inputs",
+                "marker": {"color": [NORMAL, FLAGGED][i], "pattern": {"shape": ["", "/"][i]}},
+                "opacity": 0.75,
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            **_layout("STRIP entropy of superimposed inputs", "entropy (nats)", "inputs", barmode="overlay"),
+            "shapes": [
+                {
+                    "type": "line",
+                    "yref": "paper",
+                    "y0": 0,
+                    "y1": 1,
+                    "x0": threshold,
+                    "x1": threshold,
+                    "line": {"color": "#000000", "width": 2, "dash": "dash"},
+                }
+            ],
+            "annotations": [
+                {"yref": "paper", "y": 1, "x": threshold, "text": "threshold", "showarrow": False, "xanchor": "left"}
+            ],
+        },
+    }
+
+
+def layer_change_bars(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Relative weight change per layer from teacher to student; frozen layers labelled."""
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [layer["layer"] for layer in layers],
+                "y": [layer["relative_change"] for layer in layers],
+                "text": [layer["status"].replace("_", " ") for layer in layers],
+                "textposition": "outside",
+                "marker": {
+                    "color": [NORMAL if layer["status"] == "changed" else FLAGGED for layer in layers],
+                    "pattern": {"shape": ["" if layer["status"] == "changed" else "/" for layer in layers]},
+                },
+            }
+        ],
+        "layout": _layout(
+            "Weight change from the teacher, per layer",
+            "layer",
+            "relative change ‖Δw‖ / ‖w_teacher‖",
+            xaxis={"type": "category"},
+        ),
+    }
+
+
+def trigger_survival_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success of each of the teacher's reversed triggers on the student; triggers the teacher scan flagged hatched."""
+    flagged = [bool(r.get("teacher_flagged")) for r in rows]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [str(r["class"]) for r in rows],
+                "y": [r["success_rate"] for r in rows],
+                "text": ["flagged on teacher" if f else "" for f in flagged],
+                "textposition": "outside",
+                "marker": {
+                    "color": [FLAGGED if f else NORMAL for f in flagged],
+                    "pattern": {"shape": ["/" if f else "" for f in flagged]},
+                },
+            }
+        ],
+        "layout": _layout(
+            "The teacher's reversed triggers on the student",
+            "class",
+            "share of inputs sent to the class",
+            xaxis={"type": "category"},
+            yaxis={"range": [0, 1.1]},
+        ),
+    }

@@ -1,0 +1,129 @@
+"""The project risk page: register heatmap, robustness and backdoor summaries per model, the lineage graph,
+the test plan's state and sign-off, read in a fixed number of queries whatever the number of jobs."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskapp.artifacts.models import ModelArtifact
+from riskapp.jobs.models import Job, JobStatus
+from riskapp.projects.models import Project
+
+ATTACK_KINDS = ("attack", "attack_suite")
+# How many of a project's latest succeeded evaluations the page reads: enough for every model's latest
+# result of every kind in any realistic project, and a bound on the page's cost in a project with
+# thousands of jobs.
+RECENT_RESULTS = 400
+
+
+@dataclass
+class ModelSummary:
+    model: ModelArtifact
+    robustness: dict[str, dict[str, Any]] = field(default_factory=dict)  # attack -> latest result row
+    curve: Job | None = None
+    backdoor: Job | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.name} v{self.model.version}"
+
+    @property
+    def max_anomaly_index(self) -> float | None:
+        indices = [c.get("anomaly_index") for c in (self.backdoor.result if self.backdoor else {}).get("classes", [])]
+        return max((i for i in indices if i is not None), default=None)
+
+    @property
+    def superseded(self) -> bool:
+        return bool(getattr(self.model, "has_next_version", False))
+
+
+def _latest_results(project: Project) -> list[Job]:
+    return list(
+        project.jobs.filter(
+            status=JobStatus.SUCCEEDED,
+            kind__in=(*ATTACK_KINDS, "robustness_curve", "backdoor_scan", "lineage"),
+        )
+        .order_by("-finished_at", "-id")
+        .only("id", "project_id", "kind", "parameters", "result", "finished_at")[:RECENT_RESULTS]
+    )
+
+
+def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[int, int], Job]]:
+    """Each model with its latest robust accuracy per attack, latest curve and latest backdoor scan; and the
+    latest lineage job per (teacher, student) pair."""
+    from django.db.models import Exists, OuterRef
+
+    models = list(
+        project.models.annotate(
+            has_next_version=Exists(ModelArtifact.objects.filter(previous_version=OuterRef("pk")))
+        ).order_by("name", "version", "id")
+    )
+    by_id = {m.pk: ModelSummary(m) for m in models}
+    lineage: dict[tuple[int, int], Job] = {}
+    for job in _latest_results(project):
+        summary = by_id.get(job.parameters.get("model_id"))
+        if job.kind == "lineage":
+            pair = (job.parameters.get("teacher_id"), job.parameters.get("model_id"))
+            lineage.setdefault(pair, job)
+        elif summary is None:
+            continue
+        elif job.kind in ATTACK_KINDS:
+            for attack in job.result.get("attacks", []):
+                if attack.get("eps") is None:
+                    continue  # minimum-norm attacks give no robust accuracy at an ε
+                summary.robustness.setdefault(
+                    attack["attack"],
+                    {
+                        "robust_accuracy": attack["robust_accuracy"],
+                        "clean_accuracy": attack["clean_accuracy"],
+                        "eps": attack["eps"],
+                        "trustworthy": job.result.get("trustworthy", False),
+                        "job": job,
+                    },
+                )
+        elif job.kind == "robustness_curve" and summary.curve is None:
+            summary.curve = job
+        elif job.kind == "backdoor_scan" and summary.backdoor is None:
+            summary.backdoor = job
+    return list(by_id.values()), lineage
+
+
+def curve_series(summaries: list[ModelSummary]) -> list[dict[str, Any]]:
+    """The latest curve of every model (L∞ first; one norm per chart), for the overlaid robustness chart."""
+    series = []
+    for summary in summaries:
+        if summary.curve is None:
+            continue
+        points = summary.curve.result.get("curve", [])
+        series.append(
+            {
+                "name": summary.label,
+                "norm": summary.curve.result.get("norm", "inf"),
+                "eps": [p["eps"] for p in points],
+                "robust_accuracy": [p["robust_accuracy"] for p in points],
+                "job": summary.curve,
+                "trustworthy": summary.curve.result.get("trustworthy", False),
+            }
+        )
+    norms = [s["norm"] for s in series]
+    main = "inf" if "inf" in norms else (norms[0] if norms else "inf")
+    return [s for s in series if s["norm"] == main]
+
+
+def lineage_edges(summaries: list[ModelSummary], lineage: dict[tuple[int, int], Job]) -> list[dict[str, Any]]:
+    """Teacher → student edges from the models' parents, each with the latest lineage verdict for the pair."""
+    by_id = {s.model.pk: s for s in summaries}
+    edges = []
+    for summary in summaries:
+        parent = by_id.get(summary.model.parent_id)
+        if parent is None or parent.model.pk == summary.model.pk:
+            continue
+        job = lineage.get((parent.model.pk, summary.model.pk))
+        edges.append(
+            {
+                "teacher": parent,
+                "student": summary,
+                "verdict": job.result.get("verdict") if job else None,
+                "job": job,
+            }
+        )
+    return edges

@@ -1,0 +1,98 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.models import AssessmentStatus
+from riskapp.assessments.register import BAND_ORDER, register_rows
+from riskapp.assessments.selectors import plan_checklist
+from riskapp.dashboards import evaluation_figures, figures
+from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries
+from riskapp.dashboards.selectors import SORTS, portfolio_rows, portfolio_summaries, refresh_stale_summaries
+from riskapp.projects.access import project_view
+
+PAGE_SIZE = 50
+
+
+@login_required
+def portfolio(request):
+    """Every project the user is a member of: highest band, counts per band, overdue acceptances,
+    assessment status, last test and trend; sortable and filterable through the query string."""
+    today = timezone.localdate()
+    refresh_stale_summaries(user=request.user)
+    filters = {
+        "band": request.GET.get("band", ""),
+        "status": request.GET.get("status", ""),
+        "query": request.GET.get("q", "").strip()[:100],
+        "overdue_only": request.GET.get("overdue") == "1",
+    }
+    sort = request.GET.get("sort", "band")
+    sort = sort if sort in SORTS else "band"
+    descending = request.GET.get("dir", "desc") != "asc"
+    summaries = portfolio_summaries(user=request.user, sort=sort, descending=descending, today=today, **filters)
+    page = Paginator(summaries, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = portfolio_rows(user=request.user, summaries=list(page.object_list), today=today)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboards/portfolio.html",
+        {
+            "rows": rows,
+            "page": page,
+            "figure": figures.portfolio_bars(rows[:25]) if rows else None,
+            "filters": filters,
+            "sort": sort,
+            "descending": descending,
+            "bands": BAND_ORDER,
+            "statuses": AssessmentStatus.choices,
+            "query_without_page": query.urlencode(),
+            "sorts": [
+                ("band", "Highest band"),
+                ("score", "Risk score"),
+                ("above", "Above appetite"),
+                ("status", "Assessment status"),
+                ("name", "Name"),
+            ],
+        },
+    )
+
+
+@project_view()
+def project_risk(request, access):
+    """The project risk page: heatmap, register summary, robustness and backdoor per model, lineage graph,
+    the test plan's state and sign-off."""
+    project = access.project
+    bank = load_bank()
+    versions = list(project.assessment_versions.select_related("submitted_by", "reviewed_by").order_by("-number"))
+    latest = versions[0] if versions else None
+    answers = latest.answers if latest else {}
+    _, rows = register_rows(project, answers)
+    summaries, lineage = model_summaries(project)
+    edges = lineage_edges(summaries, lineage)
+    series = curve_series(summaries)
+    attacks = sorted({name for s in summaries for name in s.robustness})
+    return render(
+        request,
+        "dashboards/risk.html",
+        {
+            "access": access,
+            "project": project,
+            "latest": latest,
+            "approved": next((v for v in versions if v.status == AssessmentStatus.APPROVED), None),
+            "versions": versions[:10],
+            "rows": rows[:10],
+            "risk_count": len(rows),
+            "heatmap": figures.risk_heatmap(rows),
+            "heatmap_cells": figures.heatmap_cells(rows),
+            "summaries": summaries,
+            "attacks": attacks,
+            "robustness_rows": [(s, [s.robustness.get(a) for a in attacks]) for s in summaries],
+            "series": series,
+            "curves": evaluation_figures.robustness_curves(series, norm=series[0]["norm"]) if series else None,
+            "edges": edges,
+            "lineage": figures.lineage_graph(summaries, edges) if summaries else None,
+            "plan": plan_checklist(project=project, bank=bank, answers=answers),
+        },
+    )

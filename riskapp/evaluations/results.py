@@ -1,0 +1,182 @@
+"""What an evaluation's result page shows: figures, tables and images built from the job's result document.
+
+`present(job, files)` returns the context of the kind's result template (templates/evaluations/). Image
+names in the result documents refer to files the job stored; they become URLs of the project's image view.
+"""
+
+from typing import Any
+
+from django.urls import reverse
+
+from riskapp.artifacts.models import ModelArtifact
+from riskapp.dashboards import evaluation_figures as figures
+from riskapp.jobs.models import Job, JobFile, JobStatus
+
+# Other models' curves drawn beside this one: enough to compare versions, few enough to read.
+MAX_OVERLAID_CURVES = 6
+
+
+def _image_urls(job: Job, files: list[JobFile]) -> dict[str, str]:
+    return {
+        f.name: reverse("projects:jobs:image", args=[job.project_id, job.pk, f.pk])
+        for f in files
+        if f.name.endswith(".png")
+    }
+
+
+def _model_label(model: ModelArtifact | None, fallback: str) -> str:
+    return f"{model.name} v{model.version}" if model else fallback
+
+
+def _attacks(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    attacks = result.get("attacks", [])
+    rows = [a | {"example_urls": [images[name] for name in a.get("examples", []) if name in images]} for a in attacks]
+    return {
+        "figure": figures.attack_bars(attacks, result.get("clean_accuracy", 0.0)) if attacks else None,
+        "attacks": rows,
+    }
+
+
+def overlaid_curves(job: Job, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """This job's curve first, then the latest succeeded curve (same norm) of each other model of the project."""
+    model_id = job.parameters.get("model_id")
+    others = (
+        Job.objects.filter(project_id=job.project_id, kind="robustness_curve", status=JobStatus.SUCCEEDED)
+        .exclude(pk=job.pk)
+        .exclude(parameters__model_id=model_id)
+        .order_by("-finished_at", "-id")
+        .only("id", "project_id", "parameters", "result", "finished_at")[:50]
+    )
+    latest: dict[Any, Job] = {}
+    for other in others:
+        other_norm = (other.result or {}).get("norm")
+        if other_norm == result.get("norm") and other.parameters.get("model_id") not in latest:
+            latest[other.parameters.get("model_id")] = other
+        if len(latest) >= MAX_OVERLAID_CURVES - 1:
+            break
+    names = ModelArtifact.objects.in_bulk([model_id, *latest])
+    series = []
+    for this_id, curve_job in [(model_id, job), *latest.items()]:
+        points = curve_job.result.get("curve", [])
+        series.append(
+            {
+                "name": _model_label(names.get(this_id), f"job {curve_job.pk}"),
+                "job": curve_job,
+                "eps": [p["eps"] for p in points],
+                "robust_accuracy": [p["robust_accuracy"] for p in points],
+                "trustworthy": curve_job.result.get("trustworthy", False),
+            }
+        )
+    return series
+
+
+def _curve(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    series = overlaid_curves(job, result)
+    return {"figure": figures.robustness_curves(series, norm=result.get("norm", "inf")), "series": series}
+
+
+def _transfer(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    names = ModelArtifact.objects.in_bulk([job.parameters.get("model_id"), job.parameters.get("teacher_id")])
+    return {
+        "figure": figures.transfer_bars(result) if result.get("transfer_success_rate") is not None else None,
+        "teacher": names.get(job.parameters.get("teacher_id")),
+        "student": names.get(job.parameters.get("model_id")),
+    }
+
+
+def _backdoor_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    classes = [c | {"trigger_url": images.get(c.get("trigger_image", ""))} for c in result.get("classes", [])]
+    return {
+        "figure": figures.anomaly_bars(classes, result.get("anomaly_threshold", 2.0)) if classes else None,
+        "classes": classes,
+        "flagged": [c for c in classes if c.get("flagged")],
+    }
+
+
+def _strip(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    histogram = result.get("histogram")
+    rows = []
+    if histogram:
+        edges = histogram["bin_edges"]
+        for i in range(len(edges) - 1):
+            rows.append(
+                {
+                    "low": edges[i],
+                    "high": edges[i + 1],
+                    "clean": histogram["clean"][i],
+                    "suspect": histogram["suspect"][i] if histogram.get("suspect") else None,
+                }
+            )
+    return {
+        "figure": figures.strip_histogram(histogram, result["threshold"]) if histogram else None,
+        "bins": [row for row in rows if row["clean"] or row["suspect"]],
+    }
+
+
+def _data_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    suspected = set(result.get("suspected_classes", []))
+    classes = [
+        {
+            "class": c["class"],
+            "samples": c["samples"],
+            "anomaly_index": c["activation_clustering"]["anomaly_index"],
+            "cluster_sizes": c["activation_clustering"]["cluster_sizes"],
+            "ac_flagged": len(c["activation_clustering"]["flagged_indices"]),
+            "ss_flagged": len(c["spectral_signatures"]["flagged_indices"]),
+            "ac_evaluation": c["activation_clustering"].get("evaluation"),
+            "ss_evaluation": c["spectral_signatures"].get("evaluation"),
+            "flagged": c["class"] in suspected,
+        }
+        for c in result.get("classes", [])
+    ]
+    thumbnails = [t | {"url": images.get(t["image"])} for t in result.get("thumbnails", [])]
+    return {
+        "figure": figures.anomaly_bars(classes, 2.0, title="Cluster separation (activation clustering), anomaly index")
+        if classes
+        else None,
+        "classes": classes,
+        "thumbnails": [t for t in thumbnails if t["url"]],
+    }
+
+
+def _lineage(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    names = ModelArtifact.objects.in_bulk([job.parameters.get("model_id"), job.parameters.get("teacher_id")])
+    survival = [
+        row | {"trigger_url": images.get(f"teacher-trigger-class-{row['class']}.png")}
+        for row in result.get("teacher_trigger_on_student", [])
+    ]
+    return {
+        "layer_figure": figures.layer_change_bars(result["layers"]) if result.get("layers") else None,
+        "survival_figure": figures.trigger_survival_bars(survival) if survival else None,
+        "survival": survival,
+        "teacher": names.get(job.parameters.get("teacher_id")),
+        "student": names.get(job.parameters.get("model_id")),
+    }
+
+
+# attack and attack_suite share a page; every other kind has its own template.
+TEMPLATES = {"attack_suite": "attack"}
+PRESENTERS = {
+    "attack": _attacks,
+    "attack_suite": _attacks,
+    "robustness_curve": _curve,
+    "transfer_attack": _transfer,
+    "backdoor_scan": _backdoor_scan,
+    "strip": _strip,
+    "data_scan": _data_scan,
+    "lineage": _lineage,
+}
+
+
+def present(job: Job, files: list[JobFile]) -> dict[str, Any]:
+    """The result template's context for a succeeded evaluation job (empty when there is nothing to draw)."""
+    if job.status != JobStatus.SUCCEEDED or not job.result or job.kind not in PRESENTERS:
+        return {}
+    images = _image_urls(job, files)
+    model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project_id=job.project_id).first()
+    return {
+        "template": f"evaluations/{TEMPLATES.get(job.kind, job.kind)}.html",
+        "result": job.result,
+        "model": model,
+        **PRESENTERS[job.kind](job, job.result, images),
+    }
