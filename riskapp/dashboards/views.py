@@ -1,13 +1,18 @@
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import slugify
 
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus
 from riskapp.assessments.register import BAND_ORDER, register_rows
 from riskapp.assessments.selectors import plan_checklist
 from riskapp.dashboards import evaluation_figures, figures
+from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, report_document
 from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries
 from riskapp.dashboards.selectors import SORTS, portfolio_rows, portfolio_summaries, refresh_stale_summaries
 from riskapp.projects.access import project_view
@@ -95,4 +100,56 @@ def project_risk(request, access):
             "lineage": figures.lineage_graph(summaries, edges) if summaries else None,
             "plan": plan_checklist(project=project, bank=bank, answers=answers),
         },
+    )
+
+
+def _download(content: str, filename: str, content_type: str = "application/json") -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _slug(project) -> str:
+    return slugify(project.name) or f"project-{project.pk}"
+
+
+@project_view()
+def project_report(request, access):
+    """The printable report: cover, executive summary, register, evidence charts and sign-off."""
+    project = access.project
+    document = report_document(project)
+    latest = project.assessment_versions.order_by("-number").first()
+    _, rows = register_rows(project, latest.answers if latest else {})
+    summaries, _ = model_summaries(project)
+    series = curve_series(summaries)
+    return render(
+        request,
+        "dashboards/report.html",
+        {
+            "access": access,
+            "project": project,
+            "report": document,
+            "heatmap": figures.risk_heatmap(rows),
+            "curves": evaluation_figures.robustness_curves(series, norm=series[0]["norm"]) if series else None,
+            "series": series,
+        },
+    )
+
+
+@project_view()
+def project_report_json(request, access):
+    document = report_document(access.project)
+    return _download(json.dumps(document, indent=2, default=str), f"{_slug(access.project)}-report.json")
+
+
+@project_view()
+def project_defectdojo(request, access):
+    document = defectdojo_findings(access.project)
+    return _download(json.dumps(document, indent=2), f"{_slug(access.project)}-defectdojo.json")
+
+
+@project_view()
+def project_cyclonedx(request, access):
+    return _download(
+        cyclonedx_bom(access.project), f"{_slug(access.project)}-ml-bom.cdx.json", "application/vnd.cyclonedx+json"
     )
