@@ -182,3 +182,48 @@ def lineage_graph(summaries: list[Any], edges: list[dict[str, Any]]) -> dict[str
             "legend": {"orientation": "h"},
         },
     }
+
+
+def version_trend(chains: list[list[Any]]) -> dict[str, Any]:
+    """Worst trustworthy robust accuracy per model version, one line per version chain; versions where a
+    backdoor scan flagged a class are marked with a large ✕ (shape and label, not colour alone)."""
+    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
+    data = []
+    for i, chain in enumerate(chains):
+        colour = palette[i % len(palette)]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": chain[0].model.name,
+                "x": [f"{s.model.name} v{s.model.version}" for s in chain],
+                "y": [s.worst_robust_accuracy for s in chain],
+                "line": {"color": colour},
+                "marker": {"size": 9},
+            }
+        )
+        flagged = [s for s in chain if s.backdoor is not None and s.backdoor.result.get("flagged_classes")]
+        if flagged:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers+text",
+                    "name": f"{chain[0].model.name}: backdoor flagged",
+                    "x": [f"{s.model.name} v{s.model.version}" for s in flagged],
+                    "y": [s.worst_robust_accuracy or 0 for s in flagged],
+                    "text": ["backdoor"] * len(flagged),
+                    "textposition": "top center",
+                    "marker": {"symbol": "x", "size": 16, "color": "#D55E00"},
+                }
+            )
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": "Robust accuracy across model versions"},
+            "xaxis": {"title": {"text": "version"}, "type": "category"},
+            "yaxis": {"title": {"text": "worst robust accuracy"}, "range": [0, 1.05]},
+            "height": 380,
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 80},
+            "legend": {"orientation": "h", "y": -0.3},
+        },
+    }

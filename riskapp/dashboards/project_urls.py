@@ -6,6 +6,8 @@ app_name = "dashboards"
 
 urlpatterns = [
     path("", views.project_risk, name="risk"),
+    path("teachers/", views.project_teachers, name="teachers"),
+    path("trends/", views.project_trends, name="trends"),
     path("report/", views.project_report, name="report"),
     path("report.json", views.project_report_json, name="report_json"),
     path("defectdojo.json", views.project_defectdojo, name="defectdojo"),

@@ -21,10 +21,29 @@ class ModelSummary:
     robustness: dict[str, dict[str, Any]] = field(default_factory=dict)  # attack -> latest result row
     curve: Job | None = None
     backdoor: Job | None = None
+    validation: Job | None = None
 
     @property
     def label(self) -> str:
         return f"{self.model.name} v{self.model.version}"
+
+    @property
+    def clean_accuracy(self) -> float | None:
+        """From the latest validation, else from the latest attack (both measure it on the evaluation set)."""
+        if self.validation is not None and self.validation.result.get("accuracy") is not None:
+            return self.validation.result["accuracy"]
+        return next((row["clean_accuracy"] for row in self.robustness.values()), None)
+
+    @property
+    def worst_robust_accuracy(self) -> float | None:
+        values = [row["robust_accuracy"] for row in self.robustness.values() if row["trustworthy"]]
+        return min(values, default=None)
+
+    @property
+    def backdoor_verdict(self) -> str:
+        if self.backdoor is None:
+            return "not scanned"
+        return "backdoor suspected" if self.backdoor.result.get("flagged_classes") else "none found"
 
     @property
     def max_anomaly_index(self) -> float | None:
@@ -40,7 +59,7 @@ def _latest_results(project: Project) -> list[Job]:
     return list(
         project.jobs.filter(
             status=JobStatus.SUCCEEDED,
-            kind__in=(*ATTACK_KINDS, "robustness_curve", "backdoor_scan", "lineage"),
+            kind__in=(*ATTACK_KINDS, "robustness_curve", "backdoor_scan", "lineage", "validation"),
         )
         .order_by("-finished_at", "-id")
         .only("id", "project_id", "kind", "parameters", "result", "finished_at")[:RECENT_RESULTS]
@@ -84,6 +103,8 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
             summary.curve = job
         elif job.kind == "backdoor_scan" and summary.backdoor is None:
             summary.backdoor = job
+        elif job.kind == "validation" and summary.validation is None:
+            summary.validation = job
     return list(by_id.values()), lineage
 
 
@@ -127,3 +148,22 @@ def lineage_edges(summaries: list[ModelSummary], lineage: dict[tuple[int, int], 
             }
         )
     return edges
+
+
+def version_chains(summaries: list[ModelSummary]) -> list[list[ModelSummary]]:
+    """Models grouped into version chains (v1 → v2 → ...) by `previous_version`, oldest first in each chain."""
+    by_id = {s.model.pk: s for s in summaries}
+    next_of: dict[int, ModelSummary] = {}
+    for s in summaries:
+        if s.model.previous_version_id in by_id and s.model.previous_version_id != s.model.pk:
+            next_of.setdefault(s.model.previous_version_id, s)
+    starts = [s for s in summaries if s.model.previous_version_id not in by_id]
+    chains = []
+    for start in starts:
+        chain, seen, current = [], set(), start
+        while current is not None and current.model.pk not in seen:
+            chain.append(current)
+            seen.add(current.model.pk)
+            current = next_of.get(current.model.pk)
+        chains.append(chain)
+    return chains

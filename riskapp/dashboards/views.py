@@ -13,8 +13,9 @@ from riskapp.assessments.register import BAND_ORDER, register_rows
 from riskapp.assessments.selectors import plan_checklist
 from riskapp.dashboards import evaluation_figures, figures
 from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, report_document
-from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries
+from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries, version_chains
 from riskapp.dashboards.selectors import SORTS, portfolio_rows, portfolio_summaries, refresh_stale_summaries
+from riskapp.dashboards.teachers import candidates as teacher_candidates
 from riskapp.projects.access import project_view
 
 PAGE_SIZE = 50
@@ -152,4 +153,33 @@ def project_defectdojo(request, access):
 def project_cyclonedx(request, access):
     return _download(
         cyclonedx_bom(access.project), f"{_slug(access.project)}-ml-bom.cdx.json", "application/vnd.cyclonedx+json"
+    )
+
+
+@project_view()
+def project_teachers(request, access):
+    """Candidate teachers side by side with a recommendation and its reasons."""
+    summaries, _ = model_summaries(access.project)
+    ranked, best = teacher_candidates(summaries)
+    return render(
+        request,
+        "dashboards/teachers.html",
+        {"access": access, "project": access.project, "candidates": ranked, "best": best},
+    )
+
+
+@project_view()
+def project_trends(request, access):
+    """Robust accuracy and backdoor verdict per model version (continuous stress testing)."""
+    summaries, _ = model_summaries(access.project)
+    chains = [chain for chain in version_chains(summaries) if chain]
+    return render(
+        request,
+        "dashboards/trends.html",
+        {
+            "access": access,
+            "project": access.project,
+            "chains": chains,
+            "figure": figures.version_trend(chains) if chains else None,
+        },
     )

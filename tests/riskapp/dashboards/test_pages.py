@@ -218,3 +218,38 @@ def test_risk_page_queries_do_not_grow_with_models_and_jobs(django_user_model, c
         finished(project, "attack", model, attack_result(0.5))
         finished(project, "backdoor_scan", model, scan_result([]))
     assert count() == small, "\n".join(q["sql"][:150] for q in QUERIES[-1])
+
+
+# --- teacher selection and trends ----------------------------------------------------------------------------
+
+
+def test_teacher_selection_recommends_the_verified_clean_robust_teacher(team, client_for):
+    project = team.project
+    backdoored = make_model(project, "hub teacher A", role=ModelRole.TEACHER)
+    robust = make_model(project, "hub teacher B", role=ModelRole.TEACHER)
+    robust.teacher_sha256, robust.teacher_licence = robust.sha256, "Apache-2.0"
+    robust.save()
+    unverified = make_model(project, "hub teacher C", role=ModelRole.TEACHER)
+    unverified.teacher_sha256 = "0" * 64  # the published hash does not match the uploaded file
+    unverified.save()
+    finished(project, "backdoor_scan", backdoored, scan_result([0]))
+    finished(project, "attack", backdoored, attack_result(0.9))
+    finished(project, "backdoor_scan", robust, scan_result([]))
+    finished(project, "attack", robust, attack_result(0.6))
+    page = client_for(team.viewer).get(reverse("projects:dashboards:teachers", args=[project.pk])).content.decode()
+    assert "Recommended: <strong>" in page and "hub teacher B v1</a></strong>" in page
+    assert "a backdoor scan flags class(es) [0]" in page
+    assert "does not match the published hash" in page
+    assert page.count("blocked</span>") == 2
+
+
+def test_trends_follow_a_model_across_versions(team, client_for):
+    project = team.project
+    v1 = make_model(project, "student", "1")
+    v2 = make_model(project, "student", "2", previous=v1)
+    finished(project, "attack", v1, attack_result(0.61))
+    finished(project, "attack", v2, attack_result(0.27))
+    finished(project, "backdoor_scan", v2, scan_result([3]))
+    page = client_for(team.viewer).get(reverse("projects:dashboards:trends", args=[project.pk])).content.decode()
+    assert "version-trend-figure" in page
+    assert page.index("0.610") < page.index("0.270") and "backdoor suspected" in page

@@ -45,6 +45,8 @@ RULES = {
     "projects:assessments:export_markdown": ("GET", ROLES),
     "projects:assessments:export_print": ("GET", ROLES),
     "projects:dashboards:risk": ("GET", ROLES),
+    "projects:dashboards:teachers": ("GET", ROLES),
+    "projects:dashboards:trends": ("GET", ROLES),
     "projects:dashboards:report": ("GET", ROLES),
     "projects:dashboards:report_json": ("GET", ROLES),
     "projects:dashboards:defectdojo": ("GET", ROLES),
