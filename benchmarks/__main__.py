@@ -1,8 +1,8 @@
 """`make bench`: every benchmark in turn. Results are printed, never asserted: see benchmarks/README.md."""
 
-from benchmarks import backdoor, evasion, upload_memory
+from benchmarks import backdoor, evasion, upload_memory, web
 
-BENCHMARKS = [upload_memory, evasion, backdoor]
+BENCHMARKS = [upload_memory, web, evasion, backdoor]
 
 for benchmark in BENCHMARKS:
     print(f"\n== {benchmark.__name__} ==", flush=True)

@@ -50,7 +50,7 @@ def test_backdoor_scan_strip_and_lineage_find_the_inherited_trigger(team, client
     assert Evidence.objects.get(kind="teacher_similarity").value > 0.5
     page = result_page(assessor, team, lineage)
     assert "layer-change-figure" in page and "trigger-survival-figure" in page and "backdoor inherited" in page
-    assert "head-only student v1" in page and 'alt="Teacher&#x27;s reversed trigger of class 0"' in page
+    assert "head-only student v1" in page and 'alt="Teacher\'s reversed trigger of class 0"' in page
 
 
 def test_data_scan_page_names_the_poisoned_class_and_shows_flagged_samples(team, client_for, paths, demo):
