@@ -1,0 +1,62 @@
+"""In headless Chromium against `make run`'s stack: an assessor uploads the demo's backdoored teacher, runs a
+robustness curve and a backdoor scan from the model's page, watches them finish and reads the results:
+the drawn curve, the flagged class with its reversed trigger; then the project's risk page and the portfolio."""
+
+from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401 - the demo models, built once per session
+from tests.e2e.test_assessment_browser import sign_in
+from tests.e2e.test_browser import shoot
+
+LONG = 600_000  # ms: the jobs run in the real worker's sandbox on a shared CPU
+
+
+def run_test(page, **fields) -> None:
+    page.select_option("#id_kind", fields.pop("kind"))
+    page.select_option("#id_dataset", label="digits (test split)")
+    for name, value in fields.items():
+        page.fill(f"#id_{name}", str(value))
+    page.click("button:has-text('Run test')")
+
+
+def test_an_assessor_runs_a_curve_and_a_backdoor_scan_and_reads_them(start_dev_server, browser_page, paths):  # noqa: F811
+    from playwright.sync_api import expect
+
+    server = start_dev_server()
+    page = browser_page
+    sign_in(page, server, "admin", server.admin_password)
+    page.click("text=New project")
+    page.fill("#id_name", "Traffic signs")
+    page.click("button:has-text('Save')")
+    page.click("nav.subnav >> text=Models & data")
+    page.click("button:has-text('Add the digits datasets')")
+    page.set_input_files("#id_upload", str(paths["teacher"]))
+    page.fill("#id_name", "public teacher")
+    page.select_option("#id_role", "teacher")
+    page.select_option("#id_architecture", "cnn-digits")
+    page.fill("#id_num_classes", "10")
+    page.click("button:has-text('Upload model')")
+    expect(page.locator("#model-live .badge", has_text="Ready")).to_be_visible(timeout=LONG)
+    model_url = page.url
+
+    run_test(page, kind="robustness_curve", eps="0.05, 0.1, 0.2, 0.3", steps=10, sample_limit=200)
+    # The job page polls its progress and reloads once when the job ends: then the curve is drawn.
+    expect(page.locator("#robustness-curve .main-svg").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("trustworthy").first).to_be_visible()
+    shoot(page, "job-robustness-curve")
+
+    page.goto(model_url)
+    run_test(page, kind="backdoor_scan", steps=300, sample_limit=300)
+    expect(page.locator("#anomaly-bars .main-svg").first).to_be_visible(timeout=LONG)
+    expect(page.locator(".lead", has_text="backdoor suspected")).to_contain_text("0")
+    trigger = page.locator('img[alt="Reversed trigger of class 0"]').first
+    expect(trigger).to_be_visible()
+    assert trigger.evaluate("img => img.complete && img.naturalWidth > 0")  # the PNG really loaded
+    shoot(page, "job-backdoor-scan")
+
+    page.click("nav.subnav >> text=Risk")
+    expect(page.locator("#risk-heatmap .main-svg").first).to_be_visible()
+    expect(page.get_by_text("backdoor suspected").first).to_be_visible()
+    shoot(page, "risk")
+    page.click("nav.topnav >> text=Portfolio")
+    expect(page.locator("#portfolio-bars .main-svg").first).to_be_visible()
+    expect(page.get_by_role("link", name="Traffic signs")).to_be_visible()
+    shoot(page, "portfolio")
