@@ -152,6 +152,11 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         ("attack_suite", head, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
         ("transfer_attack", head, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
         ("robustness_curve", head, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
+        # The same tests on version 2 (all layers fine-tuned): its curve overlays version 1's, the Trends tab
+        # compares the versions, and the plan shows these as done on the current version.
+        ("attack_suite", full, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
+        ("transfer_attack", full, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
+        ("robustness_curve", full, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
     ]
     for kind, model, dataset, other, options in plan:
         evaluation_start(
