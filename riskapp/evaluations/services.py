@@ -70,11 +70,21 @@ def evaluation_start(
     return job_create(user=actor, project=model.project, kind=kind, parameters=params)
 
 
-def evidence_from_result(kind: str, result: dict[str, Any]) -> dict[str, Any]:
+# The project's stated attack budget when the questionnaire does not give one (as in the test plan's rules).
+DEFAULT_PROJECT_EPS = 0.03
+
+
+def evidence_from_result(kind: str, result: dict[str, Any], *, project_eps: float | None = None) -> dict[str, Any]:
     """Evidence kind -> value from an evaluation's result document. A result flagged as not trustworthy
-    gives no robustness evidence: it is shown, never counted as robust."""
+    gives no robustness evidence: it is shown, never counted as robust. A robustness curve speaks at the
+    project's stated budget `project_eps`: its point at the largest ε not above it (none if the grid starts
+    above it: robustness at a larger ε says nothing good about the budget, and a smaller one nothing bad)."""
     evidence: dict[str, Any] = {}
-    if kind in ("attack", "attack_suite") and result.get("trustworthy", False):
+    if kind == "robustness_curve" and result.get("trustworthy", False) and project_eps is not None:
+        points = [p for p in result.get("curve", []) if p["eps"] <= project_eps * (1 + 1e-9)]
+        if points:
+            evidence["robust_accuracy"] = max(points, key=lambda p: p["eps"])["robust_accuracy"]
+    elif kind in ("attack", "attack_suite") and result.get("trustworthy", False):
         bounded = [a for a in result.get("attacks", []) if a.get("attack") in EPS_BOUNDED]
         white = [a["robust_accuracy"] for a in bounded if a["attack"] not in BLACK_BOX]
         black = [a["robust_accuracy"] for a in bounded if a["attack"] in BLACK_BOX]
@@ -106,11 +116,17 @@ def evidence_from_result(kind: str, result: dict[str, Any]) -> dict[str, Any]:
     return evidence
 
 
+def _project_eps(job: Job) -> float:
+    version = job.project.assessment_versions.order_by("-number").first()
+    value = (version.answers if version else {}).get("requirements.input_eps")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else DEFAULT_PROJECT_EPS
+
+
 def evaluation_finished(*, job: Job) -> None:
     """Attach a succeeded evaluation's measurements to the register as evidence."""
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return
-    evidence = evidence_from_result(job.kind, job.result)
+    evidence = evidence_from_result(job.kind, job.result, project_eps=_project_eps(job))
     model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
     is_teacher = model is not None and model.role == ModelRole.TEACHER
     if job.kind == "backdoor_scan" and "backdoor_flagged" in evidence and is_teacher:

@@ -143,3 +143,14 @@ def test_a_result_flagged_not_trustworthy_gives_no_robustness_evidence():
         ],
     }
     assert evidence_from_result("attack_suite", trusted) == {"robust_accuracy": 0.4, "query_robust_accuracy": 0.5}
+
+
+def test_a_curve_gives_robust_accuracy_at_the_projects_budget():
+    curve = {
+        "trustworthy": True,
+        "curve": [{"eps": 0.02, "robust_accuracy": 0.9}, {"eps": 0.05, "robust_accuracy": 0.6}],
+    }
+    assert evidence_from_result("robustness_curve", curve, project_eps=0.05) == {"robust_accuracy": 0.6}
+    assert evidence_from_result("robustness_curve", curve, project_eps=0.03) == {"robust_accuracy": 0.9}
+    assert evidence_from_result("robustness_curve", curve, project_eps=0.01) == {}  # the grid starts above it
+    assert evidence_from_result("robustness_curve", curve | {"trustworthy": False}, project_eps=0.05) == {}
