@@ -8,6 +8,7 @@ value stops start-up with an ImproperlyConfigured that names the variable.
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,17 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate such as 30/hour: a count, a slash, and second, minute, hour or day."""
+    value = env_str(name, default).strip()
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in ("second", "minute", "hour", "day"):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 30/hour (per second, minute, hour or day), not {value!r}."
+        )
+    return value
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -87,6 +99,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served locally (never a CDN)
     "riskapp.audit",
     "riskapp.assessments",
     "riskapp.projects",
@@ -94,6 +110,7 @@ INSTALLED_APPS = [
     "riskapp.artifacts",
     "riskapp.dashboards",
     "riskapp.evaluations",
+    "riskapp.accounts",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +304,61 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("RISKAPP_RECONCILE_EVERY", 60, minimum=5),
     },
 }
+
+# --- REST API -----------------------------------------------------------------------------
+API_TOKEN_TTL_DAYS = env_int("RISKAPP_API_TOKEN_TTL_DAYS", 90, minimum=1)
+REST_FRAMEWORK = {
+    # Tokens for scripts and CI; the browser keeps its session, with CSRF on unsafe methods.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "riskapp.accounts.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "riskapp.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "riskapp.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": env_rate("RISKAPP_API_UPLOAD_RATE", "60/hour"),
+        "job_create": env_rate("RISKAPP_API_JOB_RATE", "300/hour"),
+    },
+}
+# knox's own token model (named here because migrations that point at a swappable model read the setting).
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # noqa: S105 - a model name, not a secret
+REST_KNOX = {
+    # Only a SHA-512 digest of each token is stored; the token itself is shown once, when it is created.
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "riskapp API",
+    "DESCRIPTION": "Projects, assessments, risks, models and datasets, jobs and reports of riskapp.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` or a `role`: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "riskapp.jobs.models.JobStatus",
+        "IntakeStatusEnum": "riskapp.artifacts.models.IntakeStatus",
+        "AssessmentStatusEnum": "riskapp.assessments.models.AssessmentStatus",
+        "ProjectRoleEnum": "riskapp.projects.roles.Role",
+        "ModelRoleEnum": "riskapp.artifacts.models.ModelRole",
+    },
+}
+# Throttle counts live in the cache: Redis when it is configured, so every web process counts together.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "riskapp-cache",
+        }
+    }
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

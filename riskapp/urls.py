@@ -11,8 +11,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/profile/", include("riskapp.accounts.urls")),
     path("projects/", include("riskapp.projects.urls")),
     path("portfolio/", include("riskapp.dashboards.urls")),
+    path("api/v1/", include("riskapp.api.urls")),
     path("about/content/", about_content, name="about_content"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""What every API view shares: errors, pagination, throttles, the project access gate, and the URL map."""

@@ -1,0 +1,50 @@
+"""Every API route, under /api/v1/. One view per operation (reads GET, every change POST)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from riskapp.artifacts import api as artifacts
+from riskapp.assessments import api as assessments
+from riskapp.jobs import api as jobs
+from riskapp.projects import api as projects
+
+app_name = "api"
+
+project_urls = [
+    path("", projects.ProjectDetailApi.as_view(), name="project_detail"),
+    path("update/", projects.ProjectUpdateApi.as_view(), name="project_update"),
+    path("members/", projects.MemberListApi.as_view(), name="member_list"),
+    path("members/add/", projects.MemberAddApi.as_view(), name="member_add"),
+    path("members/<int:membership_id>/role/", projects.MemberSetRoleApi.as_view(), name="member_set_role"),
+    path("members/<int:membership_id>/remove/", projects.MemberRemoveApi.as_view(), name="member_remove"),
+    path("assessment/", assessments.AssessmentDetailApi.as_view(), name="assessment_detail"),
+    path("assessment/questions/", assessments.QuestionListApi.as_view(), name="assessment_questions"),
+    path("assessment/answers/", assessments.AnswerSetApi.as_view(), name="assessment_answers"),
+    path("assessment/submit/", assessments.AssessmentSubmitApi.as_view(), name="assessment_submit"),
+    path("assessment/review/", assessments.AssessmentReviewApi.as_view(), name="assessment_review"),
+    path("risks/", assessments.RiskListApi.as_view(), name="risk_list"),
+    path("risks/<str:threat_id>/", assessments.RiskDetailApi.as_view(), name="risk_detail"),
+    path("risks/<str:threat_id>/treatment/", assessments.RiskTreatmentApi.as_view(), name="risk_treatment"),
+    path("models/", artifacts.ModelListApi.as_view(), name="model_list"),
+    path("models/upload/", artifacts.ModelUploadApi.as_view(), name="model_upload"),
+    path("models/<int:model_id>/", artifacts.ModelDetailApi.as_view(), name="model_detail"),
+    path("datasets/", artifacts.DatasetListApi.as_view(), name="dataset_list"),
+    path("datasets/upload/", artifacts.DatasetUploadApi.as_view(), name="dataset_upload"),
+    path("datasets/<int:dataset_id>/", artifacts.DatasetDetailApi.as_view(), name="dataset_detail"),
+    path("jobs/", jobs.JobListApi.as_view(), name="job_list"),
+    path("jobs/create/", jobs.JobCreateApi.as_view(), name="job_create"),
+    path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="job_detail"),
+    path("jobs/<int:job_id>/cancel/", jobs.JobCancelApi.as_view(), name="job_cancel"),
+    path("jobs/<int:job_id>/result/", jobs.JobResultApi.as_view(), name="job_result"),
+    path("jobs/<int:job_id>/files/<int:file_id>/", jobs.JobFileDownloadApi.as_view(), name="job_file"),
+    path("reports/register/", assessments.RegisterReportApi.as_view(), name="report_register"),
+    path("reports/assessment.md", assessments.AssessmentReportApi.as_view(), name="report_assessment"),
+]
+
+urlpatterns = [
+    path("projects/", projects.ProjectListApi.as_view(), name="project_list"),
+    path("projects/create/", projects.ProjectCreateApi.as_view(), name="project_create"),
+    path("projects/<int:project_id>/", include(project_urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,336 @@
+"""Models and datasets over the API: uploads go through the same streaming intake as the browser's."""
+
+import json
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from riskapp.api.errors import PayloadTooLarge
+from riskapp.api.pagination import Pagination, paginated_response
+from riskapp.api.throttles import ThrottleMessageMixin, UploadThrottle
+from riskapp.artifacts import services
+from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, ModelArtifact, ModelRole
+from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.projects.roles import Capability
+from riskapp.projects.selectors import project_access
+
+FILE_FIELD = "file"
+
+
+class ModelOutputSerializer(serializers.ModelSerializer):
+    parent_id = serializers.IntegerField(allow_null=True, help_text="The teacher, a model of this project.")
+    previous_version_id = serializers.IntegerField(allow_null=True)
+    intake_job_id = serializers.IntegerField(allow_null=True, help_text="The job that scans and loads the file.")
+    input_shape = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    class_names = serializers.ListField(child=serializers.CharField())
+    preprocessing = serializers.DictField()
+
+    class Meta:
+        model = ModelArtifact
+        fields = [
+            "id",
+            "name",
+            "version",
+            "role",
+            "status",
+            "status_message",
+            "format",
+            "original_name",
+            "sha256",
+            "size",
+            "architecture",
+            "num_classes",
+            "parent_id",
+            "previous_version_id",
+            "teacher_name",
+            "teacher_url",
+            "teacher_sha256",
+            "teacher_licence",
+            "input_shape",
+            "class_names",
+            "preprocessing",
+            "input_min",
+            "input_max",
+            "intake_job_id",
+            "created_at",
+        ]
+
+
+class ModelDetailOutputSerializer(ModelOutputSerializer):
+    scan = serializers.JSONField(allow_null=True, help_text="The intake's static scan of the file.")
+    intake = serializers.JSONField(allow_null=True, help_text="What the intake's safe load found.")
+
+    class Meta(ModelOutputSerializer.Meta):
+        fields = [*ModelOutputSerializer.Meta.fields, "scan", "intake"]
+
+
+class DatasetOutputSerializer(serializers.ModelSerializer):
+    intake_job_id = serializers.IntegerField(allow_null=True, help_text="The job that scans and loads the file.")
+
+    class Meta:
+        model = DatasetArtifact
+        fields = [
+            "id",
+            "name",
+            "purpose",
+            "status",
+            "status_message",
+            "format",
+            "original_name",
+            "sha256",
+            "size",
+            "intake_job_id",
+            "created_at",
+        ]
+
+
+class DatasetDetailOutputSerializer(DatasetOutputSerializer):
+    scan = serializers.JSONField(allow_null=True, help_text="The intake's static scan of the file.")
+    intake = serializers.JSONField(allow_null=True, help_text="What the intake's safe load found.")
+
+    class Meta(DatasetOutputSerializer.Meta):
+        fields = [*DatasetOutputSerializer.Meta.fields, "scan", "intake"]
+
+
+class ModelListApi(APIView):
+    pagination_class = Pagination
+
+    class OutputSerializer(ModelOutputSerializer):
+        class Meta(ModelOutputSerializer.Meta):
+            pass
+
+    @extend_schema(operation_id="models_list", responses=OutputSerializer(many=True))
+    def get(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        return paginated_response(
+            request=request,
+            view=self,
+            items=access.project.models.order_by("name", "-id"),
+            serializer_class=self.OutputSerializer,
+        )
+
+
+class ModelDetailApi(APIView):
+    @extend_schema(operation_id="models_retrieve", responses=ModelDetailOutputSerializer)
+    def get(self, request, project_id: int, model_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        return Response(ModelDetailOutputSerializer(get_object_or_404(access.project.models, pk=model_id)).data)
+
+
+class DatasetListApi(APIView):
+    pagination_class = Pagination
+
+    class OutputSerializer(DatasetOutputSerializer):
+        class Meta(DatasetOutputSerializer.Meta):
+            pass
+
+    @extend_schema(operation_id="datasets_list", responses=OutputSerializer(many=True))
+    def get(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        return paginated_response(
+            request=request,
+            view=self,
+            items=access.project.datasets.order_by("name", "-id"),
+            serializer_class=self.OutputSerializer,
+        )
+
+
+class DatasetDetailApi(APIView):
+    @extend_schema(operation_id="datasets_retrieve", responses=DatasetDetailOutputSerializer)
+    def get(self, request, project_id: int, dataset_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        return Response(DatasetDetailOutputSerializer(get_object_or_404(access.project.datasets, pk=dataset_id)).data)
+
+
+class StreamingUploadApi(ThrottleMessageMixin, APIView):
+    """Multipart uploads that stream to disk under the upload limit, with their SHA-256 computed on the way.
+
+    The limiting handler must be in place before anything reads the body, and session authentication's
+    CSRF check reads it; so it is installed when the request arrives, before authentication."""
+
+    parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.upload_limit = LimitedHashingUploadHandler(request, max_bytes=settings.UPLOAD_MAX_BYTES)
+        request.upload_handlers.insert(0, self.upload_limit)
+        return super().initialize_request(request, *args, **kwargs)
+
+    def uploaded_data(self, request):
+        """The parsed form; 413 when the file went over the limit (its temporary file is gone already)."""
+        data = request.data  # parse now, through the limiting handler
+        if self.upload_limit.too_large:
+            raise PayloadTooLarge(
+                f"The file is larger than the upload limit of {filesizeformat(settings.UPLOAD_MAX_BYTES)}. "
+                "Upload a smaller file, or ask an administrator to raise RISKAPP_UPLOAD_MAX_BYTES."
+            )
+        return data
+
+    def sha256(self) -> str:
+        return self.upload_limit.sha256[FILE_FIELD]
+
+
+def _duplicate(duplicate: services.DuplicateUpload) -> Response:
+    return Response(
+        {"detail": duplicate.message, "existing_id": duplicate.existing.pk}, status=status.HTTP_409_CONFLICT
+    )
+
+
+UPLOAD_RESPONSES = {
+    400: OpenApiResponse(description="Bad input: field → messages."),
+    409: OpenApiResponse(description="The same file (same SHA-256) is in the project already: existing_id."),
+    413: OpenApiResponse(description="The file is larger than RISKAPP_UPLOAD_MAX_BYTES."),
+    429: OpenApiResponse(description="Too many uploads; Retry-After says when to try again."),
+}
+
+
+class ModelUploadApi(StreamingUploadApi):
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="safetensors, a PyTorch state_dict (.pt/.pth) or ONNX.")
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        version = serializers.CharField(max_length=50, required=False, default="1")
+        role = serializers.ChoiceField(choices=ModelRole.choices, required=False, default=ModelRole.OTHER)
+        architecture = serializers.CharField(
+            max_length=100,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Catalogue entry (python -m attacks architectures); empty for ONNX.",
+        )
+        num_classes = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+        parent_id = serializers.IntegerField(
+            required=False, allow_null=True, default=None, help_text="The teacher, a model of this project."
+        )
+        previous_version_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+        teacher_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        teacher_url = serializers.URLField(required=False, allow_blank=True, default="")
+        teacher_sha256 = serializers.RegexField(
+            r"^[0-9a-fA-F]{64}$",
+            required=False,
+            allow_blank=True,
+            default="",
+            error_messages={"invalid": "A SHA-256 is 64 hexadecimal characters."},
+        )
+        teacher_licence = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        class_names = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="Comma-separated, in output order."
+        )
+        input_shape = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="One sample's shape, e.g. 1,8,8."
+        )
+        preprocessing = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text='JSON, e.g. {"scale": 255}.'
+        )
+        input_min = serializers.FloatField(required=False, default=0.0)
+        input_max = serializers.FloatField(required=False, default=1.0)
+
+        def validate_architecture(self, value: str) -> str:
+            from attacks.architectures import catalogue  # reads the catalogue's data file; builds nothing
+
+            names = [entry["name"] for entry in catalogue()]
+            if value and value not in names:
+                raise serializers.ValidationError(f"Unknown architecture {value!r}; choose one of {', '.join(names)}.")
+            return value
+
+        def _project_model(self, model_id):
+            if model_id is None:
+                return None
+            model = self.context["project"].models.filter(pk=model_id).first()
+            if model is None:
+                raise serializers.ValidationError(f"There is no model {model_id} in this project.")
+            return model
+
+        def validate_parent_id(self, value):
+            return self._project_model(value)
+
+        def validate_previous_version_id(self, value):
+            return self._project_model(value)
+
+        def validate_class_names(self, value: str) -> list[str]:
+            return [name.strip() for name in value.split(",") if name.strip()]
+
+        def validate_input_shape(self, value: str):
+            text = value.replace("×", ",").replace("x", ",").strip()
+            if not text:
+                return None
+            try:
+                shape = [int(part) for part in text.split(",") if part.strip()]
+            except ValueError:
+                raise serializers.ValidationError("Give the shape as whole numbers, e.g. 3,32,32.") from None
+            if not 1 <= len(shape) <= 3 or any(dim < 1 for dim in shape):
+                raise serializers.ValidationError("One sample's shape has 1 to 3 positive dimensions, e.g. 3,32,32.")
+            return shape
+
+        def validate_preprocessing(self, value: str) -> dict:
+            if not value.strip():
+                return {}
+            try:
+                parsed = json.loads(value)
+            except ValueError as error:
+                raise serializers.ValidationError(f"Not valid JSON: {error}.") from None
+            if not isinstance(parsed, dict):
+                raise serializers.ValidationError('Give an object, e.g. {"scale": 255}.')
+            return parsed
+
+        def validate(self, data):
+            if data["input_min"] >= data["input_max"]:
+                raise serializers.ValidationError(
+                    {"input_max": "The valid input range must have its maximum above its minimum."}
+                )
+            return data
+
+    @extend_schema(
+        operation_id="models_upload",
+        request={"multipart/form-data": InputSerializer},
+        responses={201: ModelDetailOutputSerializer, **UPLOAD_RESPONSES},
+    )
+    def post(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        serializer = self.InputSerializer(data=self.uploaded_data(request), context={"project": access.project})
+        serializer.is_valid(raise_exception=True)
+        card = dict(serializer.validated_data)
+        upload = card.pop(FILE_FIELD)
+        card["parent"] = card.pop("parent_id")
+        card["previous_version"] = card.pop("previous_version_id")
+        try:
+            model = services.model_upload(
+                actor=request.user, project=access.project, upload=upload, sha256=self.sha256(), card=card
+            )
+        except services.DuplicateUpload as duplicate:
+            return _duplicate(duplicate)
+        return Response(ModelDetailOutputSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetUploadApi(StreamingUploadApi):
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text=".npz with arrays x and y (and poison_mask, optional).")
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        purpose = serializers.ChoiceField(choices=DatasetPurpose.choices)
+
+    @extend_schema(
+        operation_id="datasets_upload",
+        request={"multipart/form-data": InputSerializer},
+        responses={201: DatasetDetailOutputSerializer, **UPLOAD_RESPONSES},
+    )
+    def post(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        serializer = self.InputSerializer(data=self.uploaded_data(request))
+        serializer.is_valid(raise_exception=True)
+        try:
+            dataset = services.dataset_upload(
+                actor=request.user,
+                project=access.project,
+                upload=serializer.validated_data[FILE_FIELD],
+                sha256=self.sha256(),
+                name=serializer.validated_data["name"],
+                purpose=serializer.validated_data["purpose"],
+            )
+        except services.DuplicateUpload as duplicate:
+            return _duplicate(duplicate)
+        return Response(DatasetDetailOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)

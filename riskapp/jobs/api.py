@@ -1,0 +1,269 @@
+"""Jobs over the API: create one by kind with validated parameters, follow its status and progress,
+cancel it, read its result and files. The same services and access rules as the HTML views."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from riskapp.api.errors import Conflict
+from riskapp.api.pagination import Pagination, paginated_response
+from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
+from riskapp.artifacts.forms import ValidationForm
+from riskapp.artifacts.services import validation_start
+from riskapp.evaluations.forms import KIND_CHOICES as EVALUATION_CHOICES
+from riskapp.evaluations.forms import EvaluationForm
+from riskapp.evaluations.services import evaluation_start
+from riskapp.jobs import services
+from riskapp.jobs.kinds import KINDS
+from riskapp.jobs.models import Job, JobStatus
+from riskapp.jobs.selectors import job_for_project, jobs_for_project
+from riskapp.projects.roles import Capability
+from riskapp.projects.selectors import project_access
+
+# Parameters of the kinds started on a model (validation, security tests): API name -> the form's field.
+VALIDATION_PARAMS = {"model_id": None, "dataset_id": "dataset", "sample_limit": "sample_limit"}
+EVALUATION_PARAMS = {
+    "model_id": None,
+    "dataset_id": "dataset",
+    "teacher_id": "teacher",
+    "attack": "attack",
+    "eps": "eps",
+    "suspect_id": "suspect",
+    "steps": "steps",
+    "sample_limit": "sample_limit",
+}
+
+
+def startable_kinds() -> list[tuple[str, str]]:
+    """Kinds a user may start: the project page's, the validation of a model, and the security tests."""
+    kinds = [(kind.name, kind.label) for kind in KINDS.values() if kind.user_startable]
+    return [*kinds, ("validation", "Validation (clean accuracy of a model on a dataset)"), *EVALUATION_CHOICES]
+
+
+class JobFileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    parameters = serializers.DictField()
+    is_finished = serializers.BooleanField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "queue",
+            "status",
+            "is_finished",
+            "progress",
+            "progress_message",
+            "cancel_requested",
+            "attempts",
+            "parameters",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class JobDetailOutputSerializer(JobOutputSerializer):
+    files = JobFileSerializer(many=True, source="files.all")
+
+    class Meta(JobOutputSerializer.Meta):
+        fields = [*JobOutputSerializer.Meta.fields, "files"]
+
+
+class JobListApi(APIView):
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+        kind = serializers.CharField(required=False)
+
+    class OutputSerializer(JobOutputSerializer):
+        class Meta(JobOutputSerializer.Meta):
+            pass
+
+    @extend_schema(operation_id="jobs_list", parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    def get(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        jobs = jobs_for_project(project=access.project).filter(**filters.validated_data)
+        return paginated_response(request=request, view=self, items=jobs, serializer_class=self.OutputSerializer)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(operation_id="jobs_retrieve", responses=JobDetailOutputSerializer)
+    def get(self, request, project_id: int, job_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        return Response(JobDetailOutputSerializer(job_for_project(project=access.project, job_id=job_id)).data)
+
+
+def _parameter_errors(form: forms.Form, names: dict[str, str | None]) -> dict[str, list[str]]:
+    """A form's errors under the API's parameter names."""
+    by_field = {field: name for name, field in names.items() if field}
+    return {by_field.get(field, field): list(errors) for field, errors in form.errors.items()}
+
+
+def _refuse_unknown(parameters: dict[str, Any], known) -> None:
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise serializers.ValidationError(
+            {"parameters": {name: [f"Unknown parameter; known: {', '.join(sorted(known))}."] for name in unknown}}
+        )
+
+
+def _project_model(project, parameters: dict[str, Any]):
+    model_id = parameters.get("model_id")
+    model = project.models.filter(pk=model_id).first() if isinstance(model_id, int) else None
+    if model is None:
+        raise serializers.ValidationError({"parameters": {"model_id": ["Give the id of a model of this project."]}})
+    return model
+
+
+def _form_value(name: str, value: Any) -> Any:
+    if name == "eps" and isinstance(value, list):
+        return ",".join(str(v) for v in value)  # a grid, for a robustness curve
+    return "" if value is None else value
+
+
+def _form_data(parameters: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
+    return {field: _form_value(name, parameters[name]) for name, field in names.items() if field and name in parameters}
+
+
+def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
+    """Start a job of any user-startable kind through the service that owns it; field-named errors on bad input."""
+    if kind == "validation":
+        _refuse_unknown(parameters, VALIDATION_PARAMS)
+        model = _project_model(project, parameters)
+        form = ValidationForm(data={"sample_limit": 2000, **_form_data(parameters, VALIDATION_PARAMS)}, project=project)
+        if not form.is_valid():
+            raise serializers.ValidationError({"parameters": _parameter_errors(form, VALIDATION_PARAMS)})
+        return validation_start(
+            actor=user,
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            sample_limit=form.cleaned_data["sample_limit"],
+        )
+    if kind in dict(EVALUATION_CHOICES):
+        _refuse_unknown(parameters, EVALUATION_PARAMS)
+        model = _project_model(project, parameters)
+        defaults = {"attack": "pgd_linf", "eps": "0.1", "sample_limit": 500}
+        form = EvaluationForm(data={**defaults, **_form_data(parameters, EVALUATION_PARAMS), "kind": kind}, model=model)
+        if not form.is_valid():
+            raise serializers.ValidationError({"parameters": _parameter_errors(form, EVALUATION_PARAMS)})
+        return evaluation_start(
+            actor=user,
+            kind=kind,
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            teacher=form.cleaned_data.get("teacher"),
+            options=form.options(),
+        )
+    job_kind = KINDS[kind]
+    _refuse_unknown(parameters, job_kind.form.base_fields)
+    form = job_kind.form(data={name: field.initial for name, field in job_kind.form.base_fields.items()} | parameters)
+    if not form.is_valid():
+        raise serializers.ValidationError({"parameters": _parameter_errors(form, {})})
+    return services.job_create(user=user, project=project, kind=kind, parameters=parameters)
+
+
+class JobCreateApi(ThrottleMessageMixin, APIView):
+    throttle_classes = [JobCreateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=())
+        parameters = serializers.DictField(
+            child=serializers.JSONField(),
+            required=False,
+            default=dict,
+            help_text="By kind. environment_check: queue (gpu|cpu). speed_check: queue, duration_s, size. "
+            "validation: model_id, dataset_id, sample_limit. Security tests (attack, attack_suite, robustness_curve, "
+            "transfer_attack, backdoor_scan, strip, data_scan, lineage): model_id, dataset_id, teacher_id, attack, "
+            "eps (a number, or a list for a curve), suspect_id, steps, sample_limit.",
+        )
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["kind"].choices = startable_kinds()  # the registry is complete once the apps are ready
+
+    @extend_schema(
+        operation_id="jobs_create",
+        request=InputSerializer,
+        responses={
+            201: JobDetailOutputSerializer,
+            400: OpenApiResponse(description="Bad input: field → messages, parameters by name."),
+            429: OpenApiResponse(description="Too many new jobs; Retry-After says when to try again."),
+        },
+    )
+    def post(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = job_start(user=request.user, project=access.project, **serializer.validated_data)
+        return Response(JobDetailOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        operation_id="jobs_cancel",
+        request=None,
+        responses={200: JobDetailOutputSerializer, 409: OpenApiResponse(description="The job has finished already.")},
+    )
+    def post(self, request, project_id: int, job_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        job = job_for_project(project=access.project, job_id=job_id)
+        try:
+            job = services.job_cancel(actor=request.user, job=job)
+        except DjangoValidationError as error:
+            raise Conflict(" ".join(error.messages)) from None
+        return Response(JobDetailOutputSerializer(job).data)
+
+
+class JobResultApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        status = serializers.ChoiceField(choices=JobStatus.choices)
+        result = serializers.JSONField(allow_null=True, help_text="The engine's result document, by kind.")
+        error = serializers.CharField()
+        files = JobFileSerializer(many=True, source="files.all")
+
+    @extend_schema(
+        operation_id="jobs_result",
+        responses={200: OutputSerializer, 409: OpenApiResponse(description="The job has not finished yet.")},
+    )
+    def get(self, request, project_id: int, job_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        job = job_for_project(project=access.project, job_id=job_id)
+        if not job.is_finished:
+            raise Conflict(f"Job {job.pk} is {job.status} ({job.progress}%): its result is ready once it has finished.")
+        return Response(self.OutputSerializer(job).data)
+
+
+class JobFileDownloadApi(APIView):
+    @extend_schema(
+        operation_id="jobs_file_download",
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request, project_id: int, job_id: int, file_id: int):
+        access = project_access(user=request.user, project_id=project_id)
+        job = job_for_project(project=access.project, job_id=job_id)
+        job_file = get_object_or_404(job.files, pk=file_id)
+        response = FileResponse(job_file.file.open("rb"), as_attachment=True, filename=job_file.name.replace("/", "_"))
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
