@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not _recreate_database(url):
+    if not args.reuse and not _recreate_database(url):
         return
     data_dir = Path(tempfile.mkdtemp(prefix="riskapp-web-bench-"))
     password = secrets.token_urlsafe(16)
@@ -72,13 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    started = time.perf_counter()
-    subprocess.run(
-        [python, "manage.py", "generate_projects", "--projects", str(args.projects), "--jobs", str(args.jobs),
-         "--user", "manager", "--password", password],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    print(f"generated {args.projects} projects and {args.jobs} jobs in {time.perf_counter() - started:.0f} s")
+    # DEBUG off serves static files through whitenoise's manifest: collect them, as a deployment does.
+    subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if args.reuse:
+        _manage(env, "shell", "-v", "0", "-c",
+                "from django.contrib.auth.models import User; u = User.objects.get(username='manager');"
+                f"u.set_password('{password}'); u.save()")  # fmt: skip
+    else:
+        started = time.perf_counter()
+        _manage(env, "generate_projects", "--projects", str(args.projects), "--jobs", str(args.jobs),
+                "--user", "manager", "--password", password)  # fmt: skip
+        print(f"generated {args.projects} projects and {args.jobs} jobs in {time.perf_counter() - started:.0f} s")
     port = _free_port()
     server = subprocess.Popen(
         [python, "-m", "gunicorn", "riskapp.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
@@ -86,12 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     try:
         session = Session(port)
-        for _ in range(100):
+        for _ in range(300):
             try:
-                session.request("GET", "/accounts/login/")
-                break
+                if session.request("GET", "/accounts/login/").status == 200:
+                    break
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
+        if "csrftoken" not in session.cookies:
+            raise RuntimeError("the sign-in page set no CSRF cookie: is the server answering 200?")
         response = session.form("/accounts/login/", {"username": "manager", "password": password})
         if response.status != 302:
             raise RuntimeError(f"sign-in failed with HTTP {response.status}")
@@ -121,6 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def _ids(env: dict[str, str]) -> tuple[int, int]:

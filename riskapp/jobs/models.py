@@ -45,6 +45,8 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["project", "-created_at"], name="job_project_recent"),
             models.Index(fields=["project", "kind", "-created_at"], name="job_project_kind_recent"),
+            # The portfolio's "last tested" and the risk page's latest results: finished jobs per project.
+            models.Index(fields=["project", "status", "-finished_at"], name="job_project_finished"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
         ]
         constraints = [
