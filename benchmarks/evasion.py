@@ -1,6 +1,9 @@
 """Evasion speed: our PGD against the floor and ART, and the ε-curve against one and G separate PGD runs.
 
 Digits CNN (cnn-digits, trained a few seconds here), 500 test samples, batch 128, L∞ ε 0.1, CPU unless CUDA.
+CIFAR-size ResNet-18 (the catalogue's resnet18-cifar, random weights, eval mode): 64 uniform-noise 3×32×32 images
+labelled with the model's own predictions (so every sample starts correctly classified), batch 32, L∞ ε 8/255,
+PGD-5; random weights make the robust accuracy meaningless, the timing is what counts.
 Floor = k × (forward + gradient with respect to the input only), parameters frozen, no bookkeeping.
 Interleaved runs, median of 3. Printed, never asserted (targets: PGD ≤ 1.15× floor; 8-point curve ≤ 2× one
 PGD run). Run: `python -m benchmarks.evasion`.
@@ -26,6 +29,7 @@ from attacks.evasion import Target, pgd, robustness_curve
 from attacks.evasion.attacks import Settings
 
 EPS, BATCH, REPEATS = 0.1, 128, 3
+RESNET_EPS, RESNET_BATCH, RESNET_SAMPLES, RESNET_STEPS = 8 / 255, 32, 64, 5
 GRID = [0.0125, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
 
 
@@ -44,37 +48,41 @@ def _train(split) -> torch.nn.Module:
     return model.eval()
 
 
-def _batches(x: np.ndarray, y: np.ndarray):
-    for start in range(0, len(x), BATCH):
-        yield torch.from_numpy(x[start : start + BATCH]), torch.from_numpy(y[start : start + BATCH])
+def _batches(x: np.ndarray, y: np.ndarray, batch: int = BATCH):
+    for start in range(0, len(x), batch):
+        yield torch.from_numpy(x[start : start + batch]), torch.from_numpy(y[start : start + batch])
 
 
-def _floor(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int) -> None:
-    for xb, yb in _batches(x, y):
+def _floor(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int, batch: int = BATCH) -> None:
+    for xb, yb in _batches(x, y, batch):
         for _ in range(steps):
             xb = xb.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(F.cross_entropy(model(xb), yb, reduction="sum"), xb)
 
 
-def _ours(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+def _ours(
+    model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int, eps: float = EPS, batch: int = BATCH
+) -> float:
     gen = torch.Generator().manual_seed(0)
     fooled = 0
-    for xb, yb in _batches(x, y):
-        _, hit = pgd(model, xb, yb, eps=EPS, steps=steps, generator=gen)
+    for xb, yb in _batches(x, y, batch):
+        _, hit = pgd(model, xb, yb, eps=eps, steps=steps, generator=gen)
         fooled += int(hit.sum())
     return 1 - fooled / len(x)
 
 
-def _art(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+def _art(
+    model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int, eps: float = EPS, batch: int = BATCH
+) -> float:
     from art.attacks.evasion import ProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
     # ART's defaults: a fresh estimator on a model with trainable parameters.
     classifier = PyTorchClassifier(
-        copy.deepcopy(model), torch.nn.CrossEntropyLoss(), (1, 8, 8), 10, clip_values=(0.0, 1.0)
+        copy.deepcopy(model), torch.nn.CrossEntropyLoss(), tuple(x.shape[1:]), 10, clip_values=(0.0, 1.0)
     )
     attack = ProjectedGradientDescent(
-        classifier, eps=EPS, eps_step=2.5 * EPS / steps, max_iter=steps, batch_size=BATCH, verbose=False
+        classifier, eps=eps, eps_step=2.5 * eps / steps, max_iter=steps, batch_size=batch, verbose=False
     )
     adv = attack.generate(x)
     return float((classifier.predict(adv).argmax(1) == y).mean())
@@ -119,31 +127,61 @@ def main() -> None:
     ctx = RunContext(output_dir=Path(tempfile.mkdtemp()))
     config = Settings(eps=EPS, steps=10, batch_size=BATCH)
     shared = robustness_curve(target, x, y, GRID, config, ctx)
+    bisected = robustness_curve(target, x, y, GRID, config, ctx, mode="bisect")
     separate = robustness_curve(target, x, y, GRID, config, ctx, mode="separate")
     t = _median_seconds(
         {
             "one_pgd": lambda: _ours(frozen, x, y, 10),
             "one_floor": lambda: _floor(frozen, x, y, 10),
             "curve": lambda: robustness_curve(target, x, y, GRID, config, ctx),
+            "bisect": lambda: robustness_curve(target, x, y, GRID, config, ctx, mode="bisect"),
             "ascending": lambda: robustness_curve(target, x, y, GRID, config, ctx, mode="ascending"),
             "separate": lambda: robustness_curve(target, x, y, GRID, config, ctx, mode="separate"),
         }
     )
     print(
-        f"ε-curve, {len(GRID)} points, PGD-10: shared {t['curve']:.3f} s = "
-        f"{t['curve'] / t['one_pgd']:.2f}× one PGD run "
-        f"at ε {EPS} ({t['one_pgd']:.3f} s), {t['curve'] / t['one_floor']:.2f}× one full 10-step floor; "
+        f"ε-curve, {len(GRID)} points, PGD-10: guessed search {t['curve']:.3f} s = "
+        f"{t['curve'] / t['one_pgd']:.2f}× one PGD run at ε {EPS} ({t['one_pgd']:.3f} s), "
+        f"{t['curve'] / t['one_floor']:.2f}× one full 10-step floor, {shared['attacks_per_sample']} attacks/sample; "
+        f"bisection {t['bisect']:.3f} s ({t['bisect'] / t['one_pgd']:.2f}×, {bisected['attacks_per_sample']}); "
         f"ascending carry-over only {t['ascending']:.3f} s ({t['ascending'] / t['one_pgd']:.2f}×); "
-        f"{len(GRID)} separate runs {t['separate']:.3f} s ({t['separate'] / t['curve']:.2f}× the bisected curve)"
-    )
-    gap = max(
-        abs(a["robust_accuracy"] - b["robust_accuracy"])
-        for a, b in zip(shared["curve"], separate["curve"], strict=True)
+        f"{len(GRID)} separate runs {t['separate']:.3f} s ({t['separate'] / t['one_pgd']:.2f}×)"
     )
     print("ε:       " + " ".join(f"{p['eps']:>6g}" for p in shared["curve"]))
-    print("shared:  " + " ".join(f"{p['robust_accuracy']:>6.3f}" for p in shared["curve"]))
-    print("separate:" + " ".join(f"{p['robust_accuracy']:>6.3f}" for p in separate["curve"]))
-    print(f"largest gap between shared and separate: {gap * 100:.1f} points")
+    for name, result in (("search:", shared), ("bisect:", bisected), ("separate:", separate)):
+        print(f"{name:<9}" + " ".join(f"{p['robust_accuracy']:>6.3f}" for p in result["curve"]))
+    for name, result in (("search", shared), ("bisection", bisected)):
+        gap = max(
+            abs(a["robust_accuracy"] - b["robust_accuracy"])
+            for a, b in zip(result["curve"], separate["curve"], strict=True)
+        )
+        print(f"largest gap between {name} and separate: {gap * 100:.1f} points")
+    _resnet()
+
+
+def _resnet() -> None:
+    """PGD-k on a CIFAR-size ResNet-18: ours and ART's default call against the floor."""
+    torch.manual_seed(0)
+    model = build("resnet18-cifar", 10).eval()
+    frozen = copy.deepcopy(model).requires_grad_(False)
+    x = np.random.default_rng(0).random((RESNET_SAMPLES, 3, 32, 32), dtype=np.float32)
+    with torch.no_grad():
+        y = frozen(torch.from_numpy(x)).argmax(1).numpy()
+    k, eps, batch = RESNET_STEPS, RESNET_EPS, RESNET_BATCH
+    t = _median_seconds(
+        {
+            "floor": lambda: _floor(frozen, x, y, k, batch),
+            "ours": lambda: _ours(frozen, x, y, k, eps, batch),
+            "art": lambda: _art(model, x, y, k, eps, batch),
+        }
+    )
+    ours_acc, art_acc = _ours(frozen, x, y, k, eps, batch), _art(model, x, y, k, eps, batch)
+    print(
+        f"ResNet-18 (random weights), {RESNET_SAMPLES} images 3×32×32, batch {batch}, ε 8/255, PGD-{k}: "
+        f"floor {t['floor']:.3f} s, ours {t['ours']:.3f} s ({t['ours'] / t['floor']:.2f}× floor), "
+        f"ART {t['art']:.3f} s ({t['art'] / t['floor']:.2f}× floor, {t['art'] / t['ours']:.2f}× ours); "
+        f"robust accuracy ours {ours_acc:.3f}, ART {art_acc:.3f}"
+    )
 
 
 if __name__ == "__main__":
