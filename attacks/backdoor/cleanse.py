@@ -4,10 +4,15 @@ For each class k we look for the smallest mask m_k (H×W in [0, 1]) and pattern 
 (1 − m_k)·x + m_k·p_k is classified as k for clean x. A backdoor target needs a far smaller mask than
 the other classes. ART's NeuralCleanse only supports Keras, hence this implementation.
 
-Batching: the K masks and patterns are one parameter tensor each; every step stacks the K triggered
-copies of one clean batch into a K·B batch, and the loss is the sum of the per-class losses, so each
-class's gradient is exactly what a separate run would get. Small networks on CPU are overhead-bound,
-so one K·B forward pass costs far less than K passes of B.
+Batching: the K masks and patterns are one parameter tensor each; every step draws one clean batch of
+B images, stamps it with each class's trigger and runs the K·B images through the network in passes of
+about PASS_IMAGES, with one Adam step on all classes afterwards. The loss is the sum of the per-class
+losses, so each class's gradient is exactly what a separate run would get (the tests check this). The
+network runs on a frozen channels-last copy: no parameter gradients, oneDNN's native layout.
+
+Cost: on CPU a step is dominated by the convolutions' forward and input-gradient passes, which grow with
+the number of images, so batching saves the per-pass overhead and gains cache- and GEMM-efficiency but
+cannot make K classes cost as little as one (benchmarks/README.md has the measurements).
 
 Anomaly index (the paper's rule): with L the mask L1 norms, MAD = 1.4826 · median(|L − median(L)|);
 index_k = |L_k − median(L)| / MAD; class k is flagged when index_k > 2 and L_k is below the median
@@ -34,6 +39,8 @@ DEFAULT_BATCH = 16
 DEFAULT_LR = 0.1
 # Weight of the mask's L1 norm (in pixels) against the cross-entropy toward the target class.
 DEFAULT_COST = 0.1
+# Images per forward/backward pass when several classes are optimised together (see reverse_triggers).
+PASS_IMAGES = 80
 
 
 @dataclass
@@ -56,6 +63,22 @@ def _noop_progress(_done: int, _total: int) -> None:
     return None
 
 
+def _working_copy(model: nn.Module) -> nn.Module:
+    """A frozen channels-last copy of `model` for the optimisation; the caller's model is left untouched.
+
+    Only the triggers are optimised, so parameter gradients (a third of a step's convolution work) are
+    skipped whatever the caller set. Channels-last lets oneDNN run convolutions and max-pooling in its
+    native layout: NCHW max-pooling on CPU alone costs about as much as the 3×3 convolution before it.
+    """
+    import copy
+
+    import torch
+
+    working = copy.deepcopy(model)
+    working.requires_grad_(False)
+    return working.to(memory_format=torch.channels_last)
+
+
 def reverse_triggers(
     model: nn.Module,
     x: np.ndarray,
@@ -68,8 +91,12 @@ def reverse_triggers(
     seed: int = 0,
     ctx: RunContext | None = None,
     on_step: Any = _noop_progress,
+    timings: dict[str, float] | None = None,
 ) -> ReversedTriggers:
-    """Optimise one mask + pattern per class in `classes`, all together, on clean images `x` (N × C × H × W)."""
+    """Optimise one mask + pattern per class in `classes`, all together, on clean images `x` (N × C × H × W).
+
+    `timings`, when given, receives the seconds spent per phase of a step (batch, forward, backward,
+    optimiser) for profiling; the results do not depend on it."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -77,30 +104,58 @@ def reverse_triggers(
     low, high = float(data.min()), float(data.max())
     count = len(classes)
     channels, height, width = data.shape[1:]
+    working = _working_copy(model)
     # Start from a mostly transparent mask (sigmoid(-3) ≈ 0.05) and a mid-grey pattern.
     mask_param = torch.full((count, 1, height, width), -3.0, requires_grad=True)
     pattern_param = torch.zeros((count, channels, height, width), requires_grad=True)
-    optimiser = torch.optim.Adam([mask_param, pattern_param], lr=lr, betas=(0.5, 0.9))
+    # The fused kernel updates both tensors in one call instead of a dozen small element-wise ops.
+    optimiser = torch.optim.Adam([mask_param, pattern_param], lr=lr, betas=(0.5, 0.9), fused=True)
     targets = torch.tensor(classes).repeat_interleave(batch_size)
     # Progress at most every 20 steps (about a second on a small CPU model); cancel is checked every step.
     report_every = min(20, max(1, steps // 50))
+    phases = dict.fromkeys(("batch", "forward", "backward", "optimiser"), 0.0)
+    clock = time.perf_counter
+    # Classes per forward/backward pass: about PASS_IMAGES images. One pass of all K·B images is slower
+    # per image than two of half the size (activations and their gradients outgrow the CPU caches, and the
+    # element-wise ReLU / pooling passes become memory-bound), and far faster than K passes of B.
+    per_pass = max(1, PASS_IMAGES // batch_size)
     ce = torch.zeros(count)
     for step in range(steps):
         if ctx is not None:
             ctx.check_cancel()
+        began = clock()
         rows = torch.randint(len(data), (batch_size,), generator=generator)
-        batch = data[rows]
-        mask = torch.sigmoid(mask_param)
-        pattern = low + (high - low) * torch.sigmoid(pattern_param)
-        triggered = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]
-        logits = model(triggered.reshape(count * batch_size, channels, height, width))
-        ce = torch.nn.functional.cross_entropy(logits, targets, reduction="none").view(count, batch_size).mean(1)
-        loss = (ce + cost * mask.sum(dim=(1, 2, 3))).sum()
+        batch = data[rows][None]
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        for first in range(0, count, per_pass):
+            last = min(count, first + per_pass)
+            mask = torch.sigmoid(mask_param[first:last])
+            pattern = low + (high - low) * torch.sigmoid(pattern_param[first:last])
+            # (1 − m)·x + m·p for every class k of the pass and image x: one fused kernel.
+            triggered = torch.lerp(batch, pattern[:, None], mask[:, None]).reshape(-1, channels, height, width)
+            forward_at = clock()
+            logits = working(triggered.contiguous(memory_format=torch.channels_last))
+            part = torch.nn.functional.cross_entropy(
+                logits, targets[first * batch_size : last * batch_size], reduction="none"
+            )
+            part = part.view(last - first, batch_size).mean(1)
+            # A sum, not a mean, over classes: class k's parameters get exactly the gradient of its own loss.
+            loss = (part + cost * mask.sum(dim=(1, 2, 3))).sum()
+            backward_at = clock()
+            loss.backward()
+            ce[first:last] = part.detach()
+            ended = clock()
+            phases["batch"] += forward_at - began
+            phases["forward"] += backward_at - forward_at
+            phases["backward"] += ended - backward_at
+            began = ended
         optimiser.step()
+        phases["optimiser"] += clock() - began
         if step % report_every == 0 or step == steps - 1:
             on_step(step + 1, steps)
+    if timings is not None:
+        for name, seconds in phases.items():
+            timings[name] = timings.get(name, 0.0) + seconds
     with torch.no_grad():
         masks = torch.sigmoid(mask_param).numpy()
         patterns = (low + (high - low) * torch.sigmoid(pattern_param)).numpy()

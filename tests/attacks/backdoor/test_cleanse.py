@@ -36,6 +36,43 @@ def test_neural_cleanse_flags_nothing_on_clean_models(tmp_path, clean_models, pa
     assert result["backdoor_suspected"] is False
 
 
+def test_batched_classes_get_exactly_the_triggers_of_separate_runs(demo, paths):
+    """All classes optimised together (in several passes) must match one run per class: no mixed gradients."""
+    from attacks.loading import load_dataset, load_model
+
+    model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
+    x, _, _ = load_dataset(paths["test"])
+    x = x[:120]
+    # 6 classes × 16 images span two passes of cleanse.PASS_IMAGES, in a non-sorted order.
+    classes = [7, 0, 3, 9, 1, 5]
+    options = {"steps": 25, "batch_size": 16, "seed": 3}
+    batched = cleanse.reverse_triggers(model, x, classes, **options)
+    for index, target in enumerate(classes):
+        single = cleanse.reverse_triggers(model, x, [target], **options)
+        np.testing.assert_allclose(batched.masks[index], single.masks[0], atol=1e-5)
+        np.testing.assert_allclose(batched.patterns[index], single.patterns[0], atol=1e-5)
+        np.testing.assert_allclose(batched.final_loss[index], single.final_loss[0], rtol=1e-4, atol=1e-6)
+
+
+def test_reverse_triggers_leaves_the_callers_model_alone(demo, paths):
+    import torch
+
+    from attacks.loading import load_model
+
+    model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    x = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
+    timings: dict[str, float] = {}
+    cleanse.reverse_triggers(model, x, [0, 1], steps=3, timings=timings)
+    assert all(parameter.requires_grad for parameter in model.parameters())
+    assert all(parameter.grad is None for parameter in model.parameters())
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name])
+        assert tensor.is_contiguous()
+    assert set(timings) == {"batch", "forward", "backward", "optimiser"}
+    assert all(seconds >= 0 for seconds in timings.values())
+
+
 def test_anomaly_index_uses_the_mad_rule_and_only_the_small_side():
     norms = np.array([10.0, 11, 9, 10, 12, 8, 10, 11, 9, 2.0])
     index, flagged = cleanse.anomaly_indices(norms)
