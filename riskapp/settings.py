@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "riskapp.artifacts",
     "riskapp.dashboards",
     "riskapp.evaluations",
+    "riskapp.gates",
     "riskapp.accounts",
 ]
 
@@ -348,6 +349,7 @@ SPECTACULAR_SETTINGS = {
         "AssessmentStatusEnum": "riskapp.assessments.models.AssessmentStatus",
         "ProjectRoleEnum": "riskapp.projects.roles.Role",
         "ModelRoleEnum": "riskapp.artifacts.models.ModelRole",
+        "GateKindEnum": "riskapp.gates.models.GateKind",
     },
 }
 # Throttle counts live in the cache: Redis when it is configured, so every web process counts together.

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from riskapp.artifacts import api as artifacts
 from riskapp.assessments import api as assessments
+from riskapp.gates import api as gates
 from riskapp.jobs import api as jobs
 from riskapp.projects import api as projects
 
@@ -28,6 +29,8 @@ project_urls = [
     path("models/", artifacts.ModelListApi.as_view(), name="model_list"),
     path("models/upload/", artifacts.ModelUploadApi.as_view(), name="model_upload"),
     path("models/<int:model_id>/", artifacts.ModelDetailApi.as_view(), name="model_detail"),
+    path("models/<int:model_id>/test-plan/", gates.ModelTestPlanApi.as_view(), name="model_test_plan"),
+    path("models/<int:model_id>/gates/", gates.ModelGatesApi.as_view(), name="model_gates"),
     path("datasets/", artifacts.DatasetListApi.as_view(), name="dataset_list"),
     path("datasets/upload/", artifacts.DatasetUploadApi.as_view(), name="dataset_upload"),
     path("datasets/<int:dataset_id>/", artifacts.DatasetDetailApi.as_view(), name="dataset_detail"),
@@ -37,6 +40,10 @@ project_urls = [
     path("jobs/<int:job_id>/cancel/", jobs.JobCancelApi.as_view(), name="job_cancel"),
     path("jobs/<int:job_id>/result/", jobs.JobResultApi.as_view(), name="job_result"),
     path("jobs/<int:job_id>/files/<int:file_id>/", jobs.JobFileDownloadApi.as_view(), name="job_file"),
+    path("gates/", gates.GateListApi.as_view(), name="gate_list"),
+    path("gates/create/", gates.GateCreateApi.as_view(), name="gate_create"),
+    path("gates/<int:gate_id>/update/", gates.GateUpdateApi.as_view(), name="gate_update"),
+    path("gates/<int:gate_id>/delete/", gates.GateDeleteApi.as_view(), name="gate_delete"),
     path("reports/register/", assessments.RegisterReportApi.as_view(), name="report_register"),
     path("reports/assessment.md", assessments.AssessmentReportApi.as_view(), name="report_assessment"),
 ]

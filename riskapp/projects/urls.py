@@ -16,4 +16,5 @@ urlpatterns = [
     path("<int:project_id>/assessment/", include("riskapp.assessments.urls")),
     path("<int:project_id>/models/", include("riskapp.artifacts.urls")),
     path("<int:project_id>/risk/", include("riskapp.dashboards.project_urls")),
+    path("<int:project_id>/gates/", include("riskapp.gates.urls")),
 ]

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from riskapp.accounts.services import api_token_create
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.assessments.models import AssessmentVersion
+from riskapp.gates.models import QualityGate
 from riskapp.jobs.models import Job, JobFile, JobStatus
 
 
@@ -72,6 +73,7 @@ def objects(team):
         file=ContentFile(b"abc", name="d.upload"),
     )
     return {
+        "gate": QualityGate.objects.create(project=project, kind="no_backdoor_flag"),
         "job": finished,
         "running_job": running,
         "file": job_file,

@@ -39,6 +39,12 @@ RULES = {
     "api:model_list": ("GET", ROLES),
     "api:model_upload": ("POST", EDITORS),
     "api:model_detail": ("GET", ROLES),
+    "api:model_test_plan": ("POST", EDITORS),
+    "api:model_gates": ("GET", ROLES),
+    "api:gate_list": ("GET", ROLES),
+    "api:gate_create": ("POST", ("owner",)),
+    "api:gate_update": ("POST", ("owner",)),
+    "api:gate_delete": ("POST", ("owner",)),
     "api:dataset_list": ("GET", ROLES),
     "api:dataset_upload": ("POST", EDITORS),
     "api:dataset_detail": ("GET", ROLES),
@@ -61,6 +67,8 @@ POST_DATA = {
     "api:assessment_review": {"action": "return", "comment": "Explain the teacher's source."},
     "api:risk_treatment": {"treatment": "mitigate"},
     "api:job_create": {"kind": "environment_check", "parameters": {"queue": "cpu"}},
+    "api:gate_create": {"kind": "no_backdoor_flag"},
+    "api:gate_update": {"kind": "max_transfer_success", "params": {"threshold": 0.2}},
 }
 
 
@@ -90,6 +98,7 @@ def url_for(name, team, objects):
         "dataset_id": objects["dataset"].pk,
         "job_id": objects["running_job" if name == "api:job_cancel" else "job"].pk,
         "file_id": objects["file"].pk,
+        "gate_id": objects["gate"].pk,
     }
     return reverse(name, kwargs={key: arguments[key] for key in ROUTES[name]})
 

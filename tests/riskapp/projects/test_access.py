@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, reverse
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentVersion
+from riskapp.gates.models import QualityGate
 from riskapp.jobs.models import Job, JobFile, JobStatus
 from riskapp.jobs.views import PNG_SIGNATURE
 from riskapp.projects import urls as project_urls
@@ -61,6 +62,10 @@ RULES = {
     "projects:artifacts:dataset_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_download": ("GET", ROLES),
     "projects:artifacts:dataset_demo": ("POST", ("owner", "assessor")),
+    "projects:gates:list": ("GET", ROLES),
+    "projects:gates:create": ("POST", ("owner",)),
+    "projects:gates:edit": ("GET", ("owner",)),
+    "projects:gates:delete": ("POST", ("owner",)),
 }
 
 
@@ -105,7 +110,9 @@ def objects(team):
         size=3,
         file=ContentFile(b"abc", name="d.upload"),
     )
+    gate = QualityGate.objects.create(project=team.project, kind="no_backdoor_flag")
     return {
+        "gate": gate,
         "job": job,
         "file": job_file,
         "image": image,
@@ -134,6 +141,8 @@ def url_for(name, team, objects):
         kwargs["dataset_id"] = objects["dataset"].pk
     if name == "projects:assessments:version":
         kwargs["number"] = objects["version"].number
+    if name in ("projects:gates:edit", "projects:gates:delete"):
+        kwargs["gate_id"] = objects["gate"].pk
     return reverse(name, kwargs=kwargs)
 
 

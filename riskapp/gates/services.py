@@ -1,0 +1,178 @@
+"""Writes of quality gates (audited), and queuing a model's test plan for CI."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
+from riskapp.artifacts.services import validation_start
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.plan import recommended_plan
+from riskapp.assessments.selectors import assessment_latest
+from riskapp.audit.services import audit_record
+from riskapp.evaluations.services import evaluation_start
+from riskapp.gates.models import GateKind, QualityGate
+from riskapp.jobs.models import Job
+from riskapp.projects.models import Project
+
+
+def _snapshot(gate: QualityGate) -> dict[str, Any]:
+    return {"kind": gate.kind, "params": gate.params, "enabled": gate.enabled}
+
+
+@transaction.atomic
+def gate_create(
+    *, actor: AbstractBaseUser, project: Project, kind: str, params: dict[str, Any], enabled: bool = True
+) -> QualityGate:
+    gate = QualityGate.objects.create(project=project, kind=kind, params=params, enabled=enabled)
+    audit_record(actor=actor, action="gate.created", target=gate, project_id=project.pk, after=_snapshot(gate))
+    return gate
+
+
+@transaction.atomic
+def gate_update(
+    *, actor: AbstractBaseUser, gate: QualityGate, kind: str, params: dict[str, Any], enabled: bool
+) -> QualityGate:
+    before = _snapshot(gate)
+    gate.kind, gate.params, gate.enabled = kind, params, enabled
+    gate.save()
+    audit_record(
+        actor=actor,
+        action="gate.updated",
+        target=gate,
+        project_id=gate.project_id,
+        before=before,
+        after=_snapshot(gate),
+    )
+    return gate
+
+
+@transaction.atomic
+def gate_delete(*, actor: AbstractBaseUser, gate: QualityGate) -> None:
+    audit_record(actor=actor, action="gate.deleted", target=gate, project_id=gate.project_id, before=_snapshot(gate))
+    gate.delete()
+
+
+# The test plan names attacks as the questionnaire's rules do; the engine's names differ for some.
+ENGINE_ATTACK = {"pgd": "pgd_linf", "hop_skip_jump": "hopskipjump"}
+
+
+def _engine_attack(name: str) -> str:
+    return ENGINE_ATTACK.get(name, name)
+
+
+@dataclass(frozen=True)
+class PlanStart:
+    dataset: DatasetArtifact
+    jobs: list[Job]
+    skipped: list[dict[str, str]]  # {kind, reason}
+
+
+def _latest_ready_dataset(project: Project, purpose: str) -> DatasetArtifact | None:
+    return (
+        DatasetArtifact.objects.filter(project=project, status=IntakeStatus.READY, purpose=purpose)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _planned_runs(
+    planned, *, model: ModelArtifact, sample_limit: int, backdoor_steps: int | None
+) -> tuple[str, dict[str, Any] | None, ModelArtifact | None, str]:
+    """(kind, options, target model, skip reason) for one planned job; options None means skip."""
+    p, common = planned.params, {"sample_limit": sample_limit}
+    nc_steps = {"steps": backdoor_steps} if backdoor_steps else {}
+    kind = planned.kind
+    if kind == "validation":
+        if p.get("dataset", "evaluation") != "evaluation":
+            return kind, None, model, f"needs a {p['dataset']} dataset, which CI runs do not upload"
+        return kind, common, model, ""
+    if kind == "attack":
+        options = common | {"attacks": [_engine_attack(p["attack"])], "eps": p["eps"]}
+        return kind, options | ({"steps": p["steps"]} if p.get("steps") else {}), model, ""
+    if kind == "attack_suite":
+        return kind, common | {"attacks": [_engine_attack(a) for a in p["attacks"]], "eps": p["eps"]}, model, ""
+    if kind == "robustness_curve":
+        points = max(int(p.get("points", 8)), 1)
+        grid = [round(p["max_eps"] * i / points, 6) for i in range(1, points + 1)]
+        return kind, common | {"attacks": [_engine_attack(p.get("attack", "pgd"))], "eps": grid}, model, ""
+    if kind == "transfer_attack":
+        if model.parent is None:
+            return kind, None, model, "the model has no parent (teacher) to craft the attack on"
+        options = common | {"attacks": [_engine_attack(p.get("attack", "pgd"))], "eps": p["eps"]}
+        return kind, options | ({"steps": p["steps"]} if p.get("steps") else {}), model, ""
+    if kind == "backdoor_scan":
+        if p.get("target") == "teacher":
+            if model.parent is None:
+                return kind, None, model, "the model has no parent (teacher) to scan"
+            return kind, common | nc_steps, model.parent, ""
+        return kind, common | nc_steps, model, ""
+    if kind == "lineage":
+        if model.parent is None:
+            return kind, None, model, "the model has no parent (teacher) to compare with"
+        return kind, common | nc_steps, model, ""
+    if kind == "strip":
+        return kind, common, model, ""
+    if kind == "data_scan":
+        return kind, None, model, "screens training data, which CI runs do not upload"
+    return kind, None, model, "not a kind CI runs"
+
+
+@transaction.atomic
+def model_test_plan_start(
+    *,
+    actor: AbstractBaseUser,
+    model: ModelArtifact,
+    dataset: DatasetArtifact | None = None,
+    sample_limit: int = 200,
+    backdoor_steps: int | None = None,
+) -> PlanStart:
+    """Queue the project's recommended test plan for `model` (from the latest answers), plus the attack each
+    robust-accuracy gate needs and the plan does not already run. Jobs that need what the model lacks are
+    skipped with a reason."""
+    project = model.project
+    dataset = dataset or _latest_ready_dataset(project, DatasetPurpose.EVALUATION)
+    if dataset is None:
+        raise ValidationError("The project has no evaluation dataset that passed intake; upload one first.")
+    if model.status != IntakeStatus.READY:
+        raise ValidationError(f"“{model.name}” has not passed intake yet (status: {model.status}).")
+    version = assessment_latest(project=project)
+    plan = recommended_plan(load_bank(), version.answers if version else {})
+    runs = [_planned_runs(p, model=model, sample_limit=sample_limit, backdoor_steps=backdoor_steps) for p in plan]
+    for gate in project.gates.filter(enabled=True, kind=GateKind.MIN_ROBUST_ACCURACY):
+        options = {"sample_limit": sample_limit, "attacks": [gate.params["attack"]], "eps": gate.params["eps"]}
+        runs.append(("attack", options, model, ""))
+    if project.gates.filter(enabled=True, kind=GateKind.NO_BACKDOOR_FLAG).exists():
+        nc_steps = {"steps": backdoor_steps} if backdoor_steps else {}
+        runs.append(("backdoor_scan", {"sample_limit": sample_limit} | nc_steps, model, ""))
+    jobs, skipped, seen = [], [], set()
+    for kind, options, target, reason in runs:
+        if options is None:
+            skipped.append({"kind": kind, "reason": reason})
+            continue
+        key = json.dumps([kind, target.pk, {k: v for k, v in options.items() if k != "steps"}], sort_keys=True)
+        if key in seen:
+            continue  # the same measurement once (a gate's attack the plan already runs)
+        seen.add(key)
+        if target.status != IntakeStatus.READY:
+            skipped.append({"kind": kind, "reason": f"“{target.name}” has not passed intake"})
+            continue
+        if kind == "validation":
+            jobs.append(validation_start(actor=actor, model=target, dataset=dataset, sample_limit=sample_limit))
+            continue
+        teacher = target.parent if kind in ("transfer_attack", "lineage") else None
+        jobs.append(
+            evaluation_start(actor=actor, kind=kind, model=target, dataset=dataset, teacher=teacher, options=options)
+        )
+    audit_record(
+        actor=actor,
+        action="model.test_plan_started",
+        target=model,
+        project_id=project.pk,
+        after={"jobs": [job.pk for job in jobs], "skipped": skipped, "dataset": dataset.pk},
+    )
+    return PlanStart(dataset, jobs, skipped)

@@ -1,0 +1,184 @@
+"""Quality gates: evaluation against the latest results, owner edits over the page and the API, and the
+test plan a CI run queues for a model."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+
+from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
+from riskapp.assessments.models import AssessmentVersion, RiskTreatment
+from riskapp.audit.models import AuditEvent
+from riskapp.gates.evaluate import gates_evaluate, gates_passed
+from riskapp.gates.models import GateKind, QualityGate
+from riskapp.jobs.models import Job, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def make_model(team, name="student", parent=None):
+    return ModelArtifact.objects.create(
+        project=team.project,
+        name=name,
+        original_name=f"{name}.safetensors",
+        sha256=name.ljust(64, "0")[:64],
+        size=3,
+        file=ContentFile(b"abc", name="m.upload"),
+        status=IntakeStatus.READY,
+        architecture="cnn-digits",
+        num_classes=10,
+        parent=parent,
+    )
+
+
+def make_dataset(team):
+    return DatasetArtifact.objects.create(
+        project=team.project,
+        name="digits",
+        original_name="digits.npz",
+        sha256="d" * 64,
+        size=3,
+        file=ContentFile(b"abc", name="d.upload"),
+        status=IntakeStatus.READY,
+    )
+
+
+def finished(team, model, kind, result):
+    return Job.objects.create(
+        project=team.project,
+        kind=kind,
+        queue="gpu",
+        status=JobStatus.SUCCEEDED,
+        parameters={"model_id": model.pk},
+        result=result,
+        finished_at=timezone.now(),
+    )
+
+
+def attack_result(robust, eps=0.02, trustworthy=True):
+    row = {"attack": "pgd_linf", "eps": eps, "robust_accuracy": robust, "clean_accuracy": 0.95}
+    return {"trustworthy": trustworthy, "attacks": [row]}
+
+
+def robust_gate(team, threshold=0.5):
+    params = {"attack": "pgd_linf", "eps": 0.02, "threshold": threshold}
+    return QualityGate.objects.create(project=team.project, kind=GateKind.MIN_ROBUST_ACCURACY, params=params)
+
+
+def test_robust_accuracy_gate_reads_the_latest_attack_at_its_eps(team):
+    model = make_model(team)
+    robust_gate(team)
+    [result] = gates_evaluate(project=team.project, model=model)
+    assert result.passed is None and "not measured" in result.message and "counts as failed" in result.message
+    finished(team, model, "attack", attack_result(0.9, eps=0.1))  # another ε measures nothing here
+    assert gates_evaluate(project=team.project, model=model)[0].passed is None
+    finished(team, model, "attack", attack_result(0.4))
+    [result] = gates_evaluate(project=team.project, model=model)
+    assert (result.passed, result.measured) == (False, 0.4) and "below 0.5" in result.message
+    finished(team, model, "attack", attack_result(0.7))
+    [result] = gates_evaluate(project=team.project, model=model)
+    assert result.passed is True and gates_passed([result])
+    finished(team, model, "attack", attack_result(0.8, trustworthy=False))
+    [result] = gates_evaluate(project=team.project, model=model)
+    assert result.passed is False and "not trustworthy" in result.message
+
+
+def test_backdoor_and_transfer_gates(team):
+    model = make_model(team)
+    QualityGate.objects.create(project=team.project, kind=GateKind.NO_BACKDOOR_FLAG)
+    QualityGate.objects.create(project=team.project, kind=GateKind.MAX_TRANSFER_SUCCESS, params={"threshold": 0.2})
+    finished(team, model, "backdoor_scan", {"flagged_classes": [0], "classes": []})
+    finished(team, model, "transfer_attack", {"transfer_success_rate": 0.1})
+    backdoor, transfer = gates_evaluate(project=team.project, model=model)
+    assert backdoor.passed is False and "class 0" in backdoor.message
+    assert transfer.passed is True and transfer.measured == 0.1
+    other = make_model(team, name="other")
+    assert [r.passed for r in gates_evaluate(project=team.project, model=other)] == [None, None]
+
+
+def test_risk_gate_fails_until_the_risks_above_appetite_are_accepted(team):
+    team.project.risk_appetite = "low"
+    team.project.save()
+    AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1, answers={})
+    QualityGate.objects.create(project=team.project, kind=GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE)
+    [result] = gates_evaluate(project=team.project)
+    assert result.passed is False and result.measured
+    for threat in result.measured:
+        RiskTreatment.objects.create(
+            project=team.project,
+            threat_id=threat,
+            treatment="accept",
+            owner=team.reviewer,
+            rationale="Accepted until the next release.",
+            expires_on=timezone.localdate() + timedelta(days=30),
+            decided_by=team.reviewer,
+        )
+    assert gates_evaluate(project=team.project)[0].passed is True
+
+
+def test_owner_adds_edits_and_deletes_a_gate_on_the_page(team, client_for):
+    owner = client_for(team.owner)
+    url = reverse("projects:gates:list", args=[team.project.pk])
+    response = owner.post(reverse("projects:gates:create", args=[team.project.pk]), {"kind": "min_robust_accuracy"})
+    assert response.status_code == 400 and "needs this" in response.content.decode()
+    data = {"kind": "min_robust_accuracy", "attack": "pgd_linf", "eps": "0.03", "threshold": "0.6", "enabled": "on"}
+    response = owner.post(reverse("projects:gates:create", args=[team.project.pk]), data)
+    gate = QualityGate.objects.get()
+    assert response.url == url and gate.params == {"attack": "pgd_linf", "eps": 0.03, "threshold": 0.6}
+    owner.post(reverse("projects:gates:edit", args=[team.project.pk, gate.pk]), {**data, "threshold": "0.7"})
+    gate.refresh_from_db()
+    assert gate.params["threshold"] == 0.7
+    assert "robust accuracy ≥ 0.7" in owner.get(url).content.decode()
+    owner.post(reverse("projects:gates:delete", args=[team.project.pk, gate.pk]))
+    assert not QualityGate.objects.exists()
+    actions = set(AuditEvent.objects.filter(project_id=team.project.pk).values_list("action", flat=True))
+    assert {"gate.created", "gate.updated", "gate.deleted"} <= actions
+
+
+def test_viewer_reads_gates_without_edit_controls(team, client_for):
+    robust_gate(team)
+    page = client_for(team.viewer).get(reverse("projects:gates:list", args=[team.project.pk])).content.decode()
+    assert "robust accuracy ≥ 0.5" in page and "Add a gate" not in page and "Delete" not in page
+
+
+def test_api_creates_gates_with_params_checked_by_kind(team, api_for):
+    api = api_for(team.owner)
+    url = f"/api/v1/projects/{team.project.pk}/gates/"
+    response = api.post(url + "create/", {"kind": "max_transfer_success", "params": {"bound": 1}}, format="json")
+    assert response.status_code == 400 and "bound" in response.json()["params"]
+    response = api.post(url + "create/", {"kind": "max_transfer_success", "params": {}}, format="json")
+    assert response.status_code == 400 and "threshold" in response.json()["params"]
+    response = api.post(url + "create/", {"kind": "max_transfer_success", "params": {"threshold": 0.2}}, format="json")
+    assert response.status_code == 201 and response.json()["params"] == {"threshold": 0.2}
+    model = make_model(team)
+    body = api_for(team.viewer).get(url, {"model": model.pk}).json()
+    assert body["model_id"] == model.pk and body["passed"] is False
+    assert body["gates"][0]["status"] == "not measured"
+
+
+def test_test_plan_queues_the_plan_with_engine_names_and_skips_what_needs_a_teacher(team, api_for):
+    AssessmentVersion.objects.create(
+        project=team.project,
+        number=1,
+        bank_version=1,
+        answers={"teacher.weights_public": "yes", "context.uses_pretrained": "yes", "requirements.input_eps": 0.05},
+    )
+    robust_gate(team)
+    model = make_model(team)
+    dataset = make_dataset(team)
+    url = f"/api/v1/projects/{team.project.pk}/models/{model.pk}/test-plan/"
+    response = api_for(team.assessor).post(url, {"sample_limit": 50}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["dataset_id"] == dataset.pk
+    jobs = Job.objects.filter(pk__in=[job["id"] for job in body["jobs"]])
+    assert {job.kind for job in jobs} >= {"validation", "attack"}
+    attacks = [job.parameters for job in jobs if job.kind == "attack"]
+    assert {"attacks": ["pgd_linf"], "eps": 0.05} in [{"attacks": a["attacks"], "eps": a["eps"]} for a in attacks]
+    assert {"attacks": ["pgd_linf"], "eps": 0.02} in [{"attacks": a["attacks"], "eps": a["eps"]} for a in attacks]
+    assert all(job.parameters["sample_limit"] == 50 for job in jobs)
+    assert {"kind": "transfer_attack", "reason": "the model has no parent (teacher) to craft the attack on"} in body[
+        "skipped"
+    ]
