@@ -157,6 +157,10 @@ def main() -> None:
         )
         print(f"largest gap between {name} and separate: {gap * 100:.1f} points")
     _resnet()
+    # AutoAttack: our cascade side by side with ART's default AutoAttack on the same model and data.
+    from benchmarks import autoattack
+
+    autoattack.main([])
 
 
 def _resnet() -> None:

@@ -1,8 +1,8 @@
 """The attack catalogue: how each attack is built for one batch run, and what kind it is.
 
-All but PGD are ART's implementations. Each gets a fresh ART estimator per run, runs with `verbose=False`
-(its tqdm bars would go to the job log), and is called one batch at a time, so progress and cancellation
-happen between batches in our loop instead of inside ART.
+All but PGD and AutoAttack (our own torch code, `build=None`) are ART's implementations. Each ART attack gets a
+fresh ART estimator per run, runs with `verbose=False` (its tqdm bars would go to the job log), and is called one
+batch at a time, so progress and cancellation happen between batches in our loop instead of inside ART.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class AttackSpec:
     white_box: bool
     eps_bounded: bool  # False: minimum-norm attacks (C&W, DeepFool, HopSkipJump) count any misclassification
     norm: str | None  # None: the attack follows Settings.norm
-    build: Callable[[Any, Settings], Any] | None  # (ART estimator, settings) -> ART attack; None: our own PGD
+    build: Callable[[Any, Settings], Any] | None  # (ART estimator, settings) -> ART attack; None: our own code
     description: str
 
     def norm_for(self, settings: Settings) -> str:
@@ -68,25 +68,6 @@ def _deepfool(estimator: Any, s: Settings) -> Any:
     from art.attacks.evasion import DeepFool
 
     return DeepFool(estimator, max_iter=max(s.steps, 50), batch_size=s.batch_size, verbose=False)
-
-
-def _autoattack(estimator: Any, s: Settings) -> Any:
-    from art.attacks.evasion import AutoAttack, AutoProjectedGradientDescent, SquareAttack
-
-    # An explicit list built with verbose=False: the default list prints tqdm bars whatever TQDM_DISABLE says.
-    common = {"norm": s.art_norm, "eps": s.eps, "eps_step": s.step, "batch_size": s.batch_size, "verbose": False}
-    attacks = [
-        AutoProjectedGradientDescent(
-            estimator, max_iter=max(s.steps, 10), nb_random_init=1, loss_type="cross_entropy", **common
-        ),
-        AutoProjectedGradientDescent(
-            estimator, max_iter=max(s.steps, 10), nb_random_init=1, loss_type="difference_logits_ratio", **common
-        ),
-        SquareAttack(
-            estimator, norm=s.art_norm, eps=s.eps, max_iter=s.max_queries, batch_size=s.batch_size, verbose=False
-        ),
-    ]
-    return AutoAttack(estimator, norm=s.art_norm, eps=s.eps, eps_step=s.step, attacks=attacks, batch_size=s.batch_size)
 
 
 def _square(estimator: Any, s: Settings) -> Any:
@@ -121,7 +102,14 @@ ATTACKS: dict[str, AttackSpec] = {
         AttackSpec("pgd_l2", True, True, "2", None, "PGD L2 with random start (plain torch loop)"),
         AttackSpec("cw_l2", True, False, "2", _cw, "Carlini-Wagner L2 (minimum-norm), ART"),
         AttackSpec("deepfool", True, False, "2", _deepfool, "DeepFool (minimum-norm L2), ART"),
-        AttackSpec("autoattack", True, True, None, _autoattack, "AutoAttack: APGD-CE, APGD-DLR, Square; ART"),
+        AttackSpec(
+            "autoattack",
+            True,
+            True,
+            None,
+            None,
+            "AutoAttack, standard version: APGD-CE, APGD-T, FAB-T, Square, each on the survivors (plain torch)",
+        ),
         AttackSpec("square", False, True, None, _square, "Square attack (score-based black-box), ART"),
         AttackSpec("hopskipjump", False, False, None, _hopskipjump, "HopSkipJump (decision-based black-box), ART"),
     )

@@ -70,6 +70,39 @@ def _pgd_batch(target: Target, xb: np.ndarray, yb: np.ndarray, s: Settings, norm
     return adv.cpu().numpy()
 
 
+class _ReportingContext:
+    """`ctx` for the AutoAttack cascade: its cancel checks, with progress going to this attack's `report`."""
+
+    def __init__(self, ctx: RunContext, report: Report) -> None:
+        self.check_cancel = ctx.check_cancel
+        self._report = report
+
+    def progress(self, percent: float, message: str = "") -> None:
+        self._report(percent / 100, message)
+
+
+def _autoattack_all(
+    target: Target, x: np.ndarray, y: np.ndarray, s: Settings, norm: str, ctx: RunContext, report: Report
+) -> np.ndarray:
+    """The standard AutoAttack cascade (it batches itself, stage by stage over the survivors)."""
+    import torch
+
+    from attacks.evasion.autoattack import autoattack
+
+    result = autoattack(
+        target.model,  # type: ignore[arg-type]
+        torch.from_numpy(np.ascontiguousarray(x, np.float32)),
+        torch.from_numpy(np.asarray(y, np.int64)),
+        eps=s.eps,
+        norm=norm,
+        clip=target.clip,
+        batch_size=s.batch_size,
+        seed=s.seed,
+        ctx=_ReportingContext(ctx, report),
+    )
+    return result.adversarial.numpy()
+
+
 def generate(
     target: Target, name: str, x: np.ndarray, y: np.ndarray, s: Settings, ctx: RunContext, report: Report
 ) -> np.ndarray:
@@ -79,6 +112,8 @@ def generate(
     spec = ATTACKS[name]
     norm = spec.norm_for(s)
     seed_everything(s.seed)
+    if name == "autoattack":
+        return _autoattack_all(target, x, y, s, norm, ctx, report)
     attack = spec.build(target.art_estimator(), s) if spec.build is not None else None
     gen = torch.Generator(device=target.device if target.white_box else "cpu").manual_seed(s.seed)
     out = np.empty_like(x, dtype=np.float32)
