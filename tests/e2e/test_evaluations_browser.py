@@ -1,6 +1,7 @@
 """In headless Chromium against `make run`'s stack: an assessor uploads the demo's backdoored teacher, runs a
-robustness curve and a backdoor scan from the model's page, watches them finish and reads the results:
-the drawn curve, the flagged class with its reversed trigger; then the project's risk page and the portfolio."""
+robustness curve, an attack suite and a backdoor scan from the model's page, watches them finish and reads the
+results: the drawn curve, the suite's bars and examples, the flagged class with its reversed trigger; then the
+project's risk page and the portfolio."""
 
 from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401 - the demo models, built once per session
 from tests.e2e.test_assessment_browser import sign_in
@@ -10,14 +11,16 @@ LONG = 600_000  # ms: the jobs run in the real worker's sandbox on a shared CPU
 
 
 def run_test(page, **fields) -> None:
-    page.select_option("#id_kind", fields.pop("kind"))
-    page.select_option("#id_dataset", label="digits (test split)")
+    """Fill the model page's security-test form (the validation form above it has fields of the same names)."""
+    form = page.locator("form:has(button:has-text('Run test'))")
+    form.locator("select[name=kind]").select_option(fields.pop("kind"))
+    form.locator("select[name=dataset]").select_option(label="digits (test split)")
     for name, value in fields.items():
-        page.fill(f"#id_{name}", str(value))
-    page.click("button:has-text('Run test')")
+        form.locator(f"[name={name}]").fill(str(value))
+    form.locator("button:has-text('Run test')").click()
 
 
-def test_an_assessor_runs_a_curve_and_a_backdoor_scan_and_reads_them(start_dev_server, browser_page, paths):  # noqa: F811
+def test_an_assessor_runs_a_curve_a_suite_and_a_backdoor_scan_and_reads_them(start_dev_server, browser_page, paths):  # noqa: F811
     from playwright.sync_api import expect
 
     server = start_dev_server()
@@ -42,6 +45,14 @@ def test_an_assessor_runs_a_curve_and_a_backdoor_scan_and_reads_them(start_dev_s
     expect(page.locator("#robustness-curve .main-svg").first).to_be_visible(timeout=LONG)
     expect(page.get_by_text("trustworthy").first).to_be_visible()
     shoot(page, "job-robustness-curve")
+
+    page.goto(model_url)
+    run_test(page, kind="attack_suite", eps="0.1", steps=10, sample_limit=100)
+    expect(page.locator("#attack-bars .main-svg").first).to_be_visible(timeout=LONG)
+    example = page.locator("img.example").first
+    expect(example).to_be_visible()
+    assert example.evaluate("img => img.complete && img.naturalWidth > 0")
+    shoot(page, "job-attack-suite")
 
     page.goto(model_url)
     run_test(page, kind="backdoor_scan", steps=300, sample_limit=300)
