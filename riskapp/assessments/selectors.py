@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.http import Http404
 
 from riskapp.assessments.bank import UNKNOWN, Area, Bank, Question, question_visible
@@ -122,12 +122,11 @@ def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> 
     from riskapp.artifacts.models import ModelArtifact
 
     plan = recommended_plan(bank, answers)
-    # One indexed query per planned kind (a handful, fixed by the bank), whatever the number of jobs.
-    latest: dict[str, Job] = {}
-    for kind in dict.fromkeys(p.kind for p in plan):
-        job = project.jobs.filter(kind=kind).order_by("-created_at", "-id").first()
-        if job is not None:
-            latest[kind] = job
+    # The newest job of each planned kind (ids grow with creation): two queries whatever the number of jobs.
+    newest = (
+        project.jobs.filter(kind__in={p.kind for p in plan}).values("kind").annotate(newest=Max("id")).values("newest")
+    )
+    latest = {job.kind: job for job in Job.objects.filter(pk__in=newest)}
     superseded = set(
         ModelArtifact.objects.filter(project=project, next_versions__isnull=False).values_list("pk", flat=True)
     )
