@@ -139,26 +139,29 @@ def transfer_bars(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _marked_bars(x: list[str], y: list[float], marked: list[bool], label: str, name: str = "") -> dict[str, Any]:
+    """A bar trace whose marked bars are vermillion, hatched and labelled, the others sky blue."""
+    return {
+        "type": "bar",
+        "x": x,
+        "y": y,
+        "text": [label if m else "" for m in marked],
+        "textposition": "outside",
+        "marker": {
+            "color": [FLAGGED if m else NORMAL for m in marked],
+            "pattern": {"shape": ["/" if m else "" for m in marked]},
+        },
+        "name": name,
+    }
+
+
 def anomaly_bars(
     classes: list[dict[str, Any]], threshold: float, *, title: str = "Neural Cleanse anomaly index"
 ) -> dict[str, Any]:
     """Anomaly index per class; flagged classes hatched and labelled, the threshold as a dashed line."""
-    flagged = [bool(c.get("flagged")) for c in classes]
+    x, y = [str(c["class"]) for c in classes], [c["anomaly_index"] for c in classes]
     return {
-        "data": [
-            {
-                "type": "bar",
-                "x": [str(c["class"]) for c in classes],
-                "y": [c["anomaly_index"] for c in classes],
-                "text": ["flagged" if f else "" for f in flagged],
-                "textposition": "outside",
-                "marker": {
-                    "color": [FLAGGED if f else NORMAL for f in flagged],
-                    "pattern": {"shape": ["/" if f else "" for f in flagged]},
-                },
-                "name": "anomaly index",
-            }
-        ],
+        "data": [_marked_bars(x, y, [bool(c.get("flagged")) for c in classes], "flagged", "anomaly index")],
         "layout": _layout(
             title,
             "class",
@@ -234,21 +237,9 @@ def layer_change_bars(layers: list[dict[str, Any]]) -> dict[str, Any]:
 
 def trigger_survival_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Success of each of the teacher's reversed triggers on the student; triggers the teacher scan flagged hatched."""
-    flagged = [bool(r.get("teacher_flagged")) for r in rows]
+    x, y = [str(r["class"]) for r in rows], [r["success_rate"] for r in rows]
     return {
-        "data": [
-            {
-                "type": "bar",
-                "x": [str(r["class"]) for r in rows],
-                "y": [r["success_rate"] for r in rows],
-                "text": ["flagged on teacher" if f else "" for f in flagged],
-                "textposition": "outside",
-                "marker": {
-                    "color": [FLAGGED if f else NORMAL for f in flagged],
-                    "pattern": {"shape": ["/" if f else "" for f in flagged]},
-                },
-            }
-        ],
+        "data": [_marked_bars(x, y, [bool(r.get("teacher_flagged")) for r in rows], "flagged on teacher")],
         "layout": _layout(
             "The teacher's reversed triggers on the student",
             "class",
