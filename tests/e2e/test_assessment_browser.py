@@ -6,6 +6,15 @@ import re
 from tests.e2e.test_browser import shoot
 
 
+def settled(page) -> None:
+    """Wait until htmx has swapped and processed the last response: a click on inputs htmx has not processed
+    yet sends nothing (a person never clicks within those milliseconds; a test does)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+    page.wait_for_timeout(100)
+
+
 def sign_in(page, server, username, password):
     page.goto(server.base_url + "/accounts/login/")
     page.fill("#id_username", username)
@@ -43,7 +52,10 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     # Each click autosaves through htmx; the teacher section appears once a pre-trained model is used.
     page.locator("#q-context\\.uses_pretrained").get_by_label("Yes").check()
     expect(page.locator("#q-teacher\\.source")).to_be_visible()
+    settled(page)
     page.locator("#q-teacher\\.source").get_by_label("Downloaded from a public model hub").check()
+    expect(page.locator("#area-teacher .progress-label")).to_contain_text("1 of")
+    settled(page)
     expect(page.locator("#q-teacher\\.weights_public")).to_be_visible()
     page.locator("#q-teacher\\.weights_public").get_by_label("Yes").check()
     expect(page.locator("#area-teacher .progress-label")).to_contain_text("2 of")
