@@ -108,23 +108,25 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
     return list(by_id.values()), lineage
 
 
+def curve_line(name: str, job: Job) -> dict[str, Any]:
+    """One robustness-curve job as a line of the overlaid curve chart (figures.robustness_curves)."""
+    points = job.result.get("curve", [])
+    return {
+        "name": name,
+        "norm": job.result.get("norm", "inf"),
+        "eps": [p["eps"] for p in points],
+        "robust_accuracy": [p["robust_accuracy"] for p in points],
+        "job": job,
+        "trustworthy": job.result.get("trustworthy", False),
+    }
+
+
 def curve_series(summaries: list[ModelSummary]) -> list[dict[str, Any]]:
     """The latest curve of every model (L∞ first; one norm per chart), for the overlaid robustness chart."""
     series = []
     for summary in summaries:
-        if summary.curve is None:
-            continue
-        points = summary.curve.result.get("curve", [])
-        series.append(
-            {
-                "name": summary.label,
-                "norm": summary.curve.result.get("norm", "inf"),
-                "eps": [p["eps"] for p in points],
-                "robust_accuracy": [p["robust_accuracy"] for p in points],
-                "job": summary.curve,
-                "trustworthy": summary.curve.result.get("trustworthy", False),
-            }
-        )
+        if summary.curve is not None:
+            series.append(curve_line(summary.label, summary.curve))
     norms = [s["norm"] for s in series]
     main = "inf" if "inf" in norms else (norms[0] if norms else "inf")
     return [s for s in series if s["norm"] == main]

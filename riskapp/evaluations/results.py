@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.dashboards import evaluation_figures as figures
+from riskapp.dashboards.risk import curve_line
 from riskapp.jobs.models import Job, JobFile, JobStatus
 
 # Other models' curves drawn beside this one: enough to compare versions, few enough to read.
@@ -55,19 +56,10 @@ def overlaid_curves(job: Job, result: dict[str, Any]) -> list[dict[str, Any]]:
         if len(latest) >= MAX_OVERLAID_CURVES - 1:
             break
     names = ModelArtifact.objects.in_bulk([model_id, *latest])
-    series = []
-    for this_id, curve_job in [(model_id, job), *latest.items()]:
-        points = curve_job.result.get("curve", [])
-        series.append(
-            {
-                "name": _model_label(names.get(this_id), f"job {curve_job.pk}"),
-                "job": curve_job,
-                "eps": [p["eps"] for p in points],
-                "robust_accuracy": [p["robust_accuracy"] for p in points],
-                "trustworthy": curve_job.result.get("trustworthy", False),
-            }
-        )
-    return series
+    return [
+        curve_line(_model_label(names.get(this_id), f"job {curve_job.pk}"), curve_job)
+        for this_id, curve_job in [(model_id, job), *latest.items()]
+    ]
 
 
 def _curve(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
