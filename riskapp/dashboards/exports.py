@@ -207,9 +207,16 @@ def defectdojo_findings(project: Project) -> dict[str, Any]:
     }
 
 
+def sha256_hashes(sha256: str) -> list:
+    """A file's SHA-256 as CycloneDX hashes (none when the stored value is not a full hex digest)."""
+    from cyclonedx.model import HashAlgorithm, HashType
+
+    return [HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if len(sha256) == 64 else []
+
+
 def cyclonedx_bom(project: Project) -> str:
     """The project's model inventory as a CycloneDX 1.6 ML-BOM (JSON text), checked against the schema."""
-    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType, Pedigree
     from cyclonedx.output.json import JsonV1Dot6
@@ -248,7 +255,7 @@ def cyclonedx_bom(project: Project) -> str:
             version=model.version,
             type=ComponentType.MACHINE_LEARNING_MODEL,
             bom_ref=f"model-{model.pk}",
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=model.sha256)] if len(model.sha256) == 64 else [],
+            hashes=sha256_hashes(model.sha256),
             properties=properties,
         )
     for summary in summaries:
@@ -277,9 +284,7 @@ def cyclonedx_bom(project: Project) -> str:
                 name=dataset.name,
                 type=ComponentType.DATA,
                 bom_ref=f"dataset-{dataset.pk}",
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=dataset.sha256)]
-                if len(dataset.sha256) == 64
-                else [],
+                hashes=sha256_hashes(dataset.sha256),
                 properties=[Property(name="riskapp:purpose", value=dataset.purpose)],
             )
         )

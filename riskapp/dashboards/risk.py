@@ -4,6 +4,8 @@ the test plan's state and sign-off, read in a fixed number of queries whatever t
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
@@ -69,8 +71,6 @@ def _latest_results(project: Project) -> list[Job]:
 def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[int, int], Job]]:
     """Each model with its latest robust accuracy per attack, latest curve and latest backdoor scan; and the
     latest lineage job per (teacher, student) pair."""
-    from django.db.models import Exists, OuterRef
-
     models = list(
         project.models.annotate(
             has_next_version=Exists(ModelArtifact.objects.filter(previous_version=OuterRef("pk")))
