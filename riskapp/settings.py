@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "riskapp.evaluations",
     "riskapp.gates",
     "riskapp.accounts",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "riskapp.middleware.ContentSecurityPolicyMiddleware",
+    # Last: it turns away sign-in attempts from a username and address that failed too often.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "riskapp.urls"
@@ -183,6 +187,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username and address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in rate limiting (the sign-in page and Django admin): after RISKAPP_SIGNIN_FAILURE_LIMIT failed
+# attempts for one username from one address, that pair is refused (429) for RISKAPP_SIGNIN_COOLOFF_MINUTES.
+# Counting the pair, not the username alone, keeps an attacker from locking a user out everywhere.
+AXES_FAILURE_LIMIT = env_int("RISKAPP_SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("RISKAPP_SIGNIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "riskapp.accounts.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "riskapp.accounts.signin.client_address"
+# Proxies in front of riskapp that append to X-Forwarded-For (0: use the connection's address).
+TRUSTED_PROXY_COUNT = env_int("RISKAPP_TRUSTED_PROXY_COUNT", 0)
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -365,10 +385,24 @@ if REDIS_URL:
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it: the token comes from the page.
+CSRF_COOKIE_HTTPONLY = True  # no script reads it: htmx and Swagger UI take the token from the page.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own static files (no inline script, no eval: plotly.js, htmx and Swagger UI
+# run without it); inline styles are allowed because plotly.js and htmx inject their own.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'", "'unsafe-inline'"),
+    "img-src": ("'self'", "data:"),
+    "font-src": ("'self'", "data:"),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -386,4 +420,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Sign-in rate limiting logs failures and lock-outs as warnings; its routine cleanup is not news.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -1,7 +1,7 @@
 """Every API route, under /api/v1/. One view per operation (reads GET, every change POST)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from riskapp.artifacts import api as artifacts
 from riskapp.assessments import api as assessments
@@ -53,5 +53,5 @@ urlpatterns = [
     path("projects/create/", projects.ProjectCreateApi.as_view(), name="project_create"),
     path("projects/<int:project_id>/", include(project_urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -14,7 +14,8 @@ class AuditEvent(models.Model):
     """Who did what, when, to which object, with the values before and after. Append-only."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # A user who has acted cannot be deleted (that would rewrite their events): deactivate them instead.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     # Kept as a plain id so that deleting a project never erases its history.
     project_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     action = models.CharField(max_length=64)

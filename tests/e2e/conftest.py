@@ -17,6 +17,7 @@ from tests.attacks.conftest import digits, trained_cnn  # noqa: F401 - engine fi
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+CSP_VIOLATION = "Content-Security-Policy violation:"
 
 
 def free_port():
@@ -128,5 +129,17 @@ def browser_page():
             ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # Every page of every browser test runs under riskapp's Content-Security-Policy: a blocked script,
+        # style or request, or an uncaught script error, fails the test that caused it.
+        problems = []
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => console.error("
+            f"'{CSP_VIOLATION} ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')"
+            " + ' on ' + e.documentURI))"
+        )
+        page.on("console", lambda message: CSP_VIOLATION in message.text and problems.append(message.text))
+        page.on("pageerror", lambda error: problems.append(f"script error on {page.url}: {error}"))
+        page.problems = problems  # a test that provokes a violation on purpose takes it out of here
         yield page
         browser.close()
+        assert not problems, "\n".join(problems)

@@ -19,7 +19,8 @@ def test_generates_projects_jobs_evidence_and_fresh_summaries(client, django_use
     assert set(Job.objects.values_list("kind", flat=True)) == {"attack", "robustness_curve", "backdoor_scan", "lineage"}
     assert Evidence.objects.filter(kind="robust_accuracy").exists()
     assert ProjectRiskSummary.objects.filter(stale=False).count() == 6
-    assert client.login(username="manager", password="generated-pass-1")
+    signed_in = client.post(reverse("login"), {"username": "manager", "password": "generated-pass-1"})
+    assert signed_in.status_code == 302 and signed_in.url == reverse("projects:list")
     page = client.get(reverse("dashboards:portfolio")).content.decode()
     assert "6 projects" in page and "Generated project 0001" in page
     # A second run adds more projects, numbered on.
