@@ -45,6 +45,7 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
         ({"DEBUG": "1", "REDIS_URL": "http://cache:6379"}, "REDIS_URL must start with redis://"),
         ({"DEBUG": "0", "SECRET_KEY": "short", "ALLOWED_HOSTS": "x"}, "SECRET_KEY must be at least 50 characters"),
         ({"DEBUG": "0", "SECRET_KEY": GOOD_KEY}, "ALLOWED_HOSTS must list the host names"),
+        ({"DEBUG": "1", "RISKAPP_SIGNIN_FAILURE_LIMIT": "0"}, "RISKAPP_SIGNIN_FAILURE_LIMIT must be at least 1"),
     ],
 )
 def test_bad_values_raise_improperly_configured_naming_the_variable(tmp_path, env, message):
@@ -112,3 +113,13 @@ def test_check_deploy_with_production_variables_reports_no_warnings(tmp_path):
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_production_sends_hsts_and_secure_cookies_and_redirects_to_https(tmp_path):
+    code = (
+        "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, settings.SECURE_SSL_REDIRECT,"
+        " settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY,"
+        " settings.CSRF_COOKIE_HTTPONLY)"
+    )
+    result = load_settings(tmp_path, code, DEBUG="0", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="riskapp.example")
+    assert result.stdout.split() == ["31536000", "True", "True", "True", "True", "True", "True"], result.stderr
