@@ -26,13 +26,13 @@ def test_pages_work_under_the_content_security_policy_and_it_blocks_eval_and_inl
     page.locator("input[type=radio]").first.check()
     settled(page)
     page.click("nav.subnav >> text=\"Risk register\"")
-    expect(page.locator(".main-svg").first).to_be_visible()
+    expect(page.locator(".main-svg").first).to_be_visible(timeout=30_000)
     page.click("nav.subnav >> text=Risk")
-    expect(page.locator("#risk-heatmap .main-svg").first).to_be_visible()
+    expect(page.locator("#risk-heatmap .main-svg").first).to_be_visible(timeout=30_000)
     page.goto(project_url + "risk/report/")
-    expect(page.locator(".main-svg").first).to_be_visible()
+    expect(page.locator(".main-svg").first).to_be_visible(timeout=30_000)
     page.goto(server.base_url + "/portfolio/")
-    expect(page.locator("#portfolio-bars .main-svg").first).to_be_visible()
+    expect(page.locator("#portfolio-bars .main-svg").first).to_be_visible(timeout=30_000)
 
     # Swagger UI renders the schema from its own script file (no inline bootstrap script).
     page.goto(server.base_url + "/api/v1/docs/")
@@ -40,7 +40,7 @@ def test_pages_work_under_the_content_security_policy_and_it_blocks_eval_and_inl
 
     # Django admin, including the audit log.
     page.goto(server.base_url + "/admin/audit/auditevent/")
-    expect(page.locator("#result_list")).to_be_visible()
+    expect(page.locator("#result_list")).to_be_visible(timeout=30_000)
 
     assert page.problems == [], page.problems
 
