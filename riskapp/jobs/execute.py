@@ -4,12 +4,14 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from riskapp.jobs import services
 from riskapp.jobs.kinds import get_kind
@@ -17,6 +19,7 @@ from riskapp.jobs.models import Job, JobFile, JobStatus
 from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, bwrap_available, run_in_sandbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HEARTBEAT_EVERY_S = 1.0
 MAX_OUTPUT_FILES = 100
@@ -47,6 +50,26 @@ def sandbox_isolation() -> bool:
             "RISKAPP_SANDBOX_ISOLATION=on, but bubblewrap is missing or may not create namespaces on this worker."
         )
     return False
+
+
+def _reconnecting(job: Job, what: str, write: Callable[[], T]) -> T:
+    """Run one write of a running job; if the database connection was lost meanwhile (a database
+    restart or failover, an administrator ending the session), open a new one and run it once more.
+
+    Jobs run for hours on one connection, and Celery only replaces broken connections between
+    tasks. Running a write twice is safe: each is a conditional UPDATE on (status, attempts), in a
+    transaction that either committed or was rolled back whole (output files stored before the cut
+    stay on disk, unreferenced). A write that committed just before the cut finds the job no longer
+    running the second time, and changes nothing.
+    """
+    try:
+        return write()
+    except (OperationalError, InterfaceError) as error:
+        if connection.in_atomic_block:
+            raise  # the enclosing transaction is lost with the connection: its owner repeats it whole
+        log.warning("job %s: database connection lost during %s (%s); reconnecting", job.pk, what, error)
+        connection.close()
+        return write()
 
 
 def _resolve_file_params(kind, parameters: dict) -> tuple[dict, list[Path]]:
@@ -99,7 +122,19 @@ def job_execute(*, job_id: int) -> str | None:
 
     def on_tick() -> str:
         last_beat[0] = time.monotonic()
-        return services.job_heartbeat(job=job, progress=latest["progress"], message=latest["message"])
+        try:
+            return _reconnecting(
+                job,
+                "a heartbeat",
+                lambda: services.job_heartbeat(job=job, progress=latest["progress"], message=latest["message"]),
+            )
+        except (OperationalError, InterfaceError) as error:
+            # The database is still away: keep the task running and try again on the next tick. Should
+            # the outage outlast the heartbeat timeout, the reconciler requeues the job and the next
+            # heartbeat that gets through answers 'abandon'; the wall-clock limit still applies.
+            log.warning("job %s: heartbeat not recorded, the database is unreachable (%s)", job.pk, error)
+            connection.close()
+            return "continue"
 
     final_status: list[str | None] = [None]
 
@@ -107,6 +142,9 @@ def job_execute(*, job_id: int) -> str | None:
         if outcome.status == "abandoned":
             log.warning("job %s: attempt %s abandoned, the job is no longer ours", job.pk, job.attempts)
             return
+        _reconnecting(job, "recording its outcome", lambda: record(outcome))
+
+    def record(outcome: SandboxOutcome) -> None:
         error = outcome.error
         if outcome.log_tail:
             error = f"{error}\n\nLast lines of the task's log:\n{outcome.log_tail}"
@@ -128,7 +166,9 @@ def job_execute(*, job_id: int) -> str | None:
             limits=sandbox_limits(),
             on_progress=on_progress,
             on_tick=on_tick,
-            on_start=lambda pid: services.job_set_sandbox_pid(job=job, pid=pid),
+            on_start=lambda pid: _reconnecting(
+                job, "recording the sandbox's pid", lambda: services.job_set_sandbox_pid(job=job, pid=pid)
+            ),
             on_finish=on_finish,
             base_dir=settings.JOB_SANDBOX_DIR,
             isolate=sandbox_isolation(),
@@ -138,10 +178,15 @@ def job_execute(*, job_id: int) -> str | None:
         )
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job
         log.exception("job %s: the worker failed while running it", job.pk)
-        with transaction.atomic():
-            if services.job_finish(job=job, status=JobStatus.FAILED, error=f"Internal error in the worker: {error!r}"):
-                final_status[0] = JobStatus.FAILED
-                if kind.on_finish is not None:
-                    kind.on_finish(Job.objects.get(pk=job.pk))
+        message = f"Internal error in the worker: {error!r}"
+
+        def record_failure() -> None:
+            with transaction.atomic():
+                if services.job_finish(job=job, status=JobStatus.FAILED, error=message):
+                    final_status[0] = JobStatus.FAILED
+                    if kind.on_finish is not None:
+                        kind.on_finish(Job.objects.get(pk=job.pk))
+
+        _reconnecting(job, "recording its failure", record_failure)
     log.info("job %s: attempt %s ended %s", job.pk, job.attempts, final_status[0])
     return final_status[0]

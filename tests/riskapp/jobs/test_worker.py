@@ -2,198 +2,22 @@
 
 The worker subprocess shares the test database (the SQLite test file, or PostgreSQL when
 DATABASE_URL is set). Without a redis-server binary these tests skip, unless
-RISKAPP_REQUIRE_SERVICES=1 (as in CI), where they fail instead.
+RISKAPP_REQUIRE_SERVICES=1 (as in CI), where they fail instead. Fixtures: conftest.py;
+harsher faults (a whole worker killed, Redis restarted, the database connection cut): test_fault_drills.py.
 """
 
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
-from riskapp.jobs.models import Job, JobStatus
-
-ROOT = Path(__file__).resolve().parents[3]
-REQUIRE_SERVICES = os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1"
+from riskapp.jobs.models import JobStatus
+from tests.riskapp.jobs.real_services import create, job_state, pid_alive, running_with_progress, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def missing(what):
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{what} is required (RISKAPP_REQUIRE_SERVICES=1) but not available")
-    pytest.skip(f"{what} not available")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing("redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--maxmemory-policy",
-            "noeviction",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    wait_for(lambda: _ping(client), 10, "redis-server to answer")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
-
-
-def _ping(client):
-    try:
-        return client.ping()
-    except Exception:
-        return False
-
-
-def database_url():
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(redis_url, tmp_path, monkeypatch):
-    """start(**env) -> a running `celery worker -P prefork -c 1` on both queues; stopped at the end."""
-    from riskapp.celery import app
-
-    # Messages from the code under test go to this Redis.
-    def send(*, job_id, queue):
-        with app.connection_for_write(redis_url) as conn:
-            app.send_task(services.RUN_JOB_TASK, args=[job_id], queue=queue, connection=conn)
-
-    monkeypatch.setattr("riskapp.jobs.services.job_send", send)
-    started = []
-
-    def start(**extra_env):
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        env = {
-            **os.environ,
-            "DEBUG": "1",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": redis_url,
-            "RISKAPP_DATA_DIR": str(settings.DATA_DIR),
-            "RISKAPP_RESTORE_INTERVAL": "1",
-            **extra_env,
-        }
-        log = log_path.open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "riskapp",
-                "worker",
-                "-P",
-                "prefork",
-                "-c",
-                "1",
-                "-Q",
-                "cpu,gpu",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"test-{uuid.uuid4().hex[:8]}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        started.append((proc, log, log_path))
-        return proc
-
-    yield start
-    for proc, log, log_path in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
-        print(f"--- {log_path.name} ---\n{log_path.read_text()[-3000:]}")
-
-
-def create(team, kind, **parameters):
-    return services.job_create(user=team.assessor, project=team.project, kind=kind, parameters=parameters)
-
-
-def job_state(job_id):
-    return Job.objects.get(pk=job_id)
-
-
-def running_with_progress(job_id, attempts=None):
-    job = job_state(job_id)
-    running = job.status == JobStatus.RUNNING and job.progress > 0 and job.sandbox_pid
-    return job if running and attempts in (None, job.attempts) else None
 
 
 def test_a_real_worker_runs_an_environment_check_end_to_end(team, worker):
@@ -219,6 +43,7 @@ def test_a_job_whose_pool_child_is_killed_finishes_exactly_once_on_the_second_at
     assert finished.worker_pid != first.worker_pid
     assert AuditEvent.objects.filter(target_type="job", target_id=str(job.pk), action="job.succeeded").count() == 1
     assert not AuditEvent.objects.filter(target_id=str(job.pk), action__in=["job.failed", "job.timed_out"]).exists()
+    assert finished.files.count() == 1  # one run's output file, not one per attempt
     # The first attempt's sandbox died with its worker instead of running on as an orphan.
     wait_for(lambda: not pid_alive(first.sandbox_pid), 10, "the orphaned sandbox to die")
 
