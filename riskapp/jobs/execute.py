@@ -148,6 +148,12 @@ def job_execute(*, job_id: int) -> str | None:
         error = outcome.error
         if outcome.log_tail:
             error = f"{error}\n\nLast lines of the task's log:\n{outcome.log_tail}"
+        if outcome.crashed:  # worth another attempt, up to the cap
+            with transaction.atomic():
+                final_status[0] = services.job_crashed(job=job, error=error)
+                if final_status[0] == JobStatus.FAILED and kind.on_finish is not None:
+                    kind.on_finish(Job.objects.get(pk=job.pk))
+            return
         with transaction.atomic():
             result = outcome.result
             if outcome.status == "succeeded" and outcome.output_files:

@@ -58,6 +58,8 @@ class SandboxOutcome:
     output_dir: Path | None = None
     log_tail: str = ""
     pid: int | None = None
+    # It died without reporting (a signal, an exit code): out of memory, a native crash. Worth another attempt.
+    crashed: bool = False
 
 
 class Tick:
@@ -303,7 +305,9 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
         returncode = proc.returncode
     if final is None:
         reason = _exit_reason(returncode)
-        return SandboxOutcome("failed", error=f"The sandboxed task crashed ({reason}) before it reported a result.")
+        return SandboxOutcome(
+            "failed", error=f"The sandboxed task crashed ({reason}) before it reported a result.", crashed=True
+        )
     if final["type"] == "result":
         data = final.get("data")
         return SandboxOutcome("succeeded", result=data if isinstance(data, dict) else {"value": data})

@@ -122,6 +122,42 @@ def _finish(
     return bool(updated)
 
 
+def _requeue(job: Job, *, now, message: str, before: dict, **still) -> bool:
+    """Put a running attempt's job back in the queue (if that attempt is still the job's) and send it again."""
+    requeued = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts, **still).update(
+        status=JobStatus.QUEUED, enqueued_at=now, worker_pid=None, sandbox_pid=None, progress_message=message[:200]
+    )
+    if requeued:
+        audit_record(
+            actor=None,
+            action="job.requeued",
+            target=job,
+            project_id=job.project_id,
+            before=before,
+            after={"status": JobStatus.QUEUED, "reason": message[:500]},
+        )
+        _enqueue_on_commit(job)
+    return bool(requeued)
+
+
+def job_crashed(*, job: Job, error: str) -> str | None:
+    """An attempt whose sandbox died without reporting: run it again, or fail it at the attempts cap.
+
+    Returns the job's new status, or None if the attempt is no longer the job's.
+    """
+    if job.attempts < settings.JOB_MAX_ATTEMPTS:
+        message = f"Requeued after attempt {job.attempts} of {settings.JOB_MAX_ATTEMPTS}: {error}"
+        before = {"status": JobStatus.RUNNING, "attempts": job.attempts}
+        return JobStatus.QUEUED if _requeue(job, now=timezone.now(), message=message, before=before) else None
+    error = (
+        f"{error} It crashed on each of its {job.attempts} attempts. A model or batch too large for the "
+        "worker's memory is the usual cause: try a smaller batch size or sample, or ask an administrator "
+        "to check the worker logs."
+    )
+    failed = _finish(job, from_status=JobStatus.RUNNING, status=JobStatus.FAILED, error=error)
+    return JobStatus.FAILED if failed else None
+
+
 def job_claim(*, job_id: int, worker: str | None = None, worker_pid: int | None = None) -> Job | None:
     """Move the job to running for this worker process, or return None if it is not ours to run.
 
@@ -265,24 +301,13 @@ def jobs_reconcile(*, now: datetime | None = None, limit: int = 500) -> Reconcil
                     status=JobStatus.FAILED,
                     error=_attempts_exhausted_error(job.attempts),
                 )
-            elif Job.objects.filter(
-                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts, heartbeat_at=job.heartbeat_at
-            ).update(
-                status=JobStatus.QUEUED,
-                enqueued_at=now,
-                worker_pid=None,
-                sandbox_pid=None,
-                progress_message="Requeued: its worker stopped sending heartbeats.",
+            elif _requeue(
+                job,
+                now=now,
+                message="Requeued: its worker stopped sending heartbeats.",
+                before={"status": JobStatus.RUNNING, "heartbeat_at": job.heartbeat_at.isoformat()},
+                heartbeat_at=job.heartbeat_at,
             ):
-                audit_record(
-                    actor=None,
-                    action="job.requeued",
-                    target=job,
-                    project_id=job.project_id,
-                    before={"status": JobStatus.RUNNING, "heartbeat_at": job.heartbeat_at.isoformat()},
-                    after={"status": JobStatus.QUEUED},
-                )
-                _enqueue_on_commit(job)
                 report.requeued_stalled += 1
     if any(report.as_dict().values()):
         log.warning("reconciler: %s", report.as_dict())

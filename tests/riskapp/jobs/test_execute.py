@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.kinds import KINDS, JobKind, SpeedCheckForm
@@ -94,13 +95,26 @@ def test_a_task_error_the_user_can_fix_is_shown_as_is(team, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_a_crashing_task_fails_the_job_with_a_readable_error(team, monkeypatch):
+def test_a_task_that_crashes_every_time_is_retried_then_failed_at_the_attempts_cap(
+    team, monkeypatch, settings, sent_jobs, django_capture_on_commit_callbacks
+):
+    settings.JOB_MAX_ATTEMPTS = 3
     crash = JobKind(name="crash", label="Crash", description="", engine_task="sandbox_selftest", form=SpeedCheckForm)
     monkeypatch.setitem(KINDS, "crash", crash)
     job = Job.objects.create(project=team.project, kind="crash", queue="cpu", parameters={"behaviour": "crash"})
+    for attempt in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert job_execute(job_id=job.pk) == JobStatus.QUEUED
+        job.refresh_from_db()
+        assert job.attempts == attempt
+        assert job.progress_message.startswith(f"Requeued after attempt {attempt} of 3: The sandboxed task crashed")
+    assert sent_jobs == [(job.pk, "cpu"), (job.pk, "cpu")]  # sent again after each crash
     assert job_execute(job_id=job.pk) == JobStatus.FAILED
     job.refresh_from_db()
-    assert "crashed (signal SIGABRT)" in job.error
+    assert job.attempts == 3
+    assert "crashed (signal SIGABRT)" in job.error and "crashed on each of its 3 attempts" in job.error
+    actions = AuditEvent.objects.filter(target_type="job", target_id=str(job.pk)).order_by("pk")
+    assert list(actions.values_list("action", flat=True)) == ["job.requeued", "job.requeued", "job.failed"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -247,21 +247,26 @@ def test_a_worker_whose_database_connection_is_terminated_mid_job_reconnects_and
     assert done.files.count() == 1
 
 
-def test_a_sandbox_that_crashes_fails_its_job_with_a_readable_error_and_the_worker_lives_on(team, worker):
-    running_worker = worker()
+def test_a_sandbox_that_crashes_every_time_is_retried_then_failed_at_the_attempts_cap_and_the_worker_lives_on(
+    team, worker
+):
+    running_worker = worker(RISKAPP_JOB_MAX_ATTEMPTS="2")
     job = create(team, "speed_check", queue="gpu", duration_s=30, size=64)
-    running = wait_for(lambda: running_with_progress(job.pk), 120, "the job to be running")
-    # What a loader's native crash on a hostile model file looks like to the worker: the task
-    # process (inside bubblewrap, when the sandbox uses it) dies of a segmentation fault.
-    (task_pid,) = [pid for pid in process_group_members(running.sandbox_pid) if process_name(pid) != "bwrap"]
-    os.kill(task_pid, signal.SIGSEGV)
+    for attempt in (1, 2):
+        running = wait_for(lambda n=attempt: running_with_progress(job.pk, attempts=n), 120, f"attempt {attempt}")
+        # What a loader's native crash on a hostile model file looks like to the worker: the task
+        # process (inside bubblewrap, when the sandbox uses it) dies of a segmentation fault.
+        (task_pid,) = [pid for pid in process_group_members(running.sandbox_pid) if process_name(pid) != "bwrap"]
+        os.kill(task_pid, signal.SIGSEGV)
+        wait_for(lambda pid=running.sandbox_pid: not process_group_alive(pid), 10, "the sandbox's processes to exit")
 
     done = wait_for(lambda: finished(job.pk), 60, "the job to fail")
     assert done.status == JobStatus.FAILED
     assert done.error.startswith("The sandboxed task crashed (signal SIGSEGV) before it reported a result.")
-    assert done.attempts == 1  # a crash is contained in the sandbox: nothing to retry, no retry loop
+    assert "crashed on each of its 2 attempts" in done.error and "smaller batch size" in done.error
+    assert done.attempts == 2
+    assert audit_actions(job.pk) == ["job.created", "job.requeued", "job.failed"]
     assert pid_alive(running.worker_pid) and running_worker.proc.poll() is None  # the worker survived
-    wait_for(lambda: not process_group_alive(running.sandbox_pid), 5, "the sandbox's processes to exit")
 
 
 def test_a_job_over_its_time_limit_on_a_real_worker_is_timed_out_its_sandbox_gone_and_memory_freed(team, worker):
