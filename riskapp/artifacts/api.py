@@ -12,9 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from riskapp.api.errors import PayloadTooLarge
+from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import ThrottleMessageMixin, UploadThrottle
 from riskapp.artifacts import services
+from riskapp.artifacts.forms import MAX_CLASSES, MIN_CLASSES
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, ModelArtifact, ModelRole
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.projects.roles import Capability
@@ -195,7 +197,7 @@ class ModelUploadApi(StreamingUploadApi):
         file = serializers.FileField(help_text="safetensors, a PyTorch state_dict (.pt/.pth) or ONNX.")
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         version = serializers.CharField(max_length=50, required=False, default="1")
-        role = serializers.ChoiceField(choices=ModelRole.choices, required=False, default=ModelRole.OTHER)
+        role = ChoiceField(choices=ModelRole.choices, required=False, default=ModelRole.OTHER)
         architecture = serializers.CharField(
             max_length=100,
             required=False,
@@ -203,13 +205,15 @@ class ModelUploadApi(StreamingUploadApi):
             default="",
             help_text="Catalogue entry (python -m attacks architectures); empty for ONNX.",
         )
-        num_classes = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+        num_classes = serializers.IntegerField(
+            min_value=MIN_CLASSES, max_value=MAX_CLASSES, required=False, allow_null=True, default=None
+        )
         parent_id = serializers.IntegerField(
             required=False, allow_null=True, default=None, help_text="The teacher, a model of this project."
         )
         previous_version_id = serializers.IntegerField(required=False, allow_null=True, default=None)
         teacher_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        teacher_url = serializers.URLField(required=False, allow_blank=True, default="")
+        teacher_url = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
         teacher_sha256 = serializers.RegexField(
             r"^[0-9a-fA-F]{64}$",
             required=False,
@@ -311,7 +315,7 @@ class DatasetUploadApi(StreamingUploadApi):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text=".npz with arrays x and y (and poison_mask, optional).")
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        purpose = serializers.ChoiceField(choices=DatasetPurpose.choices)
+        purpose = ChoiceField(choices=DatasetPurpose.choices)
 
     @extend_schema(
         operation_id="datasets_upload",

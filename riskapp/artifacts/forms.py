@@ -23,6 +23,20 @@ CARD_FIELDS = [
 ]
 
 
+# A classifier has at least two classes; the upper bound keeps the card's number a plausible output size.
+MIN_CLASSES, MAX_CLASSES = 2, 100_000
+
+
+def valid_num_classes(value: int | None) -> int | None:
+    """The number of classes, or a ValidationError saying the accepted range (the intake needs at least 2)."""
+    if value is not None and not MIN_CLASSES <= value <= MAX_CLASSES:
+        raise forms.ValidationError(
+            f"A classifier has from {MIN_CLASSES} to {MAX_CLASSES} classes; give the number of its outputs, "
+            "or leave it empty to use the architecture's."
+        )
+    return value
+
+
 def architecture_choices() -> list[tuple[str, str]]:
     from attacks.architectures import catalogue  # reads the catalogue's data file; builds nothing
 
@@ -56,6 +70,8 @@ class ModelCardForm(forms.ModelForm):
         self.fields["parent"].queryset = others
         self.fields["parent"].label = "Teacher (in this project)"
         self.fields["previous_version"].queryset = others
+        for name in ("parent", "previous_version"):
+            self.fields[name].error_messages["invalid_choice"] = "Choose another model of this project."
         self.fields["name"].required = False
         if self.instance.pk:
             self.initial["class_names"] = ", ".join(self.instance.class_names or [])
@@ -63,6 +79,9 @@ class ModelCardForm(forms.ModelForm):
             self.initial["preprocessing"] = (
                 json.dumps(self.instance.preprocessing or {}) if self.instance.preprocessing else ""
             )
+
+    def clean_num_classes(self):
+        return valid_num_classes(self.cleaned_data["num_classes"])
 
     def clean_class_names(self):
         return [name.strip() for name in self.cleaned_data["class_names"].split(",") if name.strip()]
@@ -116,7 +135,10 @@ class DatasetUploadForm(forms.Form):
 
 
 class ValidationForm(forms.Form):
-    dataset = forms.ModelChoiceField(queryset=DatasetArtifact.objects.none())
+    dataset = forms.ModelChoiceField(
+        queryset=DatasetArtifact.objects.none(),
+        error_messages={"invalid_choice": "Choose a dataset of this project that has passed intake (status “ready”)."},
+    )
     sample_limit = forms.IntegerField(
         min_value=0, max_value=1_000_000, initial=2000, help_text="How many samples to evaluate (0: all)."
     )

@@ -44,24 +44,29 @@ def artifact_take_in(
     )
     artifact.name = artifact.name or artifact.original_name
     artifact.file.save(f"{uuid.uuid4().hex}.upload", upload, save=False)
-    artifact.save()
-    is_model = artifact_cls is ModelArtifact
-    params: dict[str, Any] = {
-        "path": artifact.file.name,
-        "kind": "model" if is_model else "dataset",
-        "max_bytes": settings.UPLOAD_MAX_BYTES,
-    }
-    if is_model and artifact.architecture:
-        params |= {"arch": artifact.architecture, "num_classes": artifact.num_classes}
-    artifact.intake_job = job_create(user=actor, project=project, kind="intake", parameters=params)
-    artifact.save(update_fields=["intake_job"])
-    audit_record(
-        actor=actor,
-        action=f"{params['kind']}.uploaded",
-        target=artifact,
-        project_id=project.pk,
-        after={"name": artifact.name, "sha256": sha256, "size": artifact.size},
-    )
+    try:
+        artifact.save()
+        is_model = artifact_cls is ModelArtifact
+        params: dict[str, Any] = {
+            "path": artifact.file.name,
+            "kind": "model" if is_model else "dataset",
+            "max_bytes": settings.UPLOAD_MAX_BYTES,
+        }
+        if is_model and artifact.architecture:
+            params |= {"arch": artifact.architecture, "num_classes": artifact.num_classes}
+        artifact.intake_job = job_create(user=actor, project=project, kind="intake", parameters=params)
+        artifact.save(update_fields=["intake_job"])
+        audit_record(
+            actor=actor,
+            action=f"{params['kind']}.uploaded",
+            target=artifact,
+            project_id=project.pk,
+            after={"name": artifact.name, "sha256": sha256, "size": artifact.size},
+        )
+    except Exception:
+        # The rows roll back with the transaction; the stored file would stay behind without this.
+        artifact.file.delete(save=False)
+        raise
     return artifact
 
 

@@ -97,6 +97,9 @@ def model_upload(request, access):
     except services.DuplicateUpload as duplicate:
         messages.info(request, duplicate.message)
         return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=duplicate.existing.pk)
+    except ValidationError as error:  # a card the intake cannot start with; nothing was kept
+        form.add_error(None, error)
+        return _inventory(access, model_form=form, status=400, request=request)
     messages.success(request, f"“{model.name}” uploaded; its intake check is running.")
     return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
 
@@ -205,8 +208,15 @@ def model_validate(request, access, model_id: int):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     else:
-        messages.error(request, "Choose a dataset that has passed intake.")
+        _field_errors(request, form)
     return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
+
+
+def _field_errors(request, form) -> None:
+    """Each of a form's errors as a message that starts with the field it is about."""
+    for field, errors in form.errors.items():
+        label = form[field].label if field in form.fields else "Request"
+        messages.error(request, f"{label}: {' '.join(errors)}")
 
 
 EVALUATION_KINDS = [kind for kind, _ in KIND_CHOICES]
@@ -218,8 +228,7 @@ def model_evaluate(request, access, model_id: int):
     model = _model(access, model_id)
     form = EvaluationForm(request.POST, model=model)
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+        _field_errors(request, form)
         return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
     try:
         job = evaluation_start(

@@ -10,6 +10,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.assessments import services
 from riskapp.assessments.bank import answer_error, load_bank
@@ -158,7 +159,7 @@ class AssessmentSubmitApi(APIView):
 
 class AssessmentReviewApi(APIView):
     class InputSerializer(serializers.Serializer):
-        action = serializers.ChoiceField(choices=[("approve", "Approve"), ("return", "Return to the assessors")])
+        action = ChoiceField(choices=[("approve", "Approve"), ("return", "Return to the assessors")])
         comment = serializers.CharField(required=False, allow_blank=True, default="")
 
     @extend_schema(operation_id="assessment_review", request=InputSerializer, responses=AssessmentOutputSerializer)
@@ -228,7 +229,7 @@ class RiskTreatmentApi(APIView):
     """Choose how a risk is treated; accepting needs an owner, a rationale and a future review date."""
 
     class InputSerializer(serializers.Serializer):
-        treatment = serializers.ChoiceField(choices=Treatment.choices)
+        treatment = ChoiceField(choices=Treatment.choices)
         owner = serializers.CharField(
             required=False, allow_null=True, default=None, help_text="Username of a project member."
         )

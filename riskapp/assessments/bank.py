@@ -381,21 +381,32 @@ def normalise_answer(question: Question, raw: object) -> object:
     return UNKNOWN
 
 
+MAX_TEXT_ANSWER = 2000  # characters of a free-text answer (a name and a role, a short note)
+
+
+def _shown(raw: object) -> str:
+    """The bad value as an error message repeats it: its repr, cut short."""
+    text = repr(raw)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def answer_error(question: Question, raw: object) -> str | None:
     """A message saying why ``raw`` is not a valid answer to ``question``; None when it is valid or unknown."""
+    if question.type == "text" and isinstance(raw, str) and len(raw.strip()) > MAX_TEXT_ANSWER:
+        return f"{question.id}: at most {MAX_TEXT_ANSWER} characters, got {len(raw.strip())}; shorten the answer."
     if normalise_answer(question, raw) != UNKNOWN or raw is None:
         return None
     if isinstance(raw, str) and raw.strip().lower() == UNKNOWN:
         return None
     if question.type in CHOICE_TYPES:
         choices = ", ".join(question.option_values)
-        return f"{question.id}: {raw!r} is not one of the options ({choices})."
+        return f"{question.id}: {_shown(raw)} is not one of the options ({choices})."
     if question.type == "number":
         bounds = f" between {question.minimum} and {question.maximum}" if question.maximum is not None else ""
-        return f"{question.id}: expected a number{bounds}, got {raw!r}."
+        return f"{question.id}: expected a number{bounds}, got {_shown(raw)}."
     if question.type == "date":
-        return f"{question.id}: expected a date (YYYY-MM-DD), got {raw!r}."
-    return f"{question.id}: expected some text, got {raw!r}."
+        return f"{question.id}: expected a date (YYYY-MM-DD), got {_shown(raw)}."
+    return f"{question.id}: expected some text, got {_shown(raw)}."
 
 
 def condition_truth(

@@ -10,7 +10,11 @@ class ReviewForm(forms.Form):
 class TreatmentForm(forms.Form):
     treatment = forms.ChoiceField(choices=Treatment.choices)
     owner = forms.TypedChoiceField(
-        coerce=int, empty_value=None, required=False, help_text="Who answers for the residual risk."
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Who answers for the residual risk.",
+        error_messages={"invalid_choice": "Choose the owner among the project's members."},
     )
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     expires_on = forms.DateField(

@@ -180,8 +180,9 @@ def treatment(request, access, threat_id: str):
         except ValidationError as error:
             messages.error(request, f"{bank.threat(threat_id).name}: {' '.join(error.messages)}")
     else:
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+        for field, errors in form.errors.items():
+            label = form[field].label if field in form.fields else bank.threat(threat_id).name
+            messages.error(request, f"{label}: {' '.join(errors)}")
     return redirect(f"{request.path.rsplit(threat_id + '/treatment/', 1)[0]}#t-{threat_id}")
 
 

@@ -1,3 +1,6 @@
+import math
+
+import numpy as np
 from django import forms
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
@@ -22,15 +25,29 @@ def attack_choices() -> list[tuple[str, str]]:
     return [(name, f"{name} — {spec.description}") for name, spec in ATTACKS.items()]
 
 
+def dataset_input_range(dataset: DatasetArtifact) -> tuple[float, float] | None:
+    """The input range the engine attacks within for this dataset (None before its intake measured it)."""
+    from attacks.evasion.params import input_range  # the engine's own rule; imports no torch
+
+    x_range = (dataset.intake or {}).get("x_range")
+    return input_range(np.asarray(x_range, dtype=float)) if x_range else None
+
+
+NOT_READY = "passed intake (status “ready”)"
+
+
 class EvaluationForm(forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES, label="Test")
     dataset = forms.ModelChoiceField(
-        queryset=DatasetArtifact.objects.none(), help_text="Evaluation data; the training set for a poisoned-data scan."
+        queryset=DatasetArtifact.objects.none(),
+        help_text="Evaluation data; the training set for a poisoned-data scan.",
+        error_messages={"invalid_choice": f"Choose a dataset of this project that has {NOT_READY}."},
     )
     teacher = forms.ModelChoiceField(
         queryset=ModelArtifact.objects.none(),
         required=False,
         help_text="For transfer and lineage: the model this one was fine-tuned from.",
+        error_messages={"invalid_choice": f"Choose another model of this project that has {NOT_READY}."},
     )
     attack = forms.ChoiceField(choices=(), initial="pgd_linf", required=False)
     eps = forms.CharField(
@@ -41,6 +58,7 @@ class EvaluationForm(forms.Form):
         required=False,
         label="Suspect data (STRIP)",
         help_text="Inputs to check for triggers.",
+        error_messages={"invalid_choice": f"Choose a dataset of this project that has {NOT_READY}."},
     )
     steps = forms.IntegerField(
         min_value=1,
@@ -54,6 +72,8 @@ class EvaluationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.model = model
         self.fields["attack"].choices = attack_choices()
+        names = ", ".join(name for name, _ in self.fields["attack"].choices)
+        self.fields["attack"].error_messages["invalid_choice"] = f"Unknown attack %(value)s; choose one of {names}."
         self.fields["dataset"].queryset = DatasetArtifact.objects.filter(
             project=model.project_id, status=IntakeStatus.READY
         )
@@ -68,6 +88,8 @@ class EvaluationForm(forms.Form):
             values = [float(v) for v in self.cleaned_data["eps"].replace(";", ",").split(",") if v.strip()]
         except ValueError:
             raise forms.ValidationError("ε must be a number, or numbers separated by commas.") from None
+        if not all(math.isfinite(v) for v in values):
+            raise forms.ValidationError("ε must be a finite number, e.g. 0.1 for inputs in [0, 1].")
         if any(v <= 0 for v in values):
             raise forms.ValidationError("ε must be above 0.")
         return sorted(set(values))
@@ -82,7 +104,16 @@ class EvaluationForm(forms.Form):
             self.add_error("eps", "Give the perturbation budget ε, in input units (e.g. 0.1 for inputs in [0, 1]).")
         if kind in ("attack", "attack_suite", "transfer_attack") and len(eps) > 1:
             self.add_error("eps", "This test takes one ε; use a robustness curve for a grid.")
-        if kind in ("attack", "transfer_attack") and not data.get("attack"):
+        span = dataset_input_range(data["dataset"]) if kind in EVASION and eps and data.get("dataset") else None
+        if span is not None and max(eps) > span[1] - span[0]:
+            # The engine refuses it too, but only once the job runs: say so before a job is queued.
+            low, high = span
+            self.add_error(
+                "eps",
+                f"ε={max(eps):g} is outside the input range: with inputs in [{low:g}, {high:g}] (the dataset's) "
+                f"an L∞ ε must be at most {high - low:g}.",
+            )
+        if kind in ("attack", "transfer_attack") and not data.get("attack") and "attack" not in self.errors:
             self.add_error("attack", "Choose the attack.")
         return data
 

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from riskapp.api.fields import ChoiceField
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.models import IntakeStatus
 from riskapp.gates import services
@@ -53,7 +54,7 @@ def _evaluation(project, model):
 
 
 class GateInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=GateKind.choices)
+    kind = ChoiceField(choices=GateKind.choices)
     params = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
     enabled = serializers.BooleanField(required=False, default=True)
 

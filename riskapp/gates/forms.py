@@ -23,6 +23,9 @@ class GateForm(forms.Form):
         choices=[("", "—")] + [(name, name) for name in sorted(EPS_BOUNDED)],
         required=False,
         help_text="Minimum robust accuracy: the ε-bounded attack that measures it.",
+        error_messages={
+            "invalid_choice": f"%(value)s is not an ε-bounded attack; choose one of {', '.join(sorted(EPS_BOUNDED))}."
+        },
     )
     eps = forms.FloatField(
         required=False, min_value=0, label="ε", help_text="Minimum robust accuracy: the budget, in input units."

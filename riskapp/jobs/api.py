@@ -14,9 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from riskapp.api.errors import Conflict
+from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.forms import ValidationForm
+from riskapp.artifacts.models import IntakeStatus
 from riskapp.artifacts.services import validation_start
 from riskapp.evaluations.forms import KIND_CHOICES as EVALUATION_CHOICES
 from riskapp.evaluations.forms import EvaluationForm
@@ -91,7 +93,7 @@ class JobListApi(APIView):
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+        status = ChoiceField(choices=JobStatus.choices, required=False)
         kind = serializers.CharField(required=False)
 
     class OutputSerializer(JobOutputSerializer):
@@ -130,9 +132,21 @@ def _refuse_unknown(parameters: dict[str, Any], known) -> None:
 
 def _project_model(project, parameters: dict[str, Any]):
     model_id = parameters.get("model_id")
-    model = project.models.filter(pk=model_id).first() if isinstance(model_id, int) else None
+    is_id = isinstance(model_id, int) and not isinstance(model_id, bool)  # true is not model 1
+    model = project.models.filter(pk=model_id).first() if is_id else None
     if model is None:
         raise serializers.ValidationError({"parameters": {"model_id": ["Give the id of a model of this project."]}})
+    if model.status != IntakeStatus.READY:
+        raise serializers.ValidationError(
+            {
+                "parameters": {
+                    "model_id": [
+                        f"“{model.name}” has not passed intake (its status is {model.status}): "
+                        "choose a model whose intake check passed."
+                    ]
+                }
+            }
+        )
     return model
 
 
@@ -187,7 +201,7 @@ class JobCreateApi(ThrottleMessageMixin, APIView):
     throttle_classes = [JobCreateThrottle]
 
     class InputSerializer(serializers.Serializer):
-        kind = serializers.ChoiceField(choices=())
+        kind = ChoiceField(choices=())
         parameters = serializers.DictField(
             child=serializers.JSONField(),
             required=False,

@@ -8,14 +8,17 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 QUEUES = (("gpu", "GPU workers (attacks, scans)"), ("cpu", "CPU workers (intake, reports)"))
+QUEUE_CHOICE = {"invalid_choice": "%(value)s is not a queue; choose gpu or cpu."}
 
 
 class EnvironmentCheckForm(forms.Form):
-    queue = forms.ChoiceField(choices=QUEUES, initial="gpu", help_text="Which pool of workers to inspect.")
+    queue = forms.ChoiceField(
+        choices=QUEUES, initial="gpu", help_text="Which pool of workers to inspect.", error_messages=QUEUE_CHOICE
+    )
 
 
 class SpeedCheckForm(forms.Form):
-    queue = forms.ChoiceField(choices=QUEUES, initial="gpu")
+    queue = forms.ChoiceField(choices=QUEUES, initial="gpu", error_messages=QUEUE_CHOICE)
     duration_s = forms.FloatField(min_value=1, max_value=600, initial=10, label="Duration (s)")
     size = forms.IntegerField(min_value=64, max_value=4096, initial=512, label="Matrix size")
 

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.projects import services
 from riskapp.projects.models import Membership, RiskBand
@@ -39,7 +40,7 @@ def _project_data(project, role: str) -> dict:
 class ProjectInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    risk_appetite = serializers.ChoiceField(
+    risk_appetite = ChoiceField(
         choices=RiskBand.choices,
         help_text="The highest risk band the project accepts without a reviewer's sign-off.",
     )
@@ -120,7 +121,7 @@ class MemberListApi(APIView):
 class MemberAddApi(APIView):
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150, help_text="An existing, active riskapp user.")
-        role = serializers.ChoiceField(choices=Role.choices)
+        role = ChoiceField(choices=Role.choices)
 
         def validate_username(self, value: str):
             user = get_user_model().objects.filter(username=value.strip(), is_active=True).first()
@@ -151,7 +152,7 @@ def _membership(access, membership_id: int) -> Membership:
 
 class MemberSetRoleApi(APIView):
     class InputSerializer(serializers.Serializer):
-        role = serializers.ChoiceField(choices=Role.choices)
+        role = ChoiceField(choices=Role.choices)
 
     @extend_schema(operation_id="members_set_role", request=InputSerializer, responses=MembershipOutputSerializer)
     def post(self, request, project_id: int, membership_id: int):

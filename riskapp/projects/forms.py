@@ -12,9 +12,12 @@ class ProjectForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
 
+ROLE_CHOICE = {"invalid_choice": f"Choose one of the roles: {', '.join(Role.values)}."}
+
+
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150, help_text="The user must already have a riskapp account.")
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER, error_messages=ROLE_CHOICE)
 
     def clean_username(self):
         username = self.cleaned_data["username"].strip()
@@ -27,4 +30,4 @@ class MemberAddForm(forms.Form):
 
 
 class MemberRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(choices=Role.choices, error_messages=ROLE_CHOICE)

@@ -86,8 +86,9 @@ def member_add(request, access):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     else:
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+        for field, errors in form.errors.items():
+            label = form[field].label if field in form.fields else "Member"
+            messages.error(request, f"{label}: {' '.join(errors)}")
     return redirect("projects:members", project_id=access.project.pk)
 
 
@@ -104,7 +105,7 @@ def member_update(request, access, membership_id: int):
             services.membership_set_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
             messages.success(request, f"{membership.user.get_username()} is now {membership.get_role_display()}.")
         else:
-            messages.error(request, "Choose one of the listed roles.")
+            messages.error(request, f"Role: {' '.join(form.errors['role'])}")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect("projects:members", project_id=access.project.pk)

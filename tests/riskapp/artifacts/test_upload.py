@@ -1,18 +1,14 @@
 """Uploading models and datasets through the browser: streaming, limits, hashes, intake in the sandbox,
 hostile files refused with a recorded finding, lineage, validation, permission-checked downloads."""
 
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
-from riskapp.artifacts.models import DatasetArtifact, Finding, IntakeStatus, ModelArtifact
-from riskapp.assessments.models import Evidence
+from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.models import Job, JobStatus
-from tests.attacks import hostile
 
 pytestmark = pytest.mark.django_db
 
@@ -157,86 +153,6 @@ def test_student_links_to_its_teacher_and_both_pages_show_it(team, assessor, tra
     assert tree.index("public teacher") < tree.index("<ul>") < tree.index("our student")  # nested under it
 
 
-MALICIOUS = {
-    "reduce_os_system.pt": lambda p, c: hostile.torch_zip_with(p, hostile.SystemPayload(c)),
-    "gadget.pkl": hostile.gadget_pickle,
-    "pickle_renamed.safetensors": hostile.system_pickle,
-    "pickle_renamed.onnx": hostile.system_pickle,
-    "pickle_renamed.npz": hostile.system_pickle,
-}
-
-
-@pytest.mark.parametrize("filename", sorted(MALICIOUS))
-def test_malicious_upload_is_refused_recorded_as_a_finding_and_never_runs(team, assessor, tmp_path, canary, filename):
-    path = MALICIOUS[filename](tmp_path / filename, canary)
-    model = uploaded_model(assessor, team, path, name=filename)
-    assert model.status == IntakeStatus.REJECTED
-    assert model.status_message
-    assert not canary.exists()
-    finding = Finding.objects.get(project=team.project)
-    assert finding.kind == "malicious_file" and finding.detail["sha256"] == model.sha256
-    evidence = Evidence.objects.get(project=team.project, kind="malicious_file_found")
-    assert evidence.value == 1
-    page = assessor.get(url("inventory", team)).content.decode()
-    assert "malicious signature" in page
-
-
-REFUSED = {
-    "torchscript.pt": hostile.torchscript_archive,
-    "whole_module.pt": hostile.whole_module,
-    "legacy.pt": hostile.legacy_torch,
-    "model.h5": hostile.keras_h5,
-    "zip_dotdot.pt": hostile.zip_dotdot_member,
-    "zip_nested.pt": hostile.zip_nested_archive,
-    "zip_bad_crc.pt": hostile.zip_bad_crc,
-    "zip_duplicate_data_pkl.pt": lambda path: hostile.zip_duplicate_data_pkl(path, path.parent / "CANARY"),
-    "many_entries.safetensors": hostile.safetensors_many_entries,
-    "header_past_end.safetensors": hostile.safetensors_header_past_end,
-    "overlapping.safetensors": hostile.safetensors_overlapping,
-    "external_data.onnx": hostile.onnx_external_data,
-    "custom_domain.onnx": hostile.onnx_custom_domain,
-}
-
-
-@pytest.mark.parametrize("filename", sorted(REFUSED))
-def test_unsupported_or_malformed_model_is_refused_with_a_clear_message(team, assessor, tmp_path, filename):
-    model = uploaded_model(assessor, team, REFUSED[filename](tmp_path / filename), name=filename)
-    assert model.status == IntakeStatus.REJECTED
-    assert len(model.status_message) > 20
-    page = assessor.get(url("model", team, model_id=model.pk)).content.decode()
-    assert "Rejected" in page
-
-
-def test_dataset_with_object_arrays_is_refused_and_never_unpickled(team, assessor, tmp_path, canary):
-    dataset = upload_dataset(assessor, team, hostile.npz_object_array(tmp_path / "objects.npz", canary))
-    assert dataset.status == IntakeStatus.REJECTED and not canary.exists()
-
-
-@pytest.mark.parametrize("extra", [1024, 2 * 1024 * 1024], ids=["stopped-mid-stream", "refused-by-declared-length"])
-def test_oversize_upload_gets_413_and_leaves_no_temporary_file(team, assessor, settings, tmp_path, extra):
-    settings.UPLOAD_MAX_BYTES = 64 * 1024
-    big = tmp_path / "big.safetensors"
-    big.write_bytes(os.urandom(settings.UPLOAD_MAX_BYTES + extra))
-    temp_dir = Path(settings.FILE_UPLOAD_TEMP_DIR)
-    before = set(temp_dir.iterdir())
-    response = upload_model(assessor, team, big)
-    assert response.status_code == 413
-    assert "larger than the upload limit of 64.0\xa0KB" in response.content.decode()
-    assert set(temp_dir.iterdir()) == before
-    assert not ModelArtifact.objects.exists()
-
-
-@pytest.mark.parametrize("name", ["../../etc/passwd", "evil\x00.safetensors", "a" * 500 + ".onnx"])
-def test_hostile_file_names_are_only_labels(team, assessor, trained_cnn, name):
-    response = upload_model(assessor, team, trained_cnn["onnx"], filename=name, name="x")
-    assert response.status_code == 302
-    model = ModelArtifact.objects.get()
-    assert "/" not in model.original_name and "\x00" not in model.original_name
-    assert len(model.original_name) <= 200
-    stored = Path(model.file.path).resolve()
-    assert stored.is_relative_to(Path(settings.DATA_DIR).resolve()) and stored.name.endswith(".upload")
-
-
 def test_download_is_an_attachment_with_nosniff_and_outsiders_get_404(team, assessor, client_for, trained_cnn):
     model = uploaded_model(assessor, team, trained_cnn["onnx"])
     response = client_for(team.viewer).get(url("model_download", team, model_id=model.pk))
@@ -277,21 +193,3 @@ def test_model_card_can_be_edited(team, assessor, trained_cnn):
         {"scale": 255},
         255,
     )
-
-
-def test_model_card_refuses_a_bad_range_and_a_bad_hash(team, assessor, trained_cnn):
-    model = uploaded_model(assessor, team, trained_cnn["onnx"])
-    response = assessor.post(
-        url("model_edit", team, model_id=model.pk),
-        {
-            "name": "x",
-            "version": "1",
-            "role": "other",
-            "input_min": 1,
-            "input_max": 0,
-            "teacher_sha256": "abc",
-        },
-    )
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "maximum above its minimum" in html and "64 hexadecimal characters" in html

@@ -89,47 +89,6 @@ def test_a_transfer_attack_from_the_teacher_reports_the_inherited_vulnerability(
     assert Evidence.objects.get(kind="transfer_success_rate").value == job.result["transfer_success_rate"]
 
 
-def test_bad_test_requests_are_refused_with_clear_messages(team, ready):
-    assessor, model, dataset = ready
-    page = assessor.post(
-        url("model_evaluate", team, model_id=model.pk),
-        {
-            "kind": "transfer_attack",
-            "dataset": dataset.pk,
-            "attack": "pgd_linf",
-            "eps": "0.1",
-            "steps": 10,
-            "sample_limit": 10,
-        },
-        follow=True,
-    ).content.decode()
-    assert "Choose the teacher to compare with" in page
-    page = assessor.post(
-        url("model_evaluate", team, model_id=model.pk),
-        {
-            "kind": "attack",
-            "dataset": dataset.pk,
-            "attack": "pgd_linf",
-            "eps": "0.1, 0.2",
-            "steps": 10,
-            "sample_limit": 10,
-        },
-        follow=True,
-    ).content.decode()
-    assert "use a robustness curve for a grid" in page
-    assert not Job.objects.filter(kind__in=["attack", "transfer_attack"]).exists()
-
-
-def test_an_eps_outside_the_input_range_fails_the_job_with_the_engines_message(team, ready):
-    assessor, model, dataset = ready
-    evaluate(assessor, team, model, kind="attack", dataset=dataset.pk, attack="fgsm", eps="5", steps=1, sample_limit=10)
-    job = Job.objects.get(kind="attack")
-    assert job_execute(job_id=job.pk) == JobStatus.FAILED
-    job.refresh_from_db()
-    assert "outside the input range" in job.error
-    assert not Evidence.objects.exists()
-
-
 def test_a_result_flagged_not_trustworthy_gives_no_robustness_evidence():
     result = {"trustworthy": False, "attacks": [{"attack": "pgd_linf", "robust_accuracy": 0.9}]}
     assert evidence_from_result("attack", result) == {}
