@@ -279,5 +279,6 @@ class JobFileDownloadApi(APIView):
         job = job_for_project(project=access.project, job_id=job_id)
         job_file = get_object_or_404(job.files, pk=file_id)
         response = FileResponse(job_file.file.open("rb"), as_attachment=True, filename=job_file.name.replace("/", "_"))
+        response["Content-Type"] = "application/octet-stream"  # as documented, whatever the file's name suggests
         response["X-Content-Type-Options"] = "nosniff"
         return response
