@@ -46,6 +46,15 @@ class PlannedJob:
         }
 
 
+# The rules name attacks as the questionnaire does; the engine's names differ for some.
+ENGINE_ATTACK = {"pgd": "pgd_linf", "hop_skip_jump": "hopskipjump"}
+
+
+def engine_attack(name: str) -> str:
+    """The engine's name of an attack named by a plan rule."""
+    return ENGINE_ATTACK.get(name, name)
+
+
 def recommended_plan(bank: Bank, answers: Mapping[str, object]) -> list[PlannedJob]:
     """The jobs to run for these answers, in rule order, identical jobs merged."""
     planned: dict[str, PlannedJob] = {}

@@ -6,9 +6,10 @@ from typing import Any
 from django.db.models import Max, QuerySet
 from django.http import Http404
 
+from riskapp.artifacts.models import ModelArtifact, ModelRole
 from riskapp.assessments.bank import UNKNOWN, Area, Bank, Question, question_visible
 from riskapp.assessments.models import AssessmentVersion
-from riskapp.assessments.plan import PlannedJob, recommended_plan
+from riskapp.assessments.plan import PlannedJob, engine_attack, recommended_plan
 from riskapp.assessments.register import register_snapshot
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
@@ -115,24 +116,39 @@ class PlanItem:
     job: Job | None
 
 
+def _runs_planned(job: Job, planned: PlannedJob, roles: dict[int, str]) -> bool:
+    """Whether `job` ran this planned job. The plan can list a kind more than once (a PGD and a Square attack;
+    a backdoor scan of the teacher and one of the student): those are told apart by the attack and the target."""
+    if job.kind != planned.kind:
+        return False
+    if planned.kind == "attack" and "attack" in planned.params:
+        return engine_attack(planned.params["attack"]) in (job.parameters.get("attacks") or [])
+    if planned.kind == "backdoor_scan" and "target" in planned.params:
+        on_teacher = roles.get(job.parameters.get("model_id")) == ModelRole.TEACHER
+        return on_teacher == (planned.params["target"] == "teacher")
+    return True
+
+
 def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> list[PlanItem]:
-    """The recommended test plan, each item with the state of the project's latest job of that kind.
+    """The recommended test plan, each item with the state of the project's latest job that ran it.
 
     "stale": the latest job succeeded, but on a model that has since been replaced by a newer version."""
-    from riskapp.artifacts.models import ModelArtifact
-
     plan = recommended_plan(bank, answers)
-    # The newest job of each planned kind (ids grow with creation): two queries whatever the number of jobs.
+    # The newest job of each planned kind, attack and model (ids grow with creation): a handful of queries
+    # whatever the number of jobs.
     newest = (
-        project.jobs.filter(kind__in={p.kind for p in plan}).values("kind").annotate(newest=Max("id")).values("newest")
+        project.jobs.filter(kind__in={p.kind for p in plan})
+        .values("kind", "parameters__attacks", "parameters__model_id")
+        .annotate(newest=Max("id"))
+        .values("newest")
     )
-    latest = {job.kind: job for job in Job.objects.filter(pk__in=newest)}
-    superseded = set(
-        ModelArtifact.objects.filter(project=project, next_versions__isnull=False).values_list("pk", flat=True)
-    )
+    candidates = sorted(Job.objects.filter(pk__in=newest), key=lambda job: job.pk, reverse=True)
+    models = ModelArtifact.objects.filter(project=project)
+    superseded = set(models.filter(next_versions__isnull=False).values_list("pk", flat=True))
+    roles = dict(models.values_list("pk", "role")) if any(p.kind == "backdoor_scan" for p in plan) else {}
     items = []
     for planned in plan:
-        job = latest.get(planned.kind)
+        job = next((job for job in candidates if _runs_planned(job, planned, roles)), None)
         if job is None:
             state = "not run"
         elif job.is_active:

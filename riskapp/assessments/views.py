@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from riskapp.assessments import services
 from riskapp.assessments.bank import load_bank
-from riskapp.assessments.forms import ReviewForm, TreatmentForm
+from riskapp.assessments.forms import PlanRunForm, ReviewForm, TreatmentForm
 from riskapp.assessments.models import AssessmentStatus
 from riskapp.assessments.register import register_document, register_rows
 from riskapp.assessments.selectors import (
@@ -22,6 +23,7 @@ from riskapp.assessments.selectors import (
     versions_diff,
 )
 from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
+from riskapp.gates.services import model_test_plan_start
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
@@ -142,11 +144,41 @@ def register(request, access):
             "register": scored,
             "rows": [(row, forms.get(row.threat.id)) for row in rows],
             "plan": plan_checklist(project=access.project, bank=bank, answers=answers),
+            "plan_form": PlanRunForm(project=access.project) if access.can_edit else None,
             "unanswered": [bank.question(qid) for qid in scored.unanswered],
             "heatmap": risk_heatmap(rows),
             "heatmap_cells": heatmap_cells(rows),
         },
     )
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def plan_run(request, access):
+    """Queue the recommended test plan on a model: the register's "Run the plan" (the CI client's test-plan call)."""
+    form = PlanRunForm(request.POST, project=access.project)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form[field].label if field in form.fields else "Test plan"
+            messages.error(request, f"{label}: {' '.join(errors)}")
+        return redirect(reverse("projects:assessments:register", args=[access.project.pk]) + "#plan")
+    model = form.cleaned_data["model"]
+    try:
+        started = model_test_plan_start(
+            actor=request.user,
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            sample_limit=form.cleaned_data["sample_limit"],
+            backdoor_steps=form.cleaned_data["backdoor_steps"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        jobs = ", ".join(f"{job.kind} (job {job.pk})" for job in started.jobs) or "nothing"
+        messages.success(request, f"Test plan queued on {model}: {jobs}.")
+        for skipped in started.skipped:
+            messages.warning(request, f"Not run: {skipped['kind']}, {skipped['reason']}.")
+    return redirect(reverse("projects:assessments:register", args=[access.project.pk]) + "#plan")
 
 
 def _initial(row):

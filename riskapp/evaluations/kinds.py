@@ -26,6 +26,8 @@ class EvasionParams(EngineParams):
     attacks = forms.JSONField()
     eps = forms.JSONField()
     norm = forms.ChoiceField(choices=[("inf", "L∞"), ("2", "L2")], required=False)
+    # Black-box query budget per sample (Square's iterations, HopSkipJump's evaluations); blank: the engine's 1000.
+    max_queries = forms.IntegerField(required=False, min_value=10, max_value=10_000_000)
 
 
 class TransferParams(EvasionParams):

@@ -11,7 +11,7 @@ from django.db import transaction
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
 from riskapp.artifacts.services import validation_start
 from riskapp.assessments.bank import load_bank
-from riskapp.assessments.plan import recommended_plan
+from riskapp.assessments.plan import engine_attack, recommended_plan
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.audit.services import audit_record
 from riskapp.evaluations.services import evaluation_start
@@ -57,14 +57,6 @@ def gate_delete(*, actor: AbstractBaseUser, gate: QualityGate) -> None:
     gate.delete()
 
 
-# The test plan names attacks as the questionnaire's rules do; the engine's names differ for some.
-ENGINE_ATTACK = {"pgd": "pgd_linf", "hop_skip_jump": "hopskipjump"}
-
-
-def _engine_attack(name: str) -> str:
-    return ENGINE_ATTACK.get(name, name)
-
-
 @dataclass(frozen=True)
 class PlanStart:
     dataset: DatasetArtifact
@@ -92,18 +84,20 @@ def _planned_runs(
             return kind, None, model, f"needs a {p['dataset']} dataset, which CI runs do not upload"
         return kind, common, model, ""
     if kind == "attack":
-        options = common | {"attacks": [_engine_attack(p["attack"])], "eps": p["eps"]}
+        options = common | {"attacks": [engine_attack(p["attack"])], "eps": p["eps"]}
+        if p.get("attack") == "square" and p.get("max_iter"):
+            options["max_queries"] = p["max_iter"]  # Square queries the model once per iteration
         return kind, options | ({"steps": p["steps"]} if p.get("steps") else {}), model, ""
     if kind == "attack_suite":
-        return kind, common | {"attacks": [_engine_attack(a) for a in p["attacks"]], "eps": p["eps"]}, model, ""
+        return kind, common | {"attacks": [engine_attack(a) for a in p["attacks"]], "eps": p["eps"]}, model, ""
     if kind == "robustness_curve":
         points = max(int(p.get("points", 8)), 1)
         grid = [round(p["max_eps"] * i / points, 6) for i in range(1, points + 1)]
-        return kind, common | {"attacks": [_engine_attack(p.get("attack", "pgd"))], "eps": grid}, model, ""
+        return kind, common | {"attacks": [engine_attack(p.get("attack", "pgd"))], "eps": grid}, model, ""
     if kind == "transfer_attack":
         if model.parent is None:
             return kind, None, model, "the model has no parent (teacher) to craft the attack on"
-        options = common | {"attacks": [_engine_attack(p.get("attack", "pgd"))], "eps": p["eps"]}
+        options = common | {"attacks": [engine_attack(p.get("attack", "pgd"))], "eps": p["eps"]}
         return kind, options | ({"steps": p["steps"]} if p.get("steps") else {}), model, ""
     if kind == "backdoor_scan":
         if p.get("target") == "teacher":

@@ -1,7 +1,8 @@
 """Bad job parameters: no Job row is created, nothing is sent to a worker, and the error names the parameter.
 
 Jobs are started over the API (POST jobs/create/ with a kind and its parameters, POST models/<id>/test-plan/)
-and from the browser (the project page's Run buttons, a model's Validate and security-test forms)."""
+and from the browser (the project page's Run buttons, a model's Validate and security-test forms, the register's
+"Run the plan")."""
 
 import pytest
 
@@ -56,6 +57,17 @@ def validate(**fields):
         data = {"dataset": w.data.pk, "sample_limit": 100}
         data |= {name: value(w) if callable(value) else value for name, value in fields.items()}
         return w.browser().post(w.page(f"models/{w.student.pk}/validate/"), data)
+
+    return send
+
+
+def plan_run(**fields):
+    """The register page's "Run the plan" form, on the ready student and evaluation data unless `fields` say."""
+
+    def send(w):
+        data = {"model": w.student.pk, "dataset": w.data.pk, "sample_limit": 20, "backdoor_steps": ""}
+        data |= {name: value(w) if callable(value) else value for name, value in fields.items()}
+        return w.browser().post(w.page("assessment/plan/run/"), data)
 
     return send
 
@@ -339,6 +351,30 @@ BROWSER = [
         validate(dataset=lambda w: w.objects["dataset"].pk),
         302,
         {"message": f"Dataset: {NOT_READY_DATA}"},
+    ),
+    Refused(
+        "test plan on a model that has not passed intake",
+        plan_run(model=lambda w: w.objects["model"].pk),
+        302,
+        {"message": "Model: Choose a model of this project that has passed intake (status “ready”)."},
+    ),
+    Refused(
+        "test plan on data that has not passed intake",
+        plan_run(dataset=lambda w: w.objects["dataset"].pk),
+        302,
+        {"message": "Evaluation data: Choose an evaluation dataset of this project that has passed intake"},
+    ),
+    Refused(
+        "test plan with no samples",
+        plan_run(sample_limit=0),
+        302,
+        {"message": "Sample limit: Ensure this value is greater than or equal to 1."},
+    ),
+    Refused(
+        "test plan with too many Neural Cleanse steps",
+        plan_run(backdoor_steps=100_000),
+        302,
+        {"message": "Neural Cleanse steps: Ensure this value is less than or equal to 10000."},
     ),
 ]
 

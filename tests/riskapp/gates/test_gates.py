@@ -182,3 +182,104 @@ def test_test_plan_queues_the_plan_with_engine_names_and_skips_what_needs_a_teac
     assert {"kind": "transfer_attack", "reason": "the model has no parent (teacher) to craft the attack on"} in body[
         "skipped"
     ]
+
+
+def plan_answers(team):
+    """Answers whose plan is a validation, a PGD and a Square attack, and a transfer attack from the public
+    teacher, which a model without a parent cannot run."""
+    answers = {
+        "context.uses_pretrained": "yes",
+        "context.security_decision": "no",
+        "context.physical_harm": "no",
+        "requirements.integrity_need": "moderate",
+        "requirements.input_eps": 0.05,
+        "teacher.source": "in_house",
+        "teacher.weights_public": "yes",
+        "fine_tuning.layers": "all",
+        "fine_tuning.predictable_labels": "no",
+        "fine_tuning.data_origin": ["own"],
+        "fine_tuning.outsourced": "no",
+        "deployment.api_output": ["rounded_scores"],
+        "operation.continual_learning": "no",
+    }
+    return AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1, answers=answers)
+
+
+def test_assessor_runs_the_plan_from_the_register_page_and_follows_its_jobs(team, client_for):
+    plan_answers(team)
+    model = make_model(team)
+    dataset = make_dataset(team)
+    client = client_for(team.assessor)
+    register = reverse("projects:assessments:register", args=[team.project.pk])
+    page = client.get(register).content.decode()
+    assert "Run the plan" in page and f'<option value="{model.pk}">student v1</option>' in page
+    data = {"model": model.pk, "dataset": dataset.pk, "sample_limit": "20", "backdoor_steps": ""}
+    response = client.post(reverse("projects:assessments:plan_run", args=[team.project.pk]), data, follow=True)
+    assert response.redirect_chain == [(register + "#plan", 302)]
+    jobs = list(Job.objects.filter(project=team.project).order_by("id"))
+    assert [job.kind for job in jobs] == ["validation", "attack", "attack"]
+    assert [job.parameters.get("attacks") for job in jobs] == [None, ["pgd_linf"], ["square"]]
+    # The plan's Square budget (max_iter 100) is the engine's query budget, not the engine's default of 1000.
+    assert [job.parameters.get("max_queries") for job in jobs] == [None, None, 100]
+    assert all(job.parameters["sample_limit"] == 20 and job.parameters["dataset_id"] == dataset.pk for job in jobs)
+    assert all(job.created_by == team.assessor for job in jobs)
+    page = response.content.decode()
+    assert f"Test plan queued on student v1: validation (job {jobs[0].pk})" in page
+    assert "Not run: transfer_attack, the model has no parent (teacher) to craft the attack on." in page
+    # Each planned test now links to its job, whose page shows the progress.
+    for job in jobs:
+        assert reverse("projects:jobs:detail", args=[team.project.pk, job.pk]) in page
+    assert AuditEvent.objects.filter(action="model.test_plan_started", project_id=team.project.pk).exists()
+
+
+def test_plan_run_offers_only_models_and_data_that_passed_intake(team, client_for):
+    plan_answers(team)
+    model = make_model(team)
+    model.status = IntakeStatus.CHECKING
+    model.save()
+    dataset = make_dataset(team)
+    client = client_for(team.assessor)
+    register = reverse("projects:assessments:register", args=[team.project.pk])
+    page = client.get(register).content.decode()
+    assert "Run the plan" not in page and "upload a model and evaluation data" in page
+    data = {"model": model.pk, "dataset": dataset.pk, "sample_limit": "20"}
+    page = client.post(reverse("projects:assessments:plan_run", args=[team.project.pk]), data, follow=True)
+    assert "Model: Choose a model of this project that has passed intake (status “ready”)." in page.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_viewer_reads_the_plan_without_the_run_form(team, client_for):
+    plan_answers(team)
+    make_model(team)
+    make_dataset(team)
+    page = client_for(team.viewer).get(reverse("projects:assessments:register", args=[team.project.pk]))
+    assert "Recommended test plan" in page.content.decode() and "Run the plan" not in page.content.decode()
+
+
+def test_plan_checklist_tells_the_attacks_and_the_teacher_and_student_scans_apart(team):
+    from riskapp.assessments.bank import load_bank
+    from riskapp.assessments.selectors import plan_checklist
+
+    answers = {**plan_answers(team).answers, "teacher.source": "public_hub"}
+    teacher = make_model(team, name="teacher")
+    student = make_model(team, name="student", parent=teacher)
+    ModelArtifact.objects.filter(pk=teacher.pk).update(role="teacher")
+    ModelArtifact.objects.filter(pk=student.pk).update(role="student")
+    square = finished(team, student, "attack", attack_result(0.4))
+    Job.objects.filter(pk=square.pk).update(parameters={"model_id": student.pk, "attacks": ["square"]})
+    Job.objects.create(project=team.project, kind="backdoor_scan", queue="gpu", parameters={"model_id": teacher.pk})
+
+    def states():
+        items = plan_checklist(project=team.project, bank=load_bank(), answers=answers)
+        params = [item.planned.params for item in items]
+        return {(i.planned.kind, p.get("attack", p.get("target"))): i.state for i, p in zip(items, params, strict=True)}
+
+    checklist = states()
+    assert checklist[("attack", "pgd")] == "not run"  # the Square attack is not the planned PGD attack
+    assert checklist[("attack", "square")] == "done"
+    assert checklist[("backdoor_scan", "teacher")] == "running"
+    assert checklist[("backdoor_scan", "student")] == "not run"
+    newer = make_model(team, name="student v2")
+    newer.previous_version = student
+    newer.save()
+    assert states()[("attack", "square")] == "stale"

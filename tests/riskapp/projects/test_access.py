@@ -39,6 +39,7 @@ RULES = {
     "projects:assessments:review": ("POST", ("owner", "reviewer")),
     "projects:assessments:register": ("GET", ROLES),
     "projects:assessments:treatment": ("POST", ("owner", "assessor", "reviewer")),
+    "projects:assessments:plan_run": ("POST", ("owner", "assessor")),
     "projects:assessments:history": ("GET", ROLES),
     "projects:assessments:version": ("GET", ROLES),
     "projects:assessments:export_csv": ("GET", ROLES),
