@@ -133,6 +133,10 @@ class DatasetUploadForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     purpose = forms.ChoiceField(choices=DatasetPurpose.choices)
 
+    def __init__(self, *args, **kwargs):
+        # Its own element ids: the model upload form beside it on the page has fields named upload and name too.
+        super().__init__(*args, auto_id="id_dataset_%s", **kwargs)
+
 
 class ValidationForm(forms.Form):
     dataset = forms.ModelChoiceField(
