@@ -6,12 +6,15 @@ jobs (`manage.py generate_projects`), starts gunicorn (2 sync workers, DEBUG off
 plain HTTP), signs in over HTTP and requests each page sequentially: a warm-up, then REQUESTS timed
 requests each. Printed, never asserted; the target is p95 under 150 ms (benchmarks/README.md).
 
-    .venv/bin/python -m benchmarks.web [--projects 1000] [--jobs 20000] [--requests 100]
+The database, the server and the sign-in are shared with the load test (benchmarks/load.py).
+
+    .venv/bin/python -m benchmarks.web [--projects 1000] [--jobs 20000] [--requests 100] [--reuse]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import statistics
@@ -20,44 +23,52 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.upload_memory import ROOT, Session, _free_port
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/riskapp_bench"
+USERNAME = "manager"  # generate_projects makes this user a member of every generated project
 
 
-def _recreate_database(url: str) -> bool:
+@dataclass(frozen=True)
+class BenchDatabase:
+    env: dict[str, str]  # the environment for manage.py and gunicorn on this database
+    password: str  # of USERNAME, set afresh on every run
+    data_dir: Path
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--projects", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
+
+
+def _database_ready(url: str, *, reuse: bool) -> bool:
+    """Drop and create the database (or, reusing it, check that it is there); False when PostgreSQL is not."""
     import psycopg
 
     parts = urllib.parse.urlparse(url)
     name = parts.path.lstrip("/")
     admin = parts._replace(path="/postgres").geturl()
     try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(url if reuse else admin, autocommit=True, connect_timeout=5) as connection:
+            if not reuse:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                connection.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
-        print(f"web benchmark skipped: PostgreSQL at {admin} is not reachable ({error}).")
+        print(f"benchmark skipped: PostgreSQL at {admin} is not reachable or has no {name} to reuse ({error}).")
         return False
     return True
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.web")
-    parser.add_argument("--projects", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=20000)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
-    args = parser.parse_args(argv)
+def prepare_database(args: argparse.Namespace) -> BenchDatabase | None:
+    """The benchmark database, migrated and filled (or reused with --reuse); None when PostgreSQL is not there."""
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not args.reuse and not _recreate_database(url):
-        return
+    if not _database_ready(url, reuse=args.reuse):
+        return None
     data_dir = Path(tempfile.mkdtemp(prefix="riskapp-web-bench-"))
     password = secrets.token_urlsafe(16)
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
@@ -71,39 +82,76 @@ def main(argv: list[str] | None = None) -> None:
             "RISKAPP_DATA_DIR": str(data_dir),
         }
     )
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    manage(env, "migrate", "-v0")
     # DEBUG off serves static files through whitenoise's manifest: collect them, as a deployment does.
-    subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    manage(env, "collectstatic", "--noinput", "-v0")
     if args.reuse:
-        _manage(env, "shell", "-v", "0", "-c",
-                "from django.contrib.auth.models import User; u = User.objects.get(username='manager');"
-                f"u.set_password('{password}'); u.save()")  # fmt: skip
+        manage(env, "shell", "-v", "0", "-c",
+               f"from django.contrib.auth.models import User; u = User.objects.get(username='{USERNAME}');"
+               f"u.set_password('{password}'); u.save()")  # fmt: skip
     else:
         started = time.perf_counter()
-        _manage(env, "generate_projects", "--projects", str(args.projects), "--jobs", str(args.jobs),
-                "--user", "manager", "--password", password)  # fmt: skip
+        manage(env, "generate_projects", "--projects", str(args.projects), "--jobs", str(args.jobs),
+               "--user", USERNAME, "--password", password)  # fmt: skip
         print(f"generated {args.projects} projects and {args.jobs} jobs in {time.perf_counter() - started:.0f} s")
+    return BenchDatabase(env, password, data_dir)
+
+
+@contextlib.contextmanager
+def gunicorn(database: BenchDatabase, *, workers: int, log: Path | None = None) -> Iterator[int]:
+    """gunicorn (sync workers) on a free port, serving once the sign-in page answers 200; yields the port."""
     port = _free_port()
+    output = log.open("w") if log else subprocess.DEVNULL
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "riskapp.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "gunicorn", "riskapp.wsgi:application", "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=database.env, stdout=output, stderr=output,
     )  # fmt: skip
     try:
-        session = Session(port)
         for _ in range(300):
             try:
-                if session.request("GET", "/accounts/login/").status == 200:
+                if Session(port).request("GET", "/accounts/login/").status == 200:
                     break
             except OSError:
                 pass
             time.sleep(0.2)
-        if "csrftoken" not in session.cookies:
-            raise RuntimeError("the sign-in page set no CSRF cookie: is the server answering 200?")
-        response = session.form("/accounts/login/", {"username": "manager", "password": password})
-        if response.status != 302:
-            raise RuntimeError(f"sign-in failed with HTTP {response.status}")
-        project_id, job_id = _ids(env)
+        else:
+            raise RuntimeError("gunicorn did not answer 200 on the sign-in page within 60 s")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if log:
+            output.close()
+
+
+def signed_in_session(port: int, password: str) -> Session:
+    session = Session(port)
+    session.request("GET", "/accounts/login/")
+    if "csrftoken" not in session.cookies:
+        raise RuntimeError("the sign-in page set no CSRF cookie")
+    response = session.form("/accounts/login/", {"username": USERNAME, "password": password})
+    if response.status != 302:
+        raise RuntimeError(f"sign-in failed with HTTP {response.status}")
+    return session
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.web")
+    add_database_arguments(parser)
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args(argv)
+    database = prepare_database(args)
+    if database is None:
+        return
+    with gunicorn(database, workers=2) as port:
+        session = signed_in_session(port, database.password)
+        project_id, job_id = _ids(database.env)
         pages = {
             "portfolio, first page (worst band first)": "/portfolio/",
             "portfolio, filtered and sorted by name": "/portfolio/?band=high&sort=name&dir=asc",
@@ -123,16 +171,16 @@ def main(argv: list[str] | None = None) -> None:
                 status = session.request("GET", path).status
                 times.append((time.perf_counter() - began) * 1000)
             print(
-                f"{label:<44} {status:>4} {statistics.median(times):8.1f} {_percentile(times, 0.95):8.1f} "
+                f"{label:<44} {status:>4} {statistics.median(times):8.1f} {percentile(times, 0.95):8.1f} "
                 f"{max(times):8.1f}"
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command on the benchmark database; returns its standard output."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
 
 
 def _ids(env: dict[str, str]) -> tuple[int, int]:
@@ -141,10 +189,7 @@ def _ids(env: dict[str, str]) -> tuple[int, int]:
         "job = Job.objects.filter(kind='robustness_curve').order_by('id').first();"
         "print(job.project_id, job.pk)"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
+    out = manage(env, "shell", "-v", "0", "-c", code).split()
     return int(out[0]), int(out[1])
 
 
