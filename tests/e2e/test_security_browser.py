@@ -25,7 +25,7 @@ def test_pages_work_under_the_content_security_policy_and_it_blocks_eval_and_inl
     page.click("nav.subnav >> text=Assessment")
     page.locator("input[type=radio]").first.check()
     settled(page)
-    page.click("nav.subnav >> text=\"Risk register\"")
+    page.click('nav.subnav >> text="Risk register"')
     expect(page.locator(".main-svg").first).to_be_visible(timeout=30_000)
     page.click("nav.subnav >> text=Risk")
     expect(page.locator("#risk-heatmap .main-svg").first).to_be_visible(timeout=30_000)
