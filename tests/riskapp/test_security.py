@@ -119,8 +119,9 @@ def test_the_api_refuses_a_session_authenticated_write_without_the_csrf_token(te
 # --- sign-in rate limiting -----------------------------------------------------------------------------------
 
 
-def sign_in(client, username, password, address="203.0.113.7"):
-    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+def sign_in(client, username, password, address="203.0.113.7", **headers):
+    data = {"username": username, "password": password}
+    return client.post(reverse("login"), data, REMOTE_ADDR=address, **headers)
 
 
 def test_sign_in_is_paused_for_a_username_and_address_after_five_failures(team, settings):
@@ -169,27 +170,13 @@ def test_django_admin_sign_in_is_rate_limited_too(team, settings):
 
 def test_behind_trusted_proxies_the_address_the_first_proxy_saw_is_counted(team, settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        Client().post(
-            reverse("login"),
-            {"username": "owner", "password": "wrong guess"},
-            REMOTE_ADDR="10.0.0.2",
-            HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7",
-        )
+        sign_in(Client(), "owner", "wrong guess", proxy, HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
     # A spoofed left-most entry does not make a new address; the proxy-written one is what counts.
-    same = Client().post(
-        reverse("login"),
-        {"username": "owner", "password": PASSWORD},
-        REMOTE_ADDR="10.0.0.2",
-        HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7",
-    )
+    same = sign_in(Client(), "owner", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7")
     assert same.status_code == 429
-    other = Client().post(
-        reverse("login"),
-        {"username": "owner", "password": PASSWORD},
-        REMOTE_ADDR="10.0.0.2",
-        HTTP_X_FORWARDED_FOR="198.51.100.1",
-    )
+    other = sign_in(Client(), "owner", PASSWORD, proxy, HTTP_X_FORWARDED_FOR="198.51.100.1")
     assert other.status_code == 302
 
 
