@@ -1,4 +1,4 @@
-"""The client address that sign-in rate limiting counts failures against."""
+"""Sign-in rate limiting (django-axes): the address it counts failures against, the page a paused sign-in gets."""
 
 from django.conf import settings
 from django.shortcuts import render
