@@ -19,28 +19,25 @@ from tests.riskapp.api.conftest import fresh_throttle_counts, objects  # noqa: F
 ROLES = ("owner", "assessor", "reviewer", "viewer", "outsider")
 
 
-def _model(project, name: str, digit: str, **fields) -> ModelArtifact:
-    return ModelArtifact.objects.create(
+def _stored(artifact_class, project, name: str, digit: str, extension: str, **fields):
+    """A model or dataset row with a small stored file, without the intake (its status comes in `fields`)."""
+    return artifact_class.objects.create(
         project=project,
         name=name,
-        original_name=f"{name}.safetensors",
+        original_name=f"{name}{extension}",
         sha256=digit * 64,
         size=3,
         file=ContentFile(b"abc", name=f"{name}.upload"),
         **fields,
     )
+
+
+def _model(project, name: str, digit: str, **fields) -> ModelArtifact:
+    return _stored(ModelArtifact, project, name, digit, ".safetensors", **fields)
 
 
 def _dataset(project, name: str, digit: str, **fields) -> DatasetArtifact:
-    return DatasetArtifact.objects.create(
-        project=project,
-        name=name,
-        original_name=f"{name}.npz",
-        sha256=digit * 64,
-        size=3,
-        file=ContentFile(b"abc", name=f"{name}.upload"),
-        **fields,
-    )
+    return _stored(DatasetArtifact, project, name, digit, ".npz", **fields)
 
 
 READY = {"status": IntakeStatus.READY}

@@ -4,39 +4,25 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.attacks.conftest import digits, trained_cnn  # noqa: F401 - engine fixtures for the upload test
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CSP_VIOLATION = "Content-Security-Policy violation:"
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(predicate, timeout, what, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    """tests.processes.wait_for, where a server that refuses connections (OSError) is not up yet."""
+    return processes.wait_for(predicate, timeout, what, interval, ignoring=(OSError,))
 
 
 @dataclass

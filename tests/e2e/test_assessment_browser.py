@@ -3,27 +3,8 @@
 
 import re
 
+from tests.e2e.steps import create_project, review, settled, sign_in, sign_out, submit_for_review
 from tests.e2e.test_browser import shoot
-
-
-def settled(page) -> None:
-    """Wait until htmx has swapped and processed the last response: a click on inputs htmx has not processed
-    yet sends nothing (a person never clicks within those milliseconds; a test does)."""
-    page.wait_for_function(
-        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
-    )
-    page.wait_for_timeout(100)
-
-
-def sign_in(page, server, username, password):
-    page.goto(server.base_url + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-
-
-def sign_out(page):
-    page.click("nav.topnav button:has-text('Sign out')")
 
 
 def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, browser_page):
@@ -38,10 +19,7 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     )
     page = browser_page
     sign_in(page, server, "admin", server.admin_password)
-    page.click("text=New project")
-    page.fill("#id_name", "Traffic-sign classifier")
-    page.select_option("#id_risk_appetite", "medium")
-    page.click("button:has-text('Save')")
+    create_project(page, "Traffic-sign classifier", "medium")
     page.click("text=Members")
     page.fill("#id_username", "rita")
     page.select_option("#id_role", "reviewer")
@@ -68,16 +46,16 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     row.get_by_text("Why?").click()
     expect(row.locator("details ol li").first).to_be_visible()
 
-    page.click("nav.subnav >> text=Assessment")
-    page.click("button:has-text('Submit for review')")
-    expect(page.get_by_text("Version 1 submitted for review.")).to_be_visible()
-    sign_out(page)
-
-    sign_in(page, server, "rita", "reviewer password 42")
-    page.click("text=Traffic-sign classifier")
-    page.click("nav.subnav >> text=Assessment")
-    page.fill("#id_comment", "Pin the teacher's hash before approval.")
-    page.click("button:has-text('Return with comments')")
+    submit_for_review(page)
+    review(
+        page,
+        server,
+        "rita",
+        "reviewer password 42",
+        "Traffic-sign classifier",
+        "Return with comments",
+        "Pin the teacher's hash before approval.",
+    )
     expect(page.get_by_text("Version 1 returned to the assessors.")).to_be_visible()
     sign_out(page)
 

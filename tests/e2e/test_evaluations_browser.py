@@ -4,7 +4,7 @@ results: the drawn curve, the suite's bars and examples, the flagged class with 
 project's risk page and the portfolio."""
 
 from tests.attacks.backdoor.conftest import demo, paths  # noqa: F401 - the demo models, built once per session
-from tests.e2e.test_assessment_browser import sign_in
+from tests.e2e.steps import create_project, sign_in, upload_model
 from tests.e2e.test_browser import shoot
 
 LONG = 600_000  # ms: the jobs run in the real worker's sandbox on a shared CPU
@@ -26,17 +26,10 @@ def test_an_assessor_runs_a_curve_a_suite_and_a_backdoor_scan_and_reads_them(sta
     server = start_dev_server()
     page = browser_page
     sign_in(page, server, "admin", server.admin_password)
-    page.click("text=New project")
-    page.fill("#id_name", "Traffic signs")
-    page.click("button:has-text('Save')")
+    create_project(page, "Traffic signs")
     page.click("nav.subnav >> text=Models & data")
     page.click("button:has-text('Add the digits datasets')")
-    page.set_input_files("#id_upload", str(paths["teacher"]))
-    page.fill("#id_name", "public teacher")
-    page.select_option("#id_role", "teacher")
-    page.select_option("#id_architecture", "cnn-digits")
-    page.fill("#id_num_classes", "10")
-    page.click("button:has-text('Upload model')")
+    upload_model(page, paths["teacher"], "public teacher", "teacher")
     expect(page.locator("#model-live .badge", has_text="Ready")).to_be_visible(timeout=LONG)
     model_url = page.url
 

@@ -10,7 +10,7 @@ violations (`securitypolicyviolation` events); any of them fails the test.
 import datetime
 import re
 
-from tests.e2e.test_assessment_browser import settled, sign_in, sign_out
+from tests.e2e.steps import create_project, review, settled, sign_in, submit_for_review, upload_model
 from tests.e2e.test_browser import shoot
 
 LONG = 600_000  # ms: intake scans and tests run one after another in the real worker's sandbox on a shared CPU
@@ -139,10 +139,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     # Sign in, create the project, make rita its reviewer.
     sign_in(page, server, "admin", server.admin_password)
     expect(page.get_by_role("heading", name="Your projects")).to_be_visible()
-    page.click("text=New project")
-    page.fill("#id_name", "Digits reader")
-    page.select_option("#id_risk_appetite", "medium")
-    page.click("button:has-text('Save')")
+    create_project(page, "Digits reader", "medium")
     expect(page.get_by_role("heading", name="Digits reader")).to_be_visible()
     page.click("nav.subnav >> text=Members")
     page.fill("#id_username", "rita")
@@ -164,12 +161,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     page.select_option("#id_dataset_purpose", "evaluation")
     page.click("button:has-text('Upload dataset')")
     expect(page.get_by_text("“digits test split” uploaded; its intake check is running.")).to_be_visible()
-    page.set_input_files("#id_upload", str(trained_cnn["safetensors"]))
-    page.fill("#id_name", "digits student")
-    page.select_option("#id_role", "student")
-    page.select_option("#id_architecture", "cnn-digits")
-    page.fill("#id_num_classes", "10")
-    page.click("button:has-text('Upload model')")
+    upload_model(page, trained_cnn["safetensors"], "digits student", "student")
     expect(page.get_by_text("uploaded; its intake check is running")).to_be_visible()
     expect(page.locator("#model-live .badge", has_text="Ready")).to_be_visible(timeout=LONG)
     page.click("nav.subnav >> text=Models & data")
@@ -217,15 +209,16 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     expect(robustness.locator("tbody tr", has_text="digits student")).to_have_count(1)
 
     # Submit; rita approves.
-    page.click("nav.subnav >> text=Assessment")
-    page.click("button:has-text('Submit for review')")
-    expect(page.get_by_text("Version 1 submitted for review.")).to_be_visible()
-    sign_out(page)
-    sign_in(page, server, "rita", "reviewer password 42")
-    page.click("text=Digits reader")
-    page.click("nav.subnav >> text=Assessment")
-    page.fill("#id_comment", "Robustness measured on the plan's tests; approved.")
-    page.click("button:has-text('Approve')")
+    submit_for_review(page)
+    review(
+        page,
+        server,
+        "rita",
+        "reviewer password 42",
+        "Digits reader",
+        "Approve",
+        "Robustness measured on the plan's tests; approved.",
+    )
     expect(page.get_by_text("Version 1 approved.")).to_be_visible()
     expect(status).to_contain_text("Approved")
     expect(status).to_contain_text("approved by rita")

@@ -5,7 +5,7 @@ a pickle that calls os.system is refused and shows up as a security finding."""
 import pickle
 
 from tests.attacks.hostile import SystemPayload
-from tests.e2e.test_assessment_browser import sign_in
+from tests.e2e.steps import create_project, sign_in, upload_model
 from tests.e2e.test_browser import shoot
 
 
@@ -15,18 +15,11 @@ def test_upload_validate_and_refuse_in_the_browser(start_dev_server, browser_pag
     server = start_dev_server()
     page = browser_page
     sign_in(page, server, "admin", server.admin_password)
-    page.click("text=New project")
-    page.fill("#id_name", "Digits")
-    page.click("button:has-text('Save')")
+    create_project(page, "Digits")
     page.click("nav.subnav >> text=Models & data")
 
     page.click("button:has-text('Add the digits datasets')")
-    page.set_input_files("#id_upload", str(trained_cnn["safetensors"]))
-    page.fill("#id_name", "digits student")
-    page.select_option("#id_role", "student")
-    page.select_option("#id_architecture", "cnn-digits")
-    page.fill("#id_num_classes", "10")
-    page.click("button:has-text('Upload model')")
+    upload_model(page, trained_cnn["safetensors"], "digits student", "student")
     expect(page.get_by_text("uploaded; its intake check is running")).to_be_visible()
     # The worker runs the intake; htmx refreshes the page's live part until it is done.
     expect(page.locator("#model-live .badge", has_text="Ready")).to_be_visible(timeout=120_000)

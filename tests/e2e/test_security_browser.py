@@ -5,7 +5,7 @@ Every browser test fails on a policy violation or an uncaught script error (the 
 visits the pages the other flows do not reach and proves the policy is enforced, not merely sent.
 """
 
-from tests.e2e.test_assessment_browser import settled, sign_in
+from tests.e2e.steps import create_project, settled, sign_in
 
 
 def test_pages_work_under_the_content_security_policy_and_it_blocks_eval_and_inline_script(
@@ -16,9 +16,7 @@ def test_pages_work_under_the_content_security_policy_and_it_blocks_eval_and_inl
     server = start_dev_server()
     page = browser_page
     sign_in(page, server, "admin", server.admin_password)
-    page.click("text=New project")
-    page.fill("#id_name", "Policy check")
-    page.click("button:has-text('Save')")
+    create_project(page, "Policy check")
     project_url = page.url
 
     # plotly.js draws the register's heatmap and the risk page's charts; htmx saves an answer.

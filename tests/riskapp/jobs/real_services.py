@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from django.db import connection
 from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
 from riskapp.jobs.models import Job, JobStatus
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 REQUIRE_SERVICES = os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1"
@@ -34,33 +34,6 @@ def missing(what):
     if REQUIRE_SERVICES:
         pytest.fail(f"{what} is required (RISKAPP_REQUIRE_SERVICES=1) but not available")
     pytest.skip(f"{what} not available")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def process_group_members(pgid):

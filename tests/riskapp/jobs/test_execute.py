@@ -13,20 +13,11 @@ from riskapp.jobs import services
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.kinds import KINDS, JobKind, SpeedCheckForm
 from riskapp.jobs.models import Job, JobStatus
+from tests.processes import pid_alive
 
 
 def create(team, kind, **parameters):
     return services.job_create(user=team.assessor, project=team.project, kind=kind, parameters=parameters)
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purpose.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
 
 
 @pytest.mark.django_db

@@ -23,17 +23,16 @@ from riskapp.artifacts.models import DatasetArtifact, IntakeStatus
 from riskapp.artifacts.services import dataset_upload
 from riskapp.audit.models import AuditEvent
 from riskapp.jobs.models import Job, JobStatus
+from tests.processes import pid_alive, wait_for
 from tests.riskapp.jobs.real_services import (
     REQUIRE_SERVICES,
     audit_actions,
     create,
     finished,
     job_state,
-    pid_alive,
     process_group_alive,
     process_group_members,
     running_with_progress,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,8 @@ import pytest
 from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
 from riskapp.jobs.models import JobStatus
-from tests.riskapp.jobs.real_services import create, job_state, pid_alive, running_with_progress, wait_for
+from tests.processes import pid_alive, wait_for
+from tests.riskapp.jobs.real_services import create, job_state, running_with_progress
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
