@@ -15,7 +15,9 @@ it is fooled: nothing later can change its verdict, and it costs nothing more.
 
 Work goes stage by stage over the surviving samples in batches of `batch_size` (memory is bounded by the batch),
 on the model's device, with randomness drawn from one seeded `torch.Generator`. Cancellation is checked between
-batches and every few dozen iterations inside them.
+batches and every few dozen iterations inside them. FAB-T's checks and Square's queries need no gradient: on the CPU
+they go through `attacks.evasion.inference.query_forward` (onnxruntime, checked against the model first), the
+gradient passes and the final verification through the model itself.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from attacks.evasion.inference import QueryForward, query_forward
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +61,7 @@ class AutoAttackResult:
     fooled: torch.Tensor  # bool per sample: some stage found a verified adversarial example
     clean_correct: torch.Tensor  # bool per sample: correctly classified before any attack
     stages: list[StageStats] = field(default_factory=list)
+    query_backend: str = "torch"  # what answered FAB-T's and Square's gradient-free queries
 
     @property
     def robust(self) -> torch.Tensor:
@@ -306,17 +311,19 @@ def fab_targeted(
     steps: int = 100,
     clip: tuple[float, float] = (0.0, 1.0),
     check: Callable[[], None] | None = None,
+    predict: Callable[[torch.Tensor], torch.Tensor] | None = None,
     alpha_max: float = 0.1,
     overshoot: float = 1.05,
     backtrack: float = 0.9,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Targeted FAB on one batch: walk to the linearised y/target boundary, biased towards x, step back on success.
 
-    Each iteration projects both the iterate and x onto the linearised boundary {z_t − z_y = 0} inside the input
-    box, then moves to the α-weighted mix of those projections (α ≤ alpha_max grows with the iterate's distance
-    to the boundary relative to x's), overshooting by 5%. An iterate that fools the model inside the ε-ball is
-    kept and the sample drops out; one that fools it outside the ball is pulled back towards x by `backtrack`.
-    Returns (candidates, found).
+    Each iteration linearises the y/target boundary at the iterate (one forward and input gradient), projects both
+    the iterate and x onto it inside the input box, and moves to the α-weighted mix of those projections (α ≤
+    alpha_max grows with the iterate's distance to the boundary relative to x's), overshooting by 5%. The new
+    iterate is then classified (one gradient-free forward, through `predict` when given): if it fools the model
+    inside the ε-ball it is kept and the sample drops out; if it fools it outside the ball it is pulled back towards
+    x by `backtrack`, and the next linearisation happens there. Returns (candidates, found).
     """
     import torch
 
@@ -325,29 +332,29 @@ def fab_targeted(
     result, found = x.clone(), torch.zeros(len(x), dtype=torch.bool, device=x.device)
     index = torch.arange(len(x), device=x.device)
     xs, ys, ts, xa = x, y, target, x.clone()
+    classify = predict or model
 
     def boundary_loss(ys: torch.Tensor, ts: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda logits: logits.gather(1, ts[:, None])[:, 0] - logits.gather(1, ys[:, None])[:, 0]
 
-    logits, g, w = _logits_and_grad(model, xa, boundary_loss(ys, ts))
-    for i in range(steps + 1):
+    def take(fooled: torch.Tensor) -> torch.Tensor:
+        """Record the iterates that fool the model inside the ball, drop their samples; the mask of those kept."""
+        nonlocal index, xs, ys, ts, xa
+        keep = ~(fooled & (_norm(xa - xs, norm) <= eps))
+        if not keep.all():
+            done = ~keep
+            result[index[done]], found[index[done]] = xa[done], True
+            index, xs, ys, ts, xa = index[keep], xs[keep], ys[keep], ts[keep], xa[keep]
+        return keep
+
+    for i in range(steps):
+        logits, g, w = _logits_and_grad(model, xa, boundary_loss(ys, ts))
         with torch.no_grad():
-            wrong = logits.argmax(1) != ys
-            inside = wrong & (_norm(xa - xs, norm) <= eps)
-            if inside.any():
-                result[index[inside]] = xa[inside]
-                found[index[inside]] = True
-                keep = ~inside
-                index, xs, ys, ts, xa = index[keep], xs[keep], ys[keep], ts[keep], xa[keep]
-                logits, g, w, wrong = logits[keep], g[keep], w[keep], wrong[keep]
-            if len(index) == 0 or i == steps:
+            # These logits classify the iterate too (x itself on the first pass, a pulled-back point later).
+            keep = take(logits.argmax(1) != ys)
+            g, w = g[keep], w[keep]
+            if len(index) == 0:
                 break
-        if wrong.any():  # fooled, but too far out: step back towards x and linearise there instead
-            with torch.no_grad():
-                xa[wrong] = (1 - backtrack) * xs[wrong] + backtrack * xa[wrong]
-            back_logits, back_g, back_w = _logits_and_grad(model, xa[wrong], boundary_loss(ys[wrong], ts[wrong]))
-            logits[wrong], g[wrong], w[wrong] = back_logits, back_g, back_w
-        with torch.no_grad():
             shape = xs.shape
             wf, xf, af = w.flatten(1), xs.flatten(1), xa.flatten(1)
             # Linearised boundary at the iterate: w·(u − x_a) + g = 0.
@@ -357,9 +364,14 @@ def fab_targeted(
             alpha = (n_iter / (n_iter + n_orig).clamp_min(1e-12)).clamp(0.0, alpha_max)[:, None]
             moved = (1 - alpha) * (af + overshoot * d_iter) + alpha * (xf + overshoot * d_orig)
             xa = moved.clamp(low, high).view(shape)
+            fooled = classify(xa).argmax(1) != ys
+            fooled = fooled[take(fooled)]
+            if len(index) == 0:
+                break
+            # Fooled, but outside the ball: step back towards x; the next linearisation happens there.
+            xa[fooled] = xs[fooled] + backtrack * (xa[fooled] - xs[fooled])
         if check is not None and i % CHECK_EVERY == CHECK_EVERY - 1:
             check()
-        logits, g, w = _logits_and_grad(model, xa, boundary_loss(ys, ts))
     return result, found
 
 
@@ -436,13 +448,14 @@ def square(
     clip: tuple[float, float] = (0.0, 1.0),
     generator: torch.Generator | None = None,
     check: Callable[[], None] | None = None,
+    predict: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Square attack on one batch: random square updates kept when they lower the margin z_y − max_{j≠y} z_j.
 
     L∞: start from vertical stripes of ±ε, then set a random square to ±ε (one sign per channel). L2: start from
     ±stripes scaled to norm ε, then move the mass of one random square into a pseudo-Gaussian bump on another,
-    keeping the total norm at ε. Uses only logits, `queries` model calls per sample at most.
-    Returns (candidates, found).
+    keeping the total norm at ε. Uses only logits, `queries` model calls per sample at most, through `predict`
+    when given (a gradient-free forward of the same model). Returns (candidates, found).
     """
     import torch
 
@@ -455,15 +468,17 @@ def square(
     xs, ys = _as_image(x), y
     n, channels, height, width = xs.shape
 
-    def predict(images: torch.Tensor) -> torch.Tensor:
-        return model(images.reshape(len(images), *shape))
+    forward = predict or model
+
+    def query(images: torch.Tensor) -> torch.Tensor:
+        return forward(images.reshape(len(images), *shape))
 
     signs = torch.randint(0, 2, (n, channels, 1, width), generator=gen, device=x.device).to(x.dtype) * 2 - 1
     scale = eps / math.sqrt(channels * height * width) if norm == "2" else eps  # L2: the stripes' norm is ε
     stripes = signs.expand(n, channels, height, width) * scale
     xa = (xs + stripes).clamp(low, high)
     with torch.no_grad():
-        logits = predict(xa)
+        logits = query(xa)
         margin = _margin(logits, ys)
         wrong = logits.argmax(1) != ys
         for i in range(1, queries + 1):
@@ -496,7 +511,7 @@ def square(
                 spare = (eps**2 - (delta * delta).flatten(1).sum(1)).clamp_min(0)
                 lam = (-dot + (dot**2 + bb * spare).sqrt()) / bb
                 candidate = _into_ball(xs, xs + delta + _view(lam, bump) * bump, eps, "2", low, high)
-            logits = predict(candidate)
+            logits = query(candidate)
             new_margin = _margin(logits, ys)
             better = new_margin < margin
             xa = torch.where(_view(better, xa), candidate, xa)
@@ -580,10 +595,13 @@ def autoattack(
     done = 0.0
     check = ctx.check_cancel if ctx is not None else None
     stats: list[StageStats] = []
+    fast: QueryForward | None = None
 
     for stage in stages:
         standing = torch.nonzero(clean_correct & ~fooled).flatten()
         started, hits = time.perf_counter(), 0
+        if fast is None and stage in ("fab-t", "square") and len(standing):
+            fast = query_forward(model, x[standing[:batch_size]].to(device))
         for start in range(0, len(standing), batch_size):
             if ctx is not None:
                 ctx.check_cancel()
@@ -621,7 +639,16 @@ def autoattack(
                         )
                     elif stage == "fab-t":
                         adv, hit = fab_targeted(
-                            model, xb[left], yb[left], tb, eps=eps, norm=norm, steps=fab_steps, clip=clip, check=check
+                            model,
+                            xb[left],
+                            yb[left],
+                            tb,
+                            eps=eps,
+                            norm=norm,
+                            steps=fab_steps,
+                            clip=clip,
+                            check=check,
+                            predict=fast,
                         )
                     else:  # Square is untargeted: one run covers every class
                         adv, hit = square(
@@ -634,6 +661,7 @@ def autoattack(
                             clip=clip,
                             generator=gen,
                             check=check,
+                            predict=fast,
                         )
                     candidates[left[hit]], found[left[hit]] = adv[hit], True
                     if stage == "square":
@@ -649,4 +677,10 @@ def autoattack(
         stats.append(StageStats(stage, int(len(standing)), hits, round(time.perf_counter() - started, 4)))
     if ctx is not None:
         ctx.progress(100, "AutoAttack done")
-    return AutoAttackResult(adversarial=adversarial, fooled=fooled, clean_correct=clean_correct, stages=stats)
+    return AutoAttackResult(
+        adversarial=adversarial,
+        fooled=fooled,
+        clean_correct=clean_correct,
+        stages=stats,
+        query_backend=fast.backend if fast is not None else "torch",
+    )
