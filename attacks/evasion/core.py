@@ -82,9 +82,17 @@ class _ReportingContext:
 
 
 def _autoattack_all(
-    target: Target, x: np.ndarray, y: np.ndarray, s: Settings, norm: str, ctx: RunContext, report: Report
+    target: Target,
+    x: np.ndarray,
+    y: np.ndarray,
+    s: Settings,
+    norm: str,
+    ctx: RunContext,
+    report: Report,
+    details: dict[str, Any] | None,
 ) -> np.ndarray:
-    """The standard AutoAttack cascade (it batches itself, stage by stage over the survivors)."""
+    """The standard AutoAttack cascade (it batches itself, stage by stage over the survivors); its per-stage
+    counts go to `details["stages"]`."""
     import torch
 
     from attacks.evasion.autoattack import autoattack
@@ -100,20 +108,34 @@ def _autoattack_all(
         seed=s.seed,
         ctx=_ReportingContext(ctx, report),
     )
+    if details is not None:
+        details["stages"] = [
+            {"stage": st.name, "attacked": st.attacked, "fooled": st.fooled, "seconds": st.seconds}
+            for st in result.stages
+        ]
     return result.adversarial.numpy()
 
 
 def generate(
-    target: Target, name: str, x: np.ndarray, y: np.ndarray, s: Settings, ctx: RunContext, report: Report
+    target: Target,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    s: Settings,
+    ctx: RunContext,
+    report: Report,
+    details: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Adversarial versions of `x` (all assumed correctly classified), batch by batch with cancel checks."""
+    """Adversarial versions of `x` (all assumed correctly classified), batch by batch with cancel checks.
+
+    `details`, when given, receives what an attack reports beyond its examples (AutoAttack: its stages)."""
     import torch
 
     spec = ATTACKS[name]
     norm = spec.norm_for(s)
     seed_everything(s.seed)
     if name == "autoattack":
-        return _autoattack_all(target, x, y, s, norm, ctx, report)
+        return _autoattack_all(target, x, y, s, norm, ctx, report, details)
     attack = spec.build(target.art_estimator(), s) if spec.build is not None else None
     gen = torch.Generator(device=target.device if target.white_box else "cpu").manual_seed(s.seed)
     out = np.empty_like(x, dtype=np.float32)
@@ -165,7 +187,8 @@ def evaluate_attack(
     correct = np.flatnonzero(clean_pred == y)
     started = time.perf_counter()
     target.reset_queries()
-    adv = generate(target, name, x[correct], y[correct], settings, ctx, report)
+    details: dict[str, Any] = {}
+    adv = generate(target, name, x[correct], y[correct], settings, ctx, report, details)
     queries = target.count_queries()
     seconds = time.perf_counter() - started
     adv_pred = clean_predictions(target, adv, settings.batch_size, ctx)
@@ -192,6 +215,8 @@ def evaluate_attack(
         "device": target.device,
         "examples": [],
     }
+    if "stages" in details:  # AutoAttack: what each stage fooled among the samples every earlier stage missed
+        result["stages"] = details["stages"]
     if examples and fooled.any():
         chosen = np.flatnonzero(fooled)
         result["examples"] = _save_examples(ctx.output_dir, name, x[correct][chosen], adv[chosen], target.clip)

@@ -68,7 +68,20 @@ def randomness_flag(target: Target, x: np.ndarray) -> Flag | None:
 
 
 def black_box_flag(results: Sequence[dict[str, Any]]) -> Flag | None:
-    """A black-box attack beating every white-box one at the same ε and norm: the gradients are misleading."""
+    """A black-box attack beating every white-box one at the same ε and norm: the gradients are misleading.
+
+    Inside AutoAttack the same sign is its Square stage fooling samples that APGD-CE, APGD-T and FAB-T all missed.
+    """
+    for r in results:
+        square = next((st for st in r.get("stages", []) if st["stage"] == "square"), None)
+        if square is not None and r["samples"] and square["fooled"] / r["samples"] > BLACK_BOX_MARGIN:
+            return {
+                "code": "black_box_beats_white_box",
+                "message": f"Inside AutoAttack, the black-box Square stage fooled {square['fooled']} of the "
+                f"{square['attacked']} samples that every gradient-based stage missed "
+                f"({square['fooled'] / r['samples']:.1%} of the set): the gradients mislead the white-box "
+                "attacks (gradient masking).",
+            }
     for norm in {r["norm"] for r in results}:
         bounded = [r for r in results if r["eps_bounded"] and r["norm"] == norm]
         white = [r["robust_accuracy"] for r in bounded if r["white_box"]]

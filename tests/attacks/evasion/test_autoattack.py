@@ -141,6 +141,13 @@ def test_catalogue_entry_runs_our_cascade(cnn, digits, ctx):
     expected = {"attack", "clean_accuracy", "robust_accuracy", "attack_success_rate", "perturbation", "wall_seconds"}
     assert expected <= set(result) and result["fooled"] > 0
     assert result["perturbation"]["linf_max"] <= 0.3 * 1.0001
+    # The stages as AutoAttack users read them: each on what the earlier ones left, adding up to the result.
+    stages = result["stages"]
+    assert [st["stage"] for st in stages] == list(STAGES)
+    assert stages[0]["attacked"] == result["attacked"]
+    for before, after in zip(stages, stages[1:], strict=False):
+        assert after["attacked"] == before["attacked"] - before["fooled"]
+    assert sum(st["fooled"] for st in stages) == result["fooled"]
 
 
 def test_cli_autoattack(trained_cnn, capsys):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from attacks.evasion import autoattack as aa
 from attacks.evasion import evaluate_suite, robustness_curve
 from attacks.evasion.attacks import Settings
 from attacks.evasion.flags import black_box_flag, curve_flag, gradient_flag, randomness_flag
@@ -21,6 +24,35 @@ def test_quantised_input_trips_gradient_and_black_box_flags(trained_cnn, digits,
     codes = {flag["code"] for flag in result["flags"]}
     assert {"zero_or_nonfinite_gradients", "black_box_beats_white_box"} <= codes, result["attacks"]
     assert not result["trustworthy"] and result["verdict"].startswith("not trustworthy")
+
+
+def test_quantised_input_trips_the_black_box_flag_inside_autoattack(trained_cnn, digits, ctx, monkeypatch):
+    """Zero gradients stall APGD and FAB; the Square stage then fools what they missed, and that is the flag."""
+    small = functools.partial(aa.autoattack, apgd_steps=10, targets=3, fab_steps=10, square_queries=300)
+    monkeypatch.setattr(aa, "autoattack", small)
+    target = digits_target(Quantised(load_model(trained_cnn["safetensors"], "cnn-digits", 10)))
+    config = Settings(eps=0.25, batch_size=48)
+    result = evaluate_suite(target, ["autoattack"], digits.x_test[:48], digits.y_test[:48], config, ctx)
+    stages = {st["stage"]: st for st in result["attacks"][0]["stages"]}
+    assert stages["square"]["fooled"] > 0.01 * 48, stages
+    flags = {flag["code"]: flag for flag in result["flags"]}
+    assert "black_box_beats_white_box" in flags and "Square stage" in flags["black_box_beats_white_box"]["message"]
+
+
+def test_autoattack_whose_square_stage_finds_nothing_new_raises_no_black_box_flag():
+    def autoattack_entry(square_fooled, samples=200):
+        stages = [
+            {"stage": "apgd-ce", "attacked": 180, "fooled": 80},
+            {"stage": "apgd-t", "attacked": 100, "fooled": 4},
+            {"stage": "fab-t", "attacked": 96, "fooled": 0},
+            {"stage": "square", "attacked": 96, "fooled": square_fooled},
+        ]
+        return {"attack": "autoattack", "white_box": True, "eps_bounded": True, "norm": "inf", "robust_accuracy": 0.4,
+                "samples": samples, "stages": stages}  # fmt: skip
+
+    assert black_box_flag([autoattack_entry(0)]) is None
+    assert black_box_flag([autoattack_entry(2)]) is None  # 1% of the set: within the margin
+    assert black_box_flag([autoattack_entry(3)]) is not None
 
 
 def test_quantised_input_flattens_the_curve(trained_cnn, digits, ctx):

@@ -91,3 +91,60 @@ def test_raw_result_stays_available_under_the_figures(team, client_for):
     job = curve_job(team, model(team, "student").pk, [(0.1, 0.5)])
     page = result_page(client_for(team.viewer), team, job)
     assert "The full result document" in page and "curve" in page
+
+
+def test_an_autoattack_result_shows_what_each_stage_fooled(team, client_for):
+    stages = [
+        {"stage": "apgd-ce", "attacked": 493, "fooled": 200, "seconds": 3.8},
+        {"stage": "apgd-t", "attacked": 293, "fooled": 11, "seconds": 31.0},
+        {"stage": "fab-t", "attacked": 282, "fooled": 0, "seconds": 40.2},
+        {"stage": "square", "attacked": 282, "fooled": 0, "seconds": 45.9},
+    ]
+    attack = {
+        "attack": "autoattack",
+        "white_box": True,
+        "eps_bounded": True,
+        "norm": "inf",
+        "eps": 0.1,
+        "samples": 500,
+        "attacked": 493,
+        "fooled": 211,
+        "clean_accuracy": 0.986,
+        "robust_accuracy": 0.564,
+        "attack_success_rate": 0.428,
+        "perturbation": {"linf_max": 0.1, "l2_median": 0.5},
+        "queries": None,
+        "queries_per_sample": None,
+        "wall_seconds": 121.0,
+        "device": "cpu",
+        "examples": [],
+        "stages": stages,
+    }
+    result = {
+        "schema": "riskapp.evasion/1",
+        "task": "evasion",
+        "clean_accuracy": 0.986,
+        "attacks": [attack],
+        "flags": [],
+        "trustworthy": True,
+        "verdict": "trustworthy: no validity check fired",
+        "settings": {"eps": 0.1, "norm": "inf", "steps": 40},
+        "device": "cpu",
+        "data": {"samples": 500, "path": "test.npz"},
+        "model": {"path": "cnn.safetensors"},
+    }
+    job = Job.objects.create(
+        project=team.project,
+        kind="attack",
+        queue="gpu",
+        status=JobStatus.SUCCEEDED,
+        parameters={"model_id": model(team, "student").pk, "dataset_id": 1},
+        result=result,
+    )
+    page = result_page(client_for(team.viewer), team, job)
+    assert 'id="autoattack-stages"' in page
+    table = page.split('id="autoattack-stages"')[1].split("</table>")[0]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == 4
+    assert "<td>apgd-ce</td><td>493</td><td>200</td><td>3.8</td>" in rows[0]
+    assert "<td>square</td><td>282</td><td>0</td><td>45.9</td>" in rows[3]
