@@ -8,7 +8,8 @@ load on a shared machine shows up as two different times for ours (the ratio use
 asserted (target: robust accuracy within 1 point of ART's AutoAttack in at most 1/10 of its time).
 Also printed: how many samples went through gradient passes and queries in our cascade, and what that work costs
 at this machine's measured cost per sample with no overhead at all (what the standard version's work costs on this
-stack, eager PyTorch gradients and onnxruntime queries, whatever the bookkeeping around it). Run: `python -m benchmarks.autoattack [--quick] [--threads N]`.
+stack, eager PyTorch gradients and onnxruntime queries, whatever the bookkeeping around it).
+Run: `python -m benchmarks.autoattack [--quick] [--threads N]`.
 """
 
 from __future__ import annotations
