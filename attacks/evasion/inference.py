@@ -79,11 +79,7 @@ def query_forward(model: nn.Module, example: torch.Tensor) -> QueryForward:
     """The fastest trustworthy gradient-free forward of `model` for inputs shaped like `example` (N, ...)."""
     import torch
 
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    if device.type != "cpu" or len(example) == 0:
+    if example.device.type != "cpu" or len(example) == 0:  # the example sits where the model does
         return _eager(model)
     example = example.detach().float().contiguous()
     try:
