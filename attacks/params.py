@@ -27,3 +27,12 @@ def float_param(params: dict[str, Any], key: str, default: float, low: float, hi
     if not low <= number <= high:
         raise UserError(f"{key} must be between {low} and {high}.")
     return number
+
+
+def choice_param(params: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = params.get(key)
+    if value is None:
+        return default
+    if value not in choices:
+        raise UserError(f"{key} must be one of {', '.join(choices)}, not {value!r}.")
+    return str(value)

@@ -10,9 +10,11 @@ about PASS_IMAGES, with one Adam step on all classes afterwards. The loss is the
 losses, so each class's gradient is exactly what a separate run would get (the tests check this). The
 network runs on a frozen channels-last copy: no parameter gradients, oneDNN's native layout.
 
-Cost: on CPU a step is dominated by the convolutions' forward and input-gradient passes, which grow with
-the number of images, so batching saves the per-pass overhead and gains cache- and GEMM-efficiency but
-cannot make K classes cost as little as one (benchmarks/README.md has the measurements).
+Cost: a step is dominated by the convolutions' forward and input-gradient passes, which grow with the
+number of images. A one-class step (B images) is too small to keep the CPU's matrix units busy and pays
+the per-operation overhead K times; the batched step amortises it and runs large convolutions. On CPUs
+with bfloat16 matrix units (Intel AMX) the network runs in bfloat16 by default (precision "auto"); the
+triggers, the loss and Adam stay in float32 (benchmarks/README.md has the measurements).
 
 Anomaly index (the paper's rule): with L the mask L1 norms, MAD = 1.4826 · median(|L − median(L)|);
 index_k = |L_k − median(L)| / MAD; class k is flagged when index_k > 2 and L_k is below the median
@@ -39,8 +41,10 @@ DEFAULT_BATCH = 16
 DEFAULT_LR = 0.1
 # Weight of the mask's L1 norm (in pixels) against the cross-entropy toward the target class.
 DEFAULT_COST = 0.1
-# Images per forward/backward pass when several classes are optimised together (see reverse_triggers).
-PASS_IMAGES = 80
+# Images per forward/backward pass when several classes are optimised together (see reverse_triggers),
+# by the network's precision: float32 activations outgrow the caches sooner.
+PASS_IMAGES = {"float32": 80, "bfloat16": 160}
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class ReversedTriggers:
     masks: np.ndarray  # K × 1 × H × W in [0, 1]
     patterns: np.ndarray  # K × C × H × W in the data's value range
     final_loss: np.ndarray  # K: cross-entropy toward the class on the last batch
+    precision: str = "float32"  # the network's number format during the optimisation
 
     @property
     def norms(self) -> np.ndarray:
@@ -63,8 +68,30 @@ def _noop_progress(_done: int, _total: int) -> None:
     return None
 
 
-def _working_copy(model: nn.Module) -> nn.Module:
-    """A frozen channels-last copy of `model` for the optimisation; the caller's model is left untouched.
+def resolve_precision(precision: str) -> str:
+    """The network's number format for `precision` ("auto", "float32" or "bfloat16").
+
+    "auto" is bfloat16 where the CPU multiplies bfloat16 matrices natively (Intel AMX: about 4× its float32
+    throughput on one core), float32 elsewhere, where bfloat16 would be emulated and slower."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bfloat16" if _bfloat16_matrix_units() else "float32"
+
+
+def _bfloat16_matrix_units() -> bool:
+    import torch
+
+    try:
+        # Private helpers of torch.cpu (present in torch 2.x); a torch without them gets float32.
+        return bool(torch.cpu._is_amx_tile_supported() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _working_copy(model: nn.Module, dtype: Any) -> nn.Module:
+    """A frozen channels-last copy of `model` in `dtype` for the optimisation; the caller's model is untouched.
 
     Only the triggers are optimised, so parameter gradients (a third of a step's convolution work) are
     skipped whatever the caller set. Channels-last lets oneDNN run convolutions and max-pooling in its
@@ -76,7 +103,21 @@ def _working_copy(model: nn.Module) -> nn.Module:
 
     working = copy.deepcopy(model)
     working.requires_grad_(False)
-    return working.to(memory_format=torch.channels_last)
+    for module in working.modules():
+        if isinstance(module, torch.nn.MaxPool2d | torch.nn.AvgPool2d):
+            module.register_forward_hook(_channels_last_gradient)
+    return working.to(dtype=dtype, memory_format=torch.channels_last)
+
+
+def _channels_last_gradient(_module: Any, _inputs: Any, output: Any) -> None:
+    """Hand a pooling layer's backward its gradient in channels-last, the layout of its input.
+
+    The gradient arrives from a flatten in NCHW order, and a pooling backward with mixed layouts is slow:
+    for 160 digits' 64×8×8 activations 1.3–3.1 ms against 0.4–0.7 ms, plus 0.1 ms for this conversion."""
+    import torch
+
+    if isinstance(output, torch.Tensor) and output.requires_grad and output.dim() == 4:
+        output.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
 
 
 def reverse_triggers(
@@ -92,11 +133,13 @@ def reverse_triggers(
     ctx: RunContext | None = None,
     on_step: Any = _noop_progress,
     timings: dict[str, float] | None = None,
+    precision: str = "auto",
 ) -> ReversedTriggers:
     """Optimise one mask + pattern per class in `classes`, all together, on clean images `x` (N × C × H × W).
 
-    `timings`, when given, receives the seconds spent per phase of a step (batch, forward, backward,
-    optimiser) for profiling; the results do not depend on it."""
+    `precision` is the network's number format (`resolve_precision`); masks, patterns, the loss and the
+    optimiser are float32 in every case. `timings`, when given, receives the seconds spent per phase of a
+    step (batch, forward, backward, optimiser) for profiling; the results do not depend on it."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -104,7 +147,9 @@ def reverse_triggers(
     low, high = float(data.min()), float(data.max())
     count = len(classes)
     channels, height, width = data.shape[1:]
-    working = _working_copy(model)
+    precision = resolve_precision(precision)
+    dtype = getattr(torch, precision)
+    working = _working_copy(model, dtype)
     # Start from a mostly transparent mask (sigmoid(-3) ≈ 0.05) and a mid-grey pattern.
     mask_param = torch.full((count, 1, height, width), -3.0, requires_grad=True)
     pattern_param = torch.zeros((count, channels, height, width), requires_grad=True)
@@ -118,7 +163,7 @@ def reverse_triggers(
     # Classes per forward/backward pass: about PASS_IMAGES images. One pass of all K·B images is slower
     # per image than two of half the size (activations and their gradients outgrow the CPU caches, and the
     # element-wise ReLU / pooling passes become memory-bound), and far faster than K passes of B.
-    per_pass = max(1, PASS_IMAGES // batch_size)
+    per_pass = max(1, PASS_IMAGES[precision] // batch_size)
     ce = torch.zeros(count)
     for step in range(steps):
         if ctx is not None:
@@ -134,7 +179,7 @@ def reverse_triggers(
             # (1 − m)·x + m·p for every class k of the pass and image x: one fused kernel.
             triggered = torch.lerp(batch, pattern[:, None], mask[:, None]).reshape(-1, channels, height, width)
             forward_at = clock()
-            logits = working(triggered.contiguous(memory_format=torch.channels_last))
+            logits = working(triggered.to(dtype).contiguous(memory_format=torch.channels_last)).float()
             part = torch.nn.functional.cross_entropy(
                 logits, targets[first * batch_size : last * batch_size], reduction="none"
             )
@@ -159,7 +204,7 @@ def reverse_triggers(
     with torch.no_grad():
         masks = torch.sigmoid(mask_param).numpy()
         patterns = (low + (high - low) * torch.sigmoid(pattern_param)).numpy()
-    return ReversedTriggers(list(classes), masks, patterns, ce.detach().numpy())
+    return ReversedTriggers(list(classes), masks, patterns, ce.detach().numpy(), precision)
 
 
 def anomaly_indices(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,6 +242,7 @@ def scan(
     batch_size: int = DEFAULT_BATCH,
     cost: float = DEFAULT_COST,
     seed: int = 0,
+    precision: str = "auto",
     ctx: RunContext | None = None,
     progress_span: tuple[float, float] = (5.0, 90.0),
 ) -> tuple[dict[str, Any], ReversedTriggers]:
@@ -222,6 +268,7 @@ def scan(
         seed=seed,
         ctx=ctx,
         on_step=on_step,
+        precision=precision,
     )
     seconds = time.perf_counter() - began
     norms = triggers.norms
@@ -247,6 +294,7 @@ def scan(
         "steps": steps,
         "batch_size": batch_size,
         "cost": cost,
+        "precision": triggers.precision,
         "optimisation_seconds": round(seconds, 3),
     }
     return report, triggers
@@ -278,7 +326,7 @@ def write_trigger_images(triggers: ReversedTriggers, directory: Any, prefix: str
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "backdoor_scan": Neural Cleanse over every class of a model, on clean data_path samples."""
     from attacks.backdoor.common import load_classifier, load_data, subsample
-    from attacks.params import float_param, int_param
+    from attacks.params import choice_param, float_param, int_param
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")
@@ -288,6 +336,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     cost = float_param(params, "cost", DEFAULT_COST, 0.0, 100.0)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
+    precision = choice_param(params, "precision", "auto", PRECISIONS)
     x, y, _ = load_data(params, "data_path", input_shape, num_classes)
     chosen = subsample(len(x), limit, seed)
     ctx.check_cancel()
@@ -300,6 +349,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         batch_size=batch_size,
         cost=cost,
         seed=seed,
+        precision=precision,
         ctx=ctx,
     )
     ctx.progress(92, "Writing the reversed triggers")

@@ -67,7 +67,7 @@ def _backdoor_scan(args: argparse.Namespace) -> int:
     if not _files_accepted([(args.model, "model"), (args.data, "dataset")], args.max_bytes, args.json):
         return EXIT_FAILED
     params = {**_common_params(args), "model_path": str(args.model), "data_path": str(args.data)}
-    params.update(steps=args.steps, batch_size=args.batch_size)
+    params.update(steps=args.steps, batch_size=args.batch_size, precision=args.precision)
     result = _run_task(cleanse.run, params, args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -130,7 +130,7 @@ def _lineage(args: argparse.Namespace) -> int:
     if not _files_accepted(files, args.max_bytes, args.json):
         return EXIT_FAILED
     params = {**_common_params(args), "teacher_path": str(args.teacher), "student_path": str(args.student)}
-    params.update(data_path=str(args.data), steps=args.steps, batch_size=args.batch_size)
+    params.update(data_path=str(args.data), steps=args.steps, batch_size=args.batch_size, precision=args.precision)
     result = _run_task(lineage.run, params, args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -157,13 +157,19 @@ def _shared_options(parser: argparse.ArgumentParser, *, model: bool = True) -> N
 
 
 def _cleanse_options(parser: argparse.ArgumentParser) -> None:
-    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS
+    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, PRECISIONS
 
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})"
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="clean images per class and step")
     parser.add_argument("--limit", type=int, default=1000, help="use at most this many samples (0: all)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="the network's number format while reversing triggers (default auto: bfloat16 on CPUs with AMX)",
+    )
 
 
 def add_commands(commands: Any) -> None:

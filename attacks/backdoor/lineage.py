@@ -77,7 +77,7 @@ def verdict(
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "lineage": teacher_path and student_path (same arch/num_classes), clean data_path."""
     from attacks.backdoor.common import load_classifier, load_data, subsample
-    from attacks.params import float_param, int_param
+    from attacks.params import choice_param, float_param, int_param
 
     started = time.perf_counter()
     if not params.get("teacher_path") or not params.get("student_path"):
@@ -90,11 +90,13 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     cost = float_param(params, "cost", cleanse.DEFAULT_COST, 0.0, 100.0)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
+    precision = choice_param(params, "precision", "auto", cleanse.PRECISIONS)
     x, y, _ = load_data(params, "data_path", input_shape, num_classes)
     chosen = subsample(len(x), limit, seed)
     x, y = x[chosen], y[chosen]
     layers = layer_changes(teacher, student)
     options = {"num_classes": num_classes, "steps": steps, "batch_size": batch_size, "cost": cost, "seed": seed}
+    options["precision"] = precision
     teacher_scan, triggers = cleanse.scan(teacher, x, y, ctx=ctx, progress_span=(3, 48), **options)
     ctx.progress(48, "Teacher triggers on the student")
     transfer = cleanse.success_rates(student, triggers, x, y)

@@ -15,11 +15,17 @@ def _params(model, data, **extra):
     return {"model_path": str(model), "arch": "cnn-digits", "data_path": str(data), "steps": TEST_STEPS, **extra}
 
 
-def test_neural_cleanse_flags_the_target_class_of_the_backdoored_teacher(tmp_path, demo, paths):
+# Both number formats, whatever this machine's "auto" picks: bfloat16 runs (emulated) on CPUs without AMX too.
+PRECISIONS = ["float32", "bfloat16"]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_neural_cleanse_flags_the_target_class_of_the_backdoored_teacher(tmp_path, demo, paths, precision):
     progress = []
     ctx = RunContext(output_dir=tmp_path, on_progress=lambda p, m: progress.append(p))
-    result = cleanse.run(ctx, _params(paths["teacher"], paths["test"]))
+    result = cleanse.run(ctx, _params(paths["teacher"], paths["test"], precision=precision))
     assert result["schema"] == "riskapp.backdoor-scan/1"
+    assert result["precision"] == precision
     assert result["flagged_classes"] == [demo["target_class"]]
     target = result["classes"][demo["target_class"]]
     assert target["anomaly_index"] > 2 and target["trigger_success_rate"] >= 0.9
@@ -29,29 +35,86 @@ def test_neural_cleanse_flags_the_target_class_of_the_backdoored_teacher(tmp_pat
         assert (tmp_path / entry["trigger_image"]).read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("index", [0, 1])
-def test_neural_cleanse_flags_nothing_on_clean_models(tmp_path, clean_models, paths, index):
-    result = cleanse.run(RunContext(output_dir=tmp_path), _params(clean_models[index], paths["test"]))
+def test_neural_cleanse_flags_nothing_on_clean_models(tmp_path, clean_models, paths, index, precision):
+    result = cleanse.run(
+        RunContext(output_dir=tmp_path), _params(clean_models[index], paths["test"], precision=precision)
+    )
     assert result["flagged_classes"] == []
     assert result["backdoor_suspected"] is False
 
 
-def test_batched_classes_get_exactly_the_triggers_of_separate_runs(demo, paths):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_batched_classes_get_exactly_the_triggers_of_separate_runs(demo, paths, precision):
     """All classes optimised together (in several passes) must match one run per class: no mixed gradients."""
     from attacks.loading import load_dataset, load_model
 
     model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
     x, _, _ = load_dataset(paths["test"])
     x = x[:120]
-    # 6 classes × 16 images span two passes of cleanse.PASS_IMAGES, in a non-sorted order.
+    # 6 classes × 16 images, in a non-sorted order: two passes in float32, one in bfloat16.
     classes = [7, 0, 3, 9, 1, 5]
-    options = {"steps": 25, "batch_size": 16, "seed": 3}
+    options = {"steps": 25, "batch_size": 16, "seed": 3, "precision": precision}
     batched = cleanse.reverse_triggers(model, x, classes, **options)
+    assert batched.precision == precision
+    # bfloat16 kernels may block a batch of 96 images differently from one of 16 (rounding, not mixing:
+    # a gradient leaking between classes moves masks by tenths).
+    tolerance = 1e-5 if precision == "float32" else 2e-3
     for index, target in enumerate(classes):
         single = cleanse.reverse_triggers(model, x, [target], **options)
-        np.testing.assert_allclose(batched.masks[index], single.masks[0], atol=1e-5)
-        np.testing.assert_allclose(batched.patterns[index], single.patterns[0], atol=1e-5)
-        np.testing.assert_allclose(batched.final_loss[index], single.final_loss[0], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(batched.masks[index], single.masks[0], atol=tolerance)
+        np.testing.assert_allclose(batched.patterns[index], single.patterns[0], atol=tolerance)
+        np.testing.assert_allclose(batched.final_loss[index], single.final_loss[0], rtol=100 * tolerance, atol=1e-6)
+
+
+def test_bfloat16_reverses_the_same_triggers_as_float32(demo, paths):
+    """The cheaper number format must not change what the scan finds: same smallest mask, norms within 5 %."""
+    from attacks.loading import load_dataset, load_model
+
+    model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
+    x, _, _ = load_dataset(paths["test"])
+    classes = list(range(demo["num_classes"]))
+    options = {"steps": 200, "seed": 1}
+    full = cleanse.reverse_triggers(model, x[:300], classes, precision="float32", **options)
+    half = cleanse.reverse_triggers(model, x[:300], classes, precision="bfloat16", **options)
+    np.testing.assert_allclose(half.norms, full.norms, rtol=0.05)
+    assert half.norms.argmin() == full.norms.argmin() == demo["target_class"]
+    assert (np.abs(half.masks - full.masks).max()) < 0.1
+
+
+def test_the_working_copy_gives_the_models_input_gradient(demo, paths):
+    """Channels-last layout, frozen weights and the pooling-gradient hook change speed, not the gradient."""
+    import torch
+
+    from attacks.loading import load_dataset, load_model
+
+    model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
+    working = cleanse._working_copy(model, torch.float32)
+    x = torch.from_numpy(load_dataset(paths["test"])[0][:64])
+    target = torch.arange(64) % 10
+    gradients = []
+    for network, layout in ((model, torch.contiguous_format), (working, torch.channels_last)):
+        inputs = x.clone().contiguous(memory_format=layout).requires_grad_(True)
+        torch.nn.functional.cross_entropy(network(inputs), target).backward()
+        gradients.append(inputs.grad)
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=1e-5, atol=1e-7)
+    assert gradients[0].abs().max() > 0
+
+
+def test_precision_auto_follows_the_hardware_and_bad_values_are_refused(monkeypatch, tmp_path, paths):
+    from attacks.context import UserError
+
+    assert cleanse.resolve_precision("float32") == "float32"
+    assert cleanse.resolve_precision("bfloat16") == "bfloat16"
+    monkeypatch.setattr(cleanse, "_bfloat16_matrix_units", lambda: True)
+    assert cleanse.resolve_precision("auto") == "bfloat16"
+    monkeypatch.setattr(cleanse, "_bfloat16_matrix_units", lambda: False)
+    assert cleanse.resolve_precision("auto") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        cleanse.resolve_precision("float16")
+    with pytest.raises(UserError, match="precision must be one of auto, float32, bfloat16"):
+        cleanse.run(RunContext(output_dir=tmp_path), _params(paths["teacher"], paths["test"], precision="fp8"))
 
 
 def test_reverse_triggers_leaves_the_callers_model_alone(demo, paths):

@@ -25,6 +25,9 @@ def test_backdoor_scan_cli_json(capsys, paths, tmp_path):
         document["classes"][0]
     )
     assert (tmp_path / document["classes"][0]["trigger_image"]).exists()
+    assert document["precision"] in {"float32", "bfloat16"}
+    forced = _json(capsys, ["backdoor-scan", *model, *FAST, "--precision", "float32", "--json"])
+    assert forced["precision"] == "float32"
 
 
 def test_strip_and_data_scan_cli_json(capsys, paths):
