@@ -18,6 +18,20 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def bfloat16_matrix_units() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (Intel AMX) and torch's oneDNN uses them.
+
+    There, a bfloat16 matrix product runs at about 4× the float32 rate on one core; elsewhere bfloat16 is
+    emulated and slower than float32."""
+    import torch
+
+    try:
+        # Private helpers of torch.cpu (present in torch 2.x); a torch without them counts as no AMX.
+        return bool(torch.cpu._is_amx_tile_supported() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def environment_report() -> dict[str, Any]:
     """Versions of the engine's libraries, the CUDA devices and the CPU count of this process."""
     import numpy
@@ -44,6 +58,8 @@ def environment_report() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bfloat16_matrix_units": bfloat16_matrix_units(),
     }
 
 

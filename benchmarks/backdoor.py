@@ -1,14 +1,16 @@
 """Neural Cleanse: all classes in one batched optimisation vs one class at a time.
 
 Builds the demo backdoored teacher (attacks.backdoor.demo), then reverses a trigger for each of its
-10 classes with the same function, optimiser, learning rate, cost, steps and per-class batch size:
-batched (one call for all classes: K·B images per step, in passes of about cleanse.PASS_IMAGES) and
-class by class (K calls of one class: B images per step). The two contenders alternate within one
-process, `--repeats` times, and the medians are compared (wall times on a shared machine are noisy).
-A per-step profile (batch construction, forward, backward, optimiser) of both follows. Printed, never
-asserted (benchmarks/README.md).
+10 classes with the same function, optimiser, learning rate, cost, steps, per-class batch size and
+number format (`--precision`, default auto as in a scan: bfloat16 on CPUs with AMX): batched (one call
+for all classes: K·B images per step, in passes of about cleanse.PASS_IMAGES) and class by class
+(K calls of one class: B images per step). The two contenders alternate within one process,
+`--repeats` times, and the medians are compared (wall times on a shared machine are noisy). A per-step
+profile (batch construction, forward, backward, optimiser) of both follows. Printed, never asserted
+(benchmarks/README.md).
 
     .venv/bin/python -m benchmarks.backdoor [--steps 600] [--repeats 3] [--threads N] [--profile-steps 40]
+        [--precision auto|float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ def _timed(function: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _profile(cleanse: Any, model: Any, x: np.ndarray, classes: list[int], steps: int, batch_size: int) -> None:
+def _profile(cleanse: Any, model: Any, x: np.ndarray, classes: list[int], steps: int, options: dict) -> None:
     """Milliseconds per step and share of each phase, for all classes at once and for a single class."""
+    batch_size = options["batch_size"]
     for label, chosen in (("batched", classes), ("one class", classes[:1])):
         timings: dict[str, float] = {}
         _, total, _ = _timed(
             lambda chosen=chosen, timings=timings: cleanse.reverse_triggers(
-                model, x, chosen, steps=steps, batch_size=batch_size, timings=timings
+                model, x, chosen, **{**options, "steps": steps}, timings=timings
             )
         )
         phases = "  ".join(
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from attacks.backdoor import cleanse
     from attacks.backdoor.demo import build_demo
+    from attacks.environment import bfloat16_matrix_units
     from attacks.loading import load_dataset, load_model
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backdoor")
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each contender (median)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--profile-steps", type=int, default=40, help="steps of the per-phase profile (0: none)")
+    parser.add_argument("--precision", default="auto", choices=cleanse.PRECISIONS, help="the network's number format")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -67,13 +72,15 @@ def main(argv: list[str] | None = None) -> None:
         x, _, _ = load_dataset(demo["paths"]["test"])
     x = x[:250]
     classes = list(range(demo["num_classes"]))
+    precision = cleanse.resolve_precision(args.precision)
     print(
         f"torch threads {torch.get_num_threads()}; {args.steps} steps, {args.batch_size} images per class and step, "
-        f"{args.repeats} alternating runs each"
+        f"{args.repeats} alternating runs each; network in {precision} ({args.precision}; CPU "
+        f"{torch.backends.cpu.get_cpu_capability()}, bfloat16 matrix units: {bfloat16_matrix_units()})"
     )
     print(f"demo: target class {demo['target_class']}, attack success rates {demo['attack_success_rate']}")
 
-    options = {"steps": args.steps, "batch_size": args.batch_size, "seed": 0}
+    options = {"steps": args.steps, "batch_size": args.batch_size, "seed": 0, "precision": precision}
 
     def batched() -> np.ndarray:
         return cleanse.reverse_triggers(model, x, classes, **options).masks
@@ -110,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.profile_steps > 0:
         print(f"per-step profile ({args.profile_steps} steps; wall time of each phase, share of the run):")
-        _profile(cleanse, model, x, classes, args.profile_steps, args.batch_size)
+        _profile(cleanse, model, x, classes, args.profile_steps, options)
 
 
 if __name__ == "__main__":

@@ -77,17 +77,9 @@ def resolve_precision(precision: str) -> str:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision != "auto":
         return precision
-    return "bfloat16" if _bfloat16_matrix_units() else "float32"
+    from attacks.environment import bfloat16_matrix_units
 
-
-def _bfloat16_matrix_units() -> bool:
-    import torch
-
-    try:
-        # Private helpers of torch.cpu (present in torch 2.x); a torch without them gets float32.
-        return bool(torch.cpu._is_amx_tile_supported() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return "bfloat16" if bfloat16_matrix_units() else "float32"
 
 
 def _working_copy(model: nn.Module, dtype: Any) -> nn.Module:

@@ -15,6 +15,22 @@ def test_environment_report_names_the_engine_libraries():
     assert report["cuda_available"] is torch.cuda.is_available()
     assert report["device_name"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")
     assert report["cpu_count"] >= 1
+    assert report["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_bfloat16_matrix_units_agree_with_the_cpu_flags():
+    """The torch helper behind Neural Cleanse's precision "auto" must see what the kernel reports."""
+    from pathlib import Path
+
+    import pytest
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo on this system")
+    flags = next(
+        (line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), []
+    )
+    assert environment_report()["cpu_bfloat16_matrix_units"] is ("amx_bf16" in flags and "amx_tile" in flags)
 
 
 def test_cli_environment_json_matches_the_library_report():

@@ -107,9 +107,9 @@ def test_precision_auto_follows_the_hardware_and_bad_values_are_refused(monkeypa
 
     assert cleanse.resolve_precision("float32") == "float32"
     assert cleanse.resolve_precision("bfloat16") == "bfloat16"
-    monkeypatch.setattr(cleanse, "_bfloat16_matrix_units", lambda: True)
+    monkeypatch.setattr("attacks.environment.bfloat16_matrix_units", lambda: True)
     assert cleanse.resolve_precision("auto") == "bfloat16"
-    monkeypatch.setattr(cleanse, "_bfloat16_matrix_units", lambda: False)
+    monkeypatch.setattr("attacks.environment.bfloat16_matrix_units", lambda: False)
     assert cleanse.resolve_precision("auto") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
         cleanse.resolve_precision("float16")
