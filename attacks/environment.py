@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import sys
@@ -30,6 +31,28 @@ def bfloat16_matrix_units() -> bool:
         return bool(torch.cpu._is_amx_tile_supported() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+# glibc's mallopt parameters, and the largest mmap threshold it accepts on 64-bit systems.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MAX_MMAP_THRESHOLD = 32 * 2**20
+
+
+def retain_freed_memory() -> bool:
+    """Make glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of handing them back to the kernel.
+
+    An optimisation step allocates and frees the same activation tensors (megabytes each) every step; by
+    default glibc maps such blocks fresh and unmaps them when freed, so every step page-faults them in
+    again (a convolution and the ReLU after it, 160 digits in bfloat16: 1.7 ms, 1.0 ms with this). Peak memory
+    is unchanged; freed memory returns to the kernel when the process ends. Called once by the engine's
+    entry points (a job's sandboxed process, `python -m attacks`), never by library functions. Returns
+    whether malloc accepted it (False off glibc)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, 2**30))
 
 
 def environment_report() -> dict[str, Any]:

@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = json.loads(sys.stdin.readline())
         apply_limits(spec.get("limits", {}))
+        from attacks.environment import retain_freed_memory
         from attacks.tasks import TASKS
+
+        retain_freed_memory()
 
         task = TASKS[spec["task"]]
     except Exception as error:  # a malformed spec is the launcher's bug, reported as such

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from attacks.backdoor import cleanse
     from attacks.backdoor.demo import build_demo
-    from attacks.environment import bfloat16_matrix_units
+    from attacks.environment import bfloat16_matrix_units, retain_freed_memory
     from attacks.loading import load_dataset, load_model
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backdoor")
@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    # As in a job's sandboxed process and `python -m attacks`; both contenders run under it.
+    retained = retain_freed_memory()
 
     with tempfile.TemporaryDirectory() as tmp:
         demo = build_demo(tmp, seed=0)
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"torch threads {torch.get_num_threads()}; {args.steps} steps, {args.batch_size} images per class and step, "
         f"{args.repeats} alternating runs each; network in {precision} ({args.precision}; CPU "
-        f"{torch.backends.cpu.get_cpu_capability()}, bfloat16 matrix units: {bfloat16_matrix_units()})"
+        f"{torch.backends.cpu.get_cpu_capability()}, bfloat16 matrix units: {bfloat16_matrix_units()}); "
+        f"malloc keeps freed memory: {retained}"
     )
     print(f"demo: target class {demo['target_class']}, attack success rates {demo['attack_success_rate']}")
 
