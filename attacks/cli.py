@@ -290,9 +290,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code else EXIT_OK
-    from attacks.environment import retain_freed_memory
-
-    retain_freed_memory()
     try:
         return args.handler(args)
     except UserError as error:

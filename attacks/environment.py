@@ -43,10 +43,10 @@ def retain_freed_memory() -> bool:
 
     An optimisation step allocates and frees the same activation tensors (megabytes each) every step; by
     default glibc maps such blocks fresh and unmaps them when freed, so every step page-faults them in
-    again (a convolution and the ReLU after it, 160 digits in bfloat16: 1.7 ms, 1.0 ms with this). Peak memory
-    is unchanged; freed memory returns to the kernel when the process ends. Called once by the engine's
-    entry points (a job's sandboxed process, `python -m attacks`), never by library functions. Returns
-    whether malloc accepted it (False off glibc)."""
+    again (a convolution and the ReLU after it, 160 digits in bfloat16: 1.7 ms, 1.0 ms with this). The
+    process holds on to what it freed, about its peak use, until it ends. Called once by the engine's
+    entry points (a job's sandboxed process, `python -m attacks`, benchmarks), never by library
+    functions. Returns whether malloc accepted it (False off glibc)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):

@@ -152,9 +152,10 @@ def reverse_triggers(
     report_every = min(20, max(1, steps // 50))
     phases = dict.fromkeys(("batch", "forward", "backward", "optimiser"), 0.0)
     clock = time.perf_counter
-    # Classes per forward/backward pass: about PASS_IMAGES images. One pass of all K·B images is slower
-    # per image than two of half the size (activations and their gradients outgrow the CPU caches, and the
-    # element-wise ReLU / pooling passes become memory-bound), and far faster than K passes of B.
+    # Classes per forward/backward pass: about PASS_IMAGES images. Beyond that, activations and their
+    # gradients outgrow the CPU caches and the element-wise ReLU / pooling passes become memory-bound
+    # (in float32, one pass of 160 images is slower per image than two of 80); far fewer images per pass
+    # pay the per-operation overhead again.
     per_pass = max(1, PASS_IMAGES[precision] // batch_size)
     ce = torch.zeros(count)
     for step in range(steps):
