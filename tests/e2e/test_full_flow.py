@@ -121,6 +121,17 @@ def watch_progress(page, timeout_s: float) -> list[tuple[str, int]]:
     raise AssertionError(f"the job did not finish in {timeout_s} s; the page showed {seen}")
 
 
+def wait_until_all_done(page, rows, count: int, timeout_s: float) -> None:
+    """Reload the register until every planned test shows "done": its checklist is drawn once per page load."""
+    badges = rows.locator(".badge", has_text="done")
+    for _ in range(int(timeout_s / 2)):
+        if badges.count() == count:
+            return
+        page.wait_for_timeout(2000)
+        page.reload()
+    raise AssertionError(f"{badges.count()} of {count} planned tests done after {timeout_s} s")
+
+
 def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_browser(
     start_dev_server, browser_page, trained_cnn
 ):
@@ -180,7 +191,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     queued = re.compile(r"Test plan queued on digits student v1: validation \(job \d+\)")
     expect(page.get_by_text(queued)).to_be_visible()
 
-    # Watch the last queued test (Square: it waits behind the other two) until it finishes.
+    # Watch the Square test until it finishes (the worker may run the plan's three jobs in any order).
     square = page.locator("table.plan tbody tr", has_text="attack=square")
     expect(square.locator(".badge")).to_have_text("running")  # queued or running: the checklist says running
     square.locator("a").click()
@@ -200,7 +211,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
 
     # Every planned test done; the risk page draws the heatmap and lists the model's robust accuracy.
     page.click("nav.subnav >> text=Risk register")
-    expect(plan.locator(".badge", has_text="done")).to_have_count(len(PLAN), timeout=LONG)
+    wait_until_all_done(page, plan, len(PLAN), LONG / 1000)
     page.click("nav.subnav >> text=Risk")
     expect(page.locator("#risk-heatmap svg.main-svg").first).to_be_visible()
     robustness = page.locator("section[aria-labelledby=robustness] table")
