@@ -172,7 +172,7 @@ def reverse_triggers(
             # (1 − m)·x + m·p for every class k of the pass and image x: one fused kernel.
             triggered = torch.lerp(batch, pattern[:, None], mask[:, None]).reshape(-1, channels, height, width)
             forward_at = clock()
-            logits = working(triggered.to(dtype).contiguous(memory_format=torch.channels_last)).float()
+            logits = working(triggered.to(dtype=dtype, memory_format=torch.channels_last)).float()
             part = torch.nn.functional.cross_entropy(
                 logits, targets[first * batch_size : last * batch_size], reduction="none"
             )

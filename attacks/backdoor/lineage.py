@@ -95,8 +95,14 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     chosen = subsample(len(x), limit, seed)
     x, y = x[chosen], y[chosen]
     layers = layer_changes(teacher, student)
-    options = {"num_classes": num_classes, "steps": steps, "batch_size": batch_size, "cost": cost, "seed": seed}
-    options["precision"] = precision
+    options = {
+        "num_classes": num_classes,
+        "steps": steps,
+        "batch_size": batch_size,
+        "cost": cost,
+        "seed": seed,
+        "precision": precision,
+    }
     teacher_scan, triggers = cleanse.scan(teacher, x, y, ctx=ctx, progress_span=(3, 48), **options)
     ctx.progress(48, "Teacher triggers on the student")
     transfer = cleanse.success_rates(student, triggers, x, y)
