@@ -1,12 +1,22 @@
 """The architecture catalogue: which networks an uploaded state_dict can be loaded into.
 
-The project's own architectures are data (attacks/catalogue/architectures.yaml, checked
-against its JSON schema); their classes live in attacks/networks.py. torchvision's
-classifiers are added when torchvision imports; nothing requires it.
+Three sources, one list of names:
+
+- the project's own small networks (`cnn-digits`, `resnet18-cifar`, ...): data in
+  attacks/catalogue/architectures.yaml, checked against its JSON schema, classes in
+  attacks/networks.py;
+- every timm architecture (`timm/resnet50`) and torchvision classifier
+  (`torchvision/resnet18`), read from attacks/catalogue/library.json (attacks/library.py),
+  with the library's default input size and pre-processing;
+- Hugging Face image classifiers (`huggingface/<model_type>`), built from the config.json
+  of an uploaded model folder (attacks/huggingface.py), never from remote code.
+
+Listing, searching and looking up entries reads data files only: importing this module, and
+everything but `build` and `penultimate_features`, never imports torch (the web process uses it).
 
 Penultimate features: catalogue networks have `model.forward_features(x)` (N × feature_dim)
 and `model.classifier` (the final nn.Linear); `penultimate_features(model, x)` works for
-torchvision networks too. Importing this module does not import torch; building does.
+timm, torchvision and Hugging Face networks, and through the pre-processing wrapper, too.
 """
 
 from __future__ import annotations
@@ -28,8 +38,8 @@ if TYPE_CHECKING:
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 MAX_CLASSES = 100_000
-TORCHVISION_PREFIX = "torchvision/"
-_TORCHVISION_INPUT = {"inception_v3": (3, 299, 299)}
+LIBRARY_SOURCES = ("timm", "torchvision", "huggingface")
+MAX_SEARCH_RESULTS = 50
 
 
 @dataclass(frozen=True)
@@ -41,11 +51,20 @@ class Architecture:
     builder: str
     options: dict[str, Any] = field(default_factory=dict)
     source: str = "riskapp"
+    # The library's default pre-processing (mean, std, interpolation, crop_pct); {} for the project's own
+    # networks, which take their input as it is.
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    fixed_input_size: bool = True
+    parameters: int | None = None
+
+    @property
+    def from_library(self) -> bool:
+        return self.source in LIBRARY_SOURCES
 
 
 def _own_entries() -> dict[str, Architecture]:
-    from attacks.networks import BUILDERS
-
+    # The schema names the builders (checked against attacks.networks.BUILDERS by the tests): reading the
+    # catalogue must not import the networks, which imports torch.
     document = yaml.safe_load((CATALOGUE_DIR / "architectures.yaml").read_text(encoding="utf-8"))
     schema = json.loads((CATALOGUE_DIR / "architectures.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(document, schema)
@@ -53,8 +72,6 @@ def _own_entries() -> dict[str, Architecture]:
     for item in document["architectures"]:
         if item["name"] in entries:
             raise ValueError(f"architectures.yaml: {item['name']!r} is listed twice")
-        if item["builder"] not in BUILDERS:
-            raise ValueError(f"architectures.yaml: {item['name']!r} names an unknown builder {item['builder']!r}")
         entries[item["name"]] = Architecture(
             name=item["name"],
             description=item["description"],
@@ -62,41 +79,97 @@ def _own_entries() -> dict[str, Architecture]:
             num_classes=item["num_classes"],
             builder=item["builder"],
             options=item.get("options", {}),
+            parameters=item["parameters"],
         )
     return entries
 
 
-def _torchvision_entries() -> dict[str, Architecture]:
-    try:
-        import torchvision.models as models
-    except Exception:  # not installed, or a build that does not match torch: simply not offered
-        return {}
+def _describe_library(item: dict[str, Any]) -> str:
+    source, _, name = item["name"].partition("/")
+    size = "×".join(str(d) for d in item["input_shape"])
+    processing = item["preprocessing"]
+    return (
+        f"{source} {name}, built untrained from the library for your weights; default input {size}, "
+        f"{processing['interpolation']} resize, crop {processing['crop_pct']:g}"
+    )
+
+
+def _library_entries() -> dict[str, Architecture]:
+    from attacks.library import index
+
     return {
-        TORCHVISION_PREFIX + name: Architecture(
-            name=TORCHVISION_PREFIX + name,
-            description=f"torchvision {name} (untrained; upload its weights)",
-            input_shape=_TORCHVISION_INPUT.get(name, (3, 224, 224)),
-            num_classes=1000,
-            builder="torchvision",
-            options={"name": name},
-            source="torchvision",
+        item["name"]: Architecture(
+            name=item["name"],
+            description=_describe_library(item),
+            input_shape=tuple(item["input_shape"]),
+            num_classes=item["num_classes"],
+            builder=item["source"],
+            source=item["source"],
+            preprocessing=item["preprocessing"],
+            fixed_input_size=item["fixed_input_size"],
+            parameters=item["parameters"],
         )
-        for name in models.list_models(module=models)
+        for item in index()["architectures"]
     }
 
 
 @functools.cache
 def _entries() -> dict[str, Architecture]:
-    return {**_own_entries(), **_torchvision_entries()}
+    return {**_own_entries(), **_library_entries()}
+
+
+def closest(name: str, limit: int = 8) -> list[str]:
+    """Catalogue names closest to an unknown `name`: the longest prefix of its last part that matches."""
+    short = name.rpartition("/")[2].lower()
+    for cut in range(len(short), 2, -1):
+        found = search(short[:cut], limit=limit)
+        if found:
+            return [entry["name"] for entry in found]
+    return [entry.name for entry in _own_entries().values()]
+
+
+def _suggestions(name: str) -> str:
+    return ", ".join(closest(name))
 
 
 def architecture(name: str) -> Architecture:
-    """The catalogue entry called `name`; UserError listing the known names otherwise."""
+    """The catalogue entry called `name`; UserError with the closest known names otherwise.
+
+    `huggingface/<model_type>` names an image-classification model type of transformers; such an
+    entry is only a label: the network is built from the uploaded folder's config.json."""
     entries = _entries()
-    if name not in entries:
-        known = ", ".join(sorted(entries))
-        raise UserError(f"Unknown architecture {name!r}. Known architectures: {known}.")
-    return entries[name]
+    if name in entries:
+        return entries[name]
+    if name == "huggingface" or name.startswith("huggingface/"):
+        from attacks.huggingface import architecture_entry
+
+        return architecture_entry(name)
+    raise UserError(
+        f"Unknown architecture {name!r}. Closest known architectures: {_suggestions(name)} "
+        "(`python -m attacks architectures --search WORD` lists more)."
+    )
+
+
+def search(query: str, *, limit: int = MAX_SEARCH_RESULTS, source: str | None = None) -> list[dict[str, Any]]:
+    """Catalogue entries (as `catalogue()` lists them) whose name holds every word of `query`, best first:
+    an exact name, then names starting with the query, then the shortest. An empty query lists all."""
+    words = [word for word in query.lower().replace("/", " ").split() if word]
+    found = []
+    for entry in _entries().values():
+        name = entry.name.lower()
+        if source and entry.source != source:
+            continue
+        if all(word in name for word in words):
+            short = name.rpartition("/")[2]
+            rank = (
+                0 if query.lower() in (name, short) else 1 if short.startswith(words[0] if words else "") else 2,
+                entry.source != "riskapp",
+                len(name),
+                name,
+            )
+            found.append((rank, entry))
+    found.sort(key=lambda pair: pair[0])
+    return [_listed(entry) for _, entry in found[:limit]]
 
 
 def _check_classes(num_classes: int) -> None:
@@ -108,48 +181,62 @@ def build(name: str, num_classes: int) -> nn.Module:
     """A freshly initialised network of the catalogue architecture `name` with `num_classes` outputs."""
     entry = architecture(name)
     _check_classes(num_classes)
-    if entry.builder == "torchvision":
-        import torchvision.models as models
+    if entry.source in ("timm", "torchvision"):
+        from attacks.library import build as build_library
 
-        return models.get_model(entry.options["name"], weights=None, num_classes=num_classes)
+        return build_library(entry.name, num_classes, in_chans=entry.input_shape[0])
+    if entry.source == "huggingface":
+        raise UserError(f"{name!r} is built from its model folder's config.json: upload the folder as a zip.")
     from attacks.networks import BUILDERS
 
     return BUILDERS[entry.builder](entry.input_shape, num_classes, **entry.options)
 
 
-@functools.cache
-def parameter_count(name: str, num_classes: int | None = None) -> int:
-    """Parameters of `name` built for `num_classes` (default: the entry's), counted without allocating memory."""
-    import torch
-
-    entry = architecture(name)
-    with torch.device("meta"):  # shapes only: even a large network counts instantly
-        model = build(name, num_classes or entry.num_classes)
-    return sum(parameter.numel() for parameter in model.parameters())
+def _listed(entry: Architecture) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "description": entry.description,
+        "input_shape": list(entry.input_shape),
+        "num_classes": entry.num_classes,
+        "parameters": entry.parameters,
+        "source": entry.source,
+        "preprocessing": entry.preprocessing,
+        "fixed_input_size": entry.fixed_input_size,
+    }
 
 
 def catalogue() -> list[dict[str, Any]]:
-    """Every architecture: name, description, input_shape, num_classes, parameters, source."""
-    return [
-        {
-            "name": entry.name,
-            "description": entry.description,
-            "input_shape": list(entry.input_shape),
-            "num_classes": entry.num_classes,
-            "parameters": parameter_count(entry.name),
-            "source": entry.source,
-        }
-        for entry in _entries().values()
-    ]
+    """Every architecture: name, description, input_shape, num_classes, parameters, source, preprocessing
+    (the library default; {} for the project's own), fixed_input_size. Reads data files only."""
+    return [_listed(entry) for entry in _entries().values()]
+
+
+def is_known(name: str) -> bool:
+    """Whether `name` is a catalogue entry or a Hugging Face image-classification type (no torch import)."""
+    if name in _entries():
+        return True
+    if name == "huggingface":
+        return True
+    if name.startswith("huggingface/"):
+        from attacks.library import index
+
+        return name.removeprefix("huggingface/") in index()["huggingface_image_classification"]
+    return False
 
 
 def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The input of the final linear layer for a batch: `forward_features` where the network has it,
-    else captured with a hook on its last nn.Linear (torchvision classifiers)."""
+    """The input of the final linear layer for a batch: `forward_features` for the project's networks,
+    timm's pooled pre-logits, else captured with a hook on the last nn.Linear (torchvision, Hugging Face)."""
     import torch
     from torch import nn
 
+    through_preprocessing = getattr(model, "penultimate_features", None)
+    if callable(through_preprocessing):  # the pre-processing wrapper (attacks/preprocess.py)
+        return through_preprocessing(x)
     forward_features = getattr(model, "forward_features", None)
+    forward_head = getattr(model, "forward_head", None)
+    if callable(forward_features) and callable(forward_head):  # timm: features are maps, the head pools them
+        return torch.flatten(forward_head(forward_features(x), pre_logits=True), 1)
     if callable(forward_features):
         return forward_features(x)
     linears = [module for module in model.modules() if isinstance(module, nn.Linear)]

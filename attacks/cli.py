@@ -83,21 +83,58 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _architectures(args: argparse.Namespace) -> int:
-    from attacks.architectures import catalogue
+    from attacks.architectures import MAX_SEARCH_RESULTS, catalogue, search
 
-    entries = catalogue()
+    if args.search is not None or args.source:
+        entries = search(args.search or "", limit=args.limit or 10**6, source=args.source)
+    else:
+        entries = catalogue()[: args.limit or None]
     if args.json:
         print(json.dumps(entries, indent=2, sort_keys=True))
         return EXIT_OK
+    if not entries:
+        print(f"No architecture matches {args.search!r}.", file=sys.stderr)
+        return EXIT_FAILED
     width = max(len(entry["name"]) for entry in entries)
-    print(f"{'name':<{width}}  {'input':<10}  {'classes':>7}  {'parameters':>11}  description")
+    print(f"{'name':<{width}}  {'input':<11}  {'classes':>7}  {'parameters':>13}  description")
     for entry in entries:
         shape = "x".join(str(d) for d in entry["input_shape"])
+        count = f"{entry['parameters']:,}" if entry["parameters"] else "?"
+        print(f"{entry['name']:<{width}}  {shape:<11}  {entry['num_classes']:>7}  {count:>13}  {entry['description']}")
+    if args.search is None and not args.limit:
         print(
-            f"{entry['name']:<{width}}  {shape:<10}  {entry['num_classes']:>7}  {entry['parameters']:>11,}  "
-            f"{entry['description']}"
+            f"({len(entries)} architectures; --search WORD narrows them, best matches first, "
+            f"{MAX_SEARCH_RESULTS} at most in the web form)",
+            file=sys.stderr,
         )
     return EXIT_OK
+
+
+def _preprocessing_json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('give a JSON object, e.g. \'{"mean": [0.5], "std": [0.5]}\'')
+    return value
+
+
+def add_model_options(command: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """--arch, --classes and --preprocessing, the same on every command that loads weights."""
+    command.add_argument(
+        "--arch",
+        required=required,
+        help="architecture of the weights: a catalogue name (`architectures --search WORD`), timm/<name>, "
+        "torchvision/<name>, or huggingface for a Hugging Face model folder zip",
+    )
+    command.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
+    command.add_argument(
+        "--preprocessing",
+        type=_preprocessing_json,
+        help='JSON overriding the library\'s pre-processing, e.g. \'{"mean": [0.5], "std": [0.5]}\' '
+        "(keys: input_size, interpolation, crop_pct, scale, mean, std)",
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -116,6 +153,7 @@ def _validate(args: argparse.Namespace) -> int:
         "data_path": str(args.data),
         "arch": args.arch,
         "num_classes": args.classes,
+        "preprocessing": args.preprocessing,
         "sample_limit": args.limit,
         "batch_size": args.batch_size,
     }
@@ -157,6 +195,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         "data_path": str(args.data),
         "arch": args.arch,
         "num_classes": args.classes,
+        "preprocessing": args.preprocessing,
         "attacks": args.attack or ["pgd_linf"],
         "eps": args.eps if len(args.eps) > 1 else args.eps[0],
         "norm": args.norm,
@@ -240,14 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     scan.set_defaults(handler=_scan)
 
     archs = commands.add_parser("architectures", help="The architecture catalogue weights can be loaded into.")
+    archs.add_argument("--search", metavar="WORDS", help="only names holding every word, best matches first")
+    archs.add_argument("--source", choices=["riskapp", "timm", "torchvision"], help="only this library's")
+    archs.add_argument("--limit", type=int, default=0, help="list at most this many (default: all)")
     archs.add_argument("--json", action="store_true", help="print a JSON list")
     archs.set_defaults(handler=_architectures)
 
     check = commands.add_parser("validate", help="Clean accuracy of a model on an .npz evaluation set.")
-    check.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt (with --arch) or ONNX")
-    check.add_argument("--arch", help="catalogue architecture of the weights (see `architectures`)")
-    check.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
-    check.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    check.add_argument(
+        "--model", type=Path, required=True, help="safetensors / state_dict .pt (--arch), Hugging Face folder zip, ONNX"
+    )
+    add_model_options(check)
+    check.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y, or an image-folder zip")
     check.add_argument("--limit", type=int, default=0, help="evaluate at most this many samples (default: all)")
     check.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
     check.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for both files")
@@ -255,10 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_validate)
 
     evaluate = commands.add_parser("evaluate", help="Evasion attacks on a model: robust accuracy (riskapp.evasion/1).")
-    evaluate.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt (--arch) or ONNX")
-    evaluate.add_argument("--arch", help="catalogue architecture of the weights (see `architectures`)")
-    evaluate.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
-    evaluate.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    evaluate.add_argument(
+        "--model", type=Path, required=True, help="safetensors / state_dict .pt (--arch), Hugging Face folder zip, ONNX"
+    )
+    add_model_options(evaluate)
+    evaluate.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y, or an image-folder zip")
     evaluate.add_argument("--attack", action="append", help="attack name, repeatable (default pgd_linf)")
     evaluate.add_argument("--eps", type=float, nargs="+", required=True, help="ε; several values: a PGD curve")
     evaluate.add_argument("--step-size", type=float, help="step size (default 2.5·ε/steps)")

@@ -1,4 +1,4 @@
-"""Built-in datasets and the .npz writer.
+"""Built-in datasets and the .npz writer (x float32, or uint8 image bytes with keep_uint8).
 
 The demo set is scikit-learn's digits (shipped with scikit-learn, no download): 1,797
 8×8 grey images scaled to [0, 1] as N×1×8×8 float32, with a fixed stratified split of
@@ -36,10 +36,18 @@ def digits_split(seed: int = 0) -> Split:
     return Split(x_train, y_train, x_test, y_test)
 
 
-def save_npz(path: Path, x: np.ndarray, y: np.ndarray, poison_mask: np.ndarray | None = None) -> Path:
-    """Write a dataset in the format the intake accepts: x float32, y int64, optional boolean poison_mask."""
+def save_npz(
+    path: Path, x: np.ndarray, y: np.ndarray, poison_mask: np.ndarray | None = None, *, keep_uint8: bool = False
+) -> Path:
+    """Write a dataset in the format the intake accepts: x float32, y int64, optional boolean poison_mask.
+
+    With `keep_uint8`, a uint8 x (decoded images, 0-255) is stored as is: 4× smaller, and
+    `attacks.loading.load_dataset` scales it by 1/255 when it reads it."""
     path = Path(path)
-    arrays = {"x": np.asarray(x, dtype=np.float32), "y": np.asarray(y, dtype=np.int64)}
+    x = np.asarray(x)
+    if keep_uint8 and x.dtype != np.uint8:
+        raise ValueError(f"keep_uint8 needs x of dtype uint8, not {x.dtype}")
+    arrays = {"x": x if keep_uint8 else x.astype(np.float32, copy=False), "y": np.asarray(y, dtype=np.int64)}
     if poison_mask is not None:
         arrays["poison_mask"] = np.asarray(poison_mask, dtype=bool)
     with path.open("wb") as stream:  # an open file, so numpy does not append ".npz" to the name

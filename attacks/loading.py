@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,10 @@ from attacks.scanners.zips import vet_zip
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from attacks.architectures import Architecture
+    from attacks.imagefolder import ImageTransform
+    from attacks.preprocess import Preprocessing
 
 MAX_LISTED = 20
 # Loaders re-check zip containers (cheap next to loading); the scan's size limit was applied at upload.
@@ -199,17 +204,84 @@ def describe_mismatches(arch: str, num_classes: int, problems: Sequence[str]) ->
     return f"The weights do not fit architecture {arch!r} with {num_classes} classes:\n" + "\n".join(listed)
 
 
-def load_model(path: Path, arch: str, num_classes: int) -> nn.Module:
-    """The catalogue network `arch` with the weights from `path`, in eval mode; UserError on any mismatch."""
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network with uploaded weights, wrapped in its pre-processing (attacks/preprocess.py).
+
+    `model` takes images in [0, 1]; `data_shape` is the per-sample shape the data must have, with
+    None where any size is resized inside the model; `preprocessing` is what was applied."""
+
+    model: nn.Module
+    arch: str
+    num_classes: int
+    preprocessing: Preprocessing
+    data_shape: tuple[int | None, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {"arch": self.arch, "num_classes": self.num_classes, "preprocessing": self.preprocessing.as_dict()}
+
+
+def _network(path: Path, entry: Architecture, num_classes: int) -> tuple[nn.Module, Preprocessing | None]:
+    """The network with the weights of `path` (and, for a Hugging Face folder, its own pre-processing)."""
     from attacks.architectures import build
 
-    model = build(arch, num_classes)
+    if entry.source == "huggingface" or sniff_file(path) == "hf_folder":
+        from attacks.huggingface import load_folder
+
+        # config.json's labels decide; a number of classes other than the label entry's placeholder must agree.
+        folder = load_folder(path, num_classes=None if num_classes == entry.num_classes else num_classes)
+        return folder.model, folder.preprocessing
+    model = build(entry.name, num_classes)
     state_dict = load_state_dict(path)
     problems = check_state_dict(model, state_dict)
     if problems:
-        raise UserError(describe_mismatches(arch, num_classes, problems))
+        raise UserError(describe_mismatches(entry.name, num_classes, problems))
     model.load_state_dict(state_dict, strict=True)
-    return model.eval()
+    return model, None
+
+
+def load_network(
+    path: Path, arch: str, num_classes: int, preprocessing: Mapping[str, Any] | None = None
+) -> LoadedModel:
+    """The catalogue network `arch` with the weights from `path`, wrapped in its pre-processing (the library's
+    defaults, overridden by the card's `preprocessing`), in eval mode; UserError on any mismatch."""
+    from dataclasses import replace
+
+    from attacks.architectures import architecture
+    from attacks.networks import Preprocessed
+    from attacks.preprocess import parse, resolve
+
+    entry = architecture(arch)
+    network, folder_preprocessing = _network(Path(path), entry, num_classes)
+    if folder_preprocessing is not None:  # a Hugging Face folder brings its own defaults and its own type
+        processing = parse(preprocessing or {}, folder_preprocessing)
+        entry = replace(
+            entry, name=f"huggingface/{network.inner.config.model_type}", input_shape=processing.input_shape
+        )
+        num_classes = int(network.inner.config.num_labels)
+    else:
+        processing = resolve(entry, preprocessing)
+    if entry.from_library or processing.changes_values:
+        model: nn.Module = Preprocessed(
+            network,
+            input_shape=processing.input_shape,
+            mean=processing.mean,
+            std=processing.std,
+            scale=processing.scale,
+            interpolation=processing.interpolation,
+            crop_pct=processing.crop_pct,
+        )
+    else:  # the project's own networks with no card pre-processing: the network itself, as before
+        model = network
+        processing = replace(processing, source="none")
+    # Library networks resize any image inside the model; the project's own take exactly their input shape.
+    data_shape = (processing.channels, None, None) if entry.from_library else tuple(entry.input_shape)
+    return LoadedModel(model.eval(), entry.name, num_classes, processing, data_shape)
+
+
+def load_model(path: Path, arch: str, num_classes: int, preprocessing: Mapping[str, Any] | None = None) -> nn.Module:
+    """The model of `load_network` alone: pre-processing and network, taking [0, 1] images."""
+    return load_network(path, arch, num_classes, preprocessing).model
 
 
 # --- ONNX ------------------------------------------------------------------------------------
@@ -302,38 +374,60 @@ def _check_input_shape(x: np.ndarray, expect_shape: Sequence[int | None]) -> Non
 
 
 def load_dataset(
-    path: Path, *, expect_shape: Sequence[int | None] | None = None, num_classes: int | None = None
+    path: Path,
+    *,
+    expect_shape: Sequence[int | None] | None = None,
+    num_classes: int | None = None,
+    image_transform: ImageTransform | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(x float32, y int64, poison_mask bool or None) from an .npz, checked for use with a model.
+    """(x float32, y int64, poison_mask bool or None) from an .npz or an image-folder zip, checked for a model.
 
     `expect_shape` is the model's per-sample input shape (None for a free dimension);
-    `num_classes` bounds the labels."""
+    `num_classes` bounds the labels. An .npz x may be float or uint8 (scaled by 1/255). An image
+    folder is decoded with `image_transform` (by default: to `expect_shape`, crop_pct 0.875,
+    bilinear) and labelled by `class_names` (by default: the folders in alphabetical order)."""
     path = Path(path)
     fmt = sniff_file(path)
-    if fmt != "npz":
-        raise _refuse(path, fmt, "a dataset (.npz with arrays x and y)")
-    _refuse_bad_zip(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = set(archive.files)
-            unexpected = sorted(names - set(REQUIRED + OPTIONAL))
-            missing = [name for name in REQUIRED if name not in names]
-            if unexpected or missing:
-                what = f"contains {', '.join(unexpected)}" if unexpected else f"has no {', '.join(missing)}"
+    if fmt == "image_folder":
+        from attacks.imagefolder import ImageTransform, read_image_folder
+
+        if image_transform is None:
+            if expect_shape is None:
                 raise UserError(
-                    f"The dataset {what}; only arrays x, y and optionally poison_mask are accepted. {SAVE_DATASET}"
+                    "This dataset is a folder of images, and nothing says the size to decode them to: "
+                    "give the model's input shape (channels, height, width), e.g. [3, 224, 224]."
                 )
-            arrays = {name: archive[name] for name in names}
-    except ValueError as error:  # allow_pickle=False refusing an object array, or a damaged member
-        if "pickle" in str(error):
-            raise UserError(MESSAGES["npz_object_array"].format(member="x or y")) from None
-        raise UserError(f"The dataset could not be read ({error}). {SAVE_DATASET}") from None
-    problems = layout_problems({k: v.shape for k, v in arrays.items()}, {k: v.dtype for k, v in arrays.items()})
-    if problems:
-        raise UserError(" ".join(f"{name} {problem}." for name, problem in problems) + " " + SAVE_DATASET)
-    x, y, mask = arrays["x"], arrays["y"], arrays.get("poison_mask")
+            image_transform = ImageTransform.for_shape(expect_shape)
+        folder = read_image_folder(path, image_transform, class_names=class_names)
+        x, y, mask = folder.x, folder.y, None
+    elif fmt != "npz":
+        raise _refuse(path, fmt, "a dataset (.npz with arrays x and y, or a zip of image folders)")
+    else:
+        _refuse_bad_zip(path)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                names = set(archive.files)
+                unexpected = sorted(names - set(REQUIRED + OPTIONAL))
+                missing = [name for name in REQUIRED if name not in names]
+                if unexpected or missing:
+                    what = f"contains {', '.join(unexpected)}" if unexpected else f"has no {', '.join(missing)}"
+                    raise UserError(
+                        f"The dataset {what}; only arrays x, y and optionally poison_mask are accepted. {SAVE_DATASET}"
+                    )
+                arrays = {name: archive[name] for name in names}
+        except ValueError as error:  # allow_pickle=False refusing an object array, or a damaged member
+            if "pickle" in str(error):
+                raise UserError(MESSAGES["npz_object_array"].format(member="x or y")) from None
+            raise UserError(f"The dataset could not be read ({error}). {SAVE_DATASET}") from None
+        problems = layout_problems({k: v.shape for k, v in arrays.items()}, {k: v.dtype for k, v in arrays.items()})
+        if problems:
+            raise UserError(" ".join(f"{name} {problem}." for name, problem in problems) + " " + SAVE_DATASET)
+        x, y, mask = arrays["x"], arrays["y"], arrays.get("poison_mask")
     if len(x) == 0:
         raise UserError("The dataset is empty.")
+    if x.dtype == np.uint8:  # images stored as bytes: 0..255 → [0, 1]
+        x = np.divide(x, np.float32(255), dtype=np.float32)
     x = x.astype(np.float32, copy=False)
     bad = int(x.size - np.count_nonzero(np.isfinite(x)))
     if bad:

@@ -122,5 +122,89 @@ class ResNetCifar(CatalogueNet):
         return self.pool(self.layers(self.stem(x)))
 
 
+class LogitsOf(nn.Module):
+    """A model whose output carries `.logits` (transformers' classifiers) as a plain tensor function of images."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(pixel_values=x).logits
+
+
 # The catalogue's `builder` field names one of these.
 BUILDERS: dict[str, type[CatalogueNet]] = {"mlp": MLP, "small_cnn": SmallCNN, "resnet_cifar": ResNetCifar}
+
+
+def _resize_and_crop(x: torch.Tensor, size: tuple[int, int], crop_pct: float, interpolation: str) -> torch.Tensor:
+    """timm's and torchvision's evaluation transform, differentiable: resize (the shorter side, for a square
+    target) to size / crop_pct, then centre-crop to `size`."""
+    height, width = x.shape[-2:]
+    if size[0] == size[1]:
+        side = math.floor(size[0] / crop_pct)
+        scaled = (
+            (side, max(side, round(width * side / height)))
+            if height <= width
+            else (
+                max(side, round(height * side / width)),
+                side,
+            )
+        )
+    else:
+        scaled = (math.floor(size[0] / crop_pct), math.floor(size[1] / crop_pct))
+    if scaled != (height, width):
+        smooth = interpolation in ("bilinear", "bicubic")
+        x = nn.functional.interpolate(
+            x,
+            size=scaled,
+            mode=interpolation,
+            align_corners=False if smooth else None,
+            antialias=smooth and scaled[0] < height,
+        )
+    top, left = (scaled[0] - size[0]) // 2, (scaled[1] - size[1]) // 2
+    return x[..., top : top + size[0], left : left + size[1]]
+
+
+class Preprocessed(nn.Module):
+    """`normalise ∘ network`: takes images in [0, 1] and returns the network's logits.
+
+    An image of another size than the network's is resized and centre-cropped first (inside the
+    model, so gradients and ε stay in the input image's pixels); then scaled and normalised.
+    `penultimate_features` reads the network's features through the same steps."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        input_shape: Sequence[int],
+        mean: Sequence[float] = (),
+        std: Sequence[float] = (),
+        scale: float = 1.0,
+        interpolation: str = "bilinear",
+        crop_pct: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.size = (int(input_shape[1]), int(input_shape[2]))
+        self.interpolation, self.crop_pct, self.scale = interpolation, float(crop_pct), float(scale)
+        self.normalises = bool(mean)
+        self.register_buffer("mean", torch.tensor(list(mean) or [0.0]).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(list(std) or [1.0]).view(1, -1, 1, 1), persistent=False)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and tuple(x.shape[-2:]) != self.size:
+            x = _resize_and_crop(x, self.size, self.crop_pct, self.interpolation)
+        if self.scale != 1.0:
+            x = x * self.scale
+        if self.normalises:
+            x = (x - self.mean) / self.std
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(self.normalise(x))
+
+    def penultimate_features(self, x: torch.Tensor) -> torch.Tensor:
+        from attacks.architectures import penultimate_features
+
+        return penultimate_features(self.network, self.normalise(x))

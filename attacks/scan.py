@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from attacks.context import UserError
-from attacks.scanners import npz, onnx_model, pickles, safetensors_header, torch_zip, zips
+from attacks.scanners import hf_folder, image_folder, npz, onnx_model, pickles, safetensors_header, torch_zip, zips
 from attacks.scanners.findings import Finding, finding
-from attacks.scanners.sniff import classify_zip, read_head, sniff_head
+from attacks.scanners.sniff import classify_zip, mostly_images, read_head, sniff_head
 
 __all__ = ["SCHEMA", "Finding", "ScanReport", "scan_file", "MODEL_FORMATS", "DATASET_FORMATS"]
 
 SCHEMA = "riskapp.scan/1"
-MODEL_FORMATS = frozenset({"safetensors", "pytorch_zip", "onnx"})
-DATASET_FORMATS = frozenset({"npz"})
+MODEL_FORMATS = frozenset({"safetensors", "pytorch_zip", "onnx", "hf_folder"})
+DATASET_FORMATS = frozenset({"npz", "image_folder"})
 KINDS = ("model", "dataset")
 # Formats that are recognised and always refused, with the finding that says why.
 REFUSED = {
@@ -102,9 +102,17 @@ def _scan_zip(path: Path, max_bytes: int) -> tuple[str, list[Finding]]:
             findings += torch_zip.check_pytorch_zip(archive)
         elif fmt == "npz":
             findings += npz.check_npz(archive)
+        elif fmt == "image_folder":
+            findings += image_folder.check_image_folder(archive)
+        elif fmt == "hf_folder":
+            findings += hf_folder.check_hf_folder(archive)
         else:
             findings.insert(0, finding(REFUSED[fmt]))
-            findings += torch_zip.malicious_members(archive)
+            if fmt == "zip" and mostly_images(archive.namelist()):
+                # Mostly images, with strays: say which members keep it from being an image folder.
+                findings += image_folder.check_image_folder(archive)
+            else:
+                findings += torch_zip.malicious_members(archive)
         return fmt, findings
 
 
@@ -132,7 +140,10 @@ def _findings_for(path: Path, fmt: str, size: int, max_bytes: int) -> tuple[str,
 def _kind_advice(expected: str) -> str:
     if expected == "model":
         return "Upload model weights here (safetensors, a state_dict .pt, or ONNX); datasets go under evaluation data."
-    return "Upload an .npz with arrays x and y here; models go under models."
+    return (
+        "Upload an .npz with arrays x and y, or a zip of image folders (one folder per class), here; "
+        "models go under models."
+    )
 
 
 def scan_file(path: Path, *, max_bytes: int, expect: str | None = None) -> ScanReport:

@@ -85,7 +85,8 @@ def _torch_predictor(model: Any) -> tuple[Predict, str]:
 
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
-    from attacks.loading import load_dataset, load_model, load_onnx
+    from attacks.loading import load_dataset, load_network, load_onnx
+    from attacks.preprocess import image_transform_for
     from attacks.scanners.sniff import sniff_file
 
     if not params.get("model_path") or not params.get("data_path"):
@@ -102,7 +103,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         device = onnx_model.providers[0]
         expect_shape: tuple[int | None, ...] = onnx_model.input_shape
         num_classes = onnx_model.num_classes or (int(params["num_classes"]) if params.get("num_classes") else None)
-        arch = None
+        arch, transform, processing = None, None, None
     else:
         from attacks.architectures import architecture
 
@@ -111,17 +112,21 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         entry = architecture(str(params["arch"]))
         arch = entry.name
         num_classes = int_param(params, "num_classes", entry.num_classes, 2, 100_000)
-        expect_shape = entry.input_shape
-        predict, device = _torch_predictor(load_model(model_path, arch, num_classes))
+        loaded = load_network(model_path, arch, num_classes, params.get("preprocessing") or None)
+        arch, num_classes, expect_shape = loaded.arch, loaded.num_classes, loaded.data_shape
+        transform = image_transform_for(loaded.preprocessing)
+        processing = loaded.preprocessing.as_dict()
+        predict, device = _torch_predictor(loaded.model)
     ctx.check_cancel()
     ctx.progress(6, "Reading the evaluation data")
-    x, y, _ = load_dataset(data_path, expect_shape=expect_shape, num_classes=num_classes)
+    x, y, _ = load_dataset(data_path, expect_shape=expect_shape, num_classes=num_classes, image_transform=transform)
     chosen = sample_indices(len(x), limit, seed)
     result = evaluate(predict, x[chosen], y[chosen], num_classes=num_classes, batch_size=batch_size, ctx=ctx)
     ctx.progress(100, "Done")
     return {
         **result,
         "arch": arch,
+        "preprocessing": processing,
         "device": device,
         "dataset_samples": int(len(x)),
         "batch_size": batch_size,

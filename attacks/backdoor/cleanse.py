@@ -323,14 +323,15 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")
-    model, arch, num_classes, input_shape = load_classifier(params)
+    loaded = load_classifier(params)
+    model, arch, num_classes = loaded.model, loaded.arch, loaded.num_classes
     steps = int_param(params, "steps", DEFAULT_STEPS, 1, 100_000)
     batch_size = int_param(params, "batch_size", DEFAULT_BATCH, 1, 4096)
     cost = float_param(params, "cost", DEFAULT_COST, 0.0, 100.0)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
     precision = choice_param(params, "precision", "auto", PRECISIONS)
-    x, y, _ = load_data(params, "data_path", input_shape, num_classes)
+    x, y, _ = load_data(params, "data_path", loaded)
     chosen = subsample(len(x), limit, seed)
     ctx.check_cancel()
     report, triggers = scan(
@@ -354,6 +355,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "arch": arch,
         "num_classes": num_classes,
+        "preprocessing": loaded.preprocessing.as_dict(),
         "samples": int(len(chosen)),
         **report,
         "seconds": round(time.perf_counter() - started, 3),

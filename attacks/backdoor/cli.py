@@ -58,7 +58,13 @@ def _summary(result: dict[str, Any], keys: list[str]) -> None:
 
 
 def _common_params(args: argparse.Namespace) -> dict[str, Any]:
-    return {"arch": args.arch, "num_classes": args.classes, "seed": args.seed, "sample_limit": args.limit}
+    return {
+        "arch": args.arch,
+        "num_classes": args.classes,
+        "seed": args.seed,
+        "sample_limit": args.limit,
+        "preprocessing": args.preprocessing,
+    }
 
 
 def _backdoor_scan(args: argparse.Namespace) -> int:
@@ -105,7 +111,7 @@ def _data_scan(args: argparse.Namespace) -> int:
 
     if not _files_accepted([(args.model, "model"), (args.data, "dataset")], args.max_bytes, args.json):
         return EXIT_FAILED
-    params = {"arch": args.arch, "num_classes": args.classes, "seed": args.seed}
+    params = {"arch": args.arch, "num_classes": args.classes, "seed": args.seed, "preprocessing": args.preprocessing}
     params.update(model_path=str(args.model), data_path=str(args.data), expected_poison=args.expected_poison)
     result = _run_task(datascan.run, params, args)
     if args.json:
@@ -130,6 +136,7 @@ def _lineage(args: argparse.Namespace) -> int:
     if not _files_accepted(files, args.max_bytes, args.json):
         return EXIT_FAILED
     params = {**_common_params(args), "teacher_path": str(args.teacher), "student_path": str(args.student)}
+    params["teacher_preprocessing"] = params["student_preprocessing"] = params.pop("preprocessing")
     params.update(data_path=str(args.data), steps=args.steps, batch_size=args.batch_size, precision=args.precision)
     result = _run_task(lineage.run, params, args)
     if args.json:
@@ -148,8 +155,9 @@ def _shared_options(parser: argparse.ArgumentParser, *, model: bool = True) -> N
 
     if model:
         parser.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt weights")
-    parser.add_argument("--arch", required=True, help="catalogue architecture of the weights (see `architectures`)")
-    parser.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
+    from attacks.cli import add_model_options
+
+    add_model_options(parser, required=True)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for every file")
     parser.add_argument("--output", type=Path, help="folder to keep output files in (trigger PNGs)")
@@ -176,13 +184,17 @@ def add_commands(commands: Any) -> None:
     """Register the backdoor subcommands on `python -m attacks`'s subparsers."""
     scan = commands.add_parser("backdoor-scan", help="Neural Cleanse over every class (riskapp.backdoor-scan/1).")
     _shared_options(scan)
-    scan.add_argument("--data", type=Path, required=True, help="clean .npz (x, y) to reverse triggers on")
+    scan.add_argument(
+        "--data", type=Path, required=True, help="clean .npz (x, y) or image-folder zip to reverse triggers on"
+    )
     _cleanse_options(scan)
     scan.set_defaults(handler=_backdoor_scan)
 
     strip = commands.add_parser("strip", help="STRIP entropy test of inputs (riskapp.strip/1).")
     _shared_options(strip)
-    strip.add_argument("--data", type=Path, required=True, help="clean .npz: overlays and calibration")
+    strip.add_argument(
+        "--data", type=Path, required=True, help="clean .npz or image-folder zip: overlays and calibration"
+    )
     strip.add_argument("--suspect", type=Path, help=".npz of inputs to test (poison_mask marks the triggered ones)")
     strip.add_argument("--overlays", type=int, default=20, help="blends per input (default 20)")
     strip.add_argument("--fpr", type=float, default=0.01, help="false-positive rate on clean data (default 0.01)")
@@ -191,7 +203,9 @@ def add_commands(commands: Any) -> None:
 
     data = commands.add_parser("data-scan", help="Activation clustering + spectral signatures (riskapp.data-scan/1).")
     _shared_options(data)
-    data.add_argument("--data", type=Path, required=True, help="training .npz (x, y, optional poison_mask)")
+    data.add_argument(
+        "--data", type=Path, required=True, help="training .npz (x, y, optional poison_mask) or image-folder zip"
+    )
     data.add_argument("--expected-poison", type=float, default=0.33, help="spectral signatures' ε (default 0.33)")
     data.set_defaults(handler=_data_scan)
 
@@ -199,6 +213,6 @@ def add_commands(commands: Any) -> None:
     _shared_options(lineage, model=False)
     lineage.add_argument("--teacher", type=Path, required=True, help="teacher weights")
     lineage.add_argument("--student", type=Path, required=True, help="student weights (same architecture)")
-    lineage.add_argument("--data", type=Path, required=True, help="clean .npz (x, y)")
+    lineage.add_argument("--data", type=Path, required=True, help="clean .npz (x, y) or image-folder zip")
     _cleanse_options(lineage)
     lineage.set_defaults(handler=_lineage)

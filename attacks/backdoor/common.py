@@ -14,38 +14,53 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from attacks.loading import LoadedModel
 
-def load_classifier(params: dict[str, Any], key: str = "model_path") -> tuple[nn.Module, str, int, tuple[int, ...]]:
-    """(model in eval mode, arch, num_classes, per-sample input shape) from catalogue weights.
+
+def load_classifier(
+    params: dict[str, Any], key: str = "model_path", preprocessing_key: str = "preprocessing"
+) -> LoadedModel:
+    """Catalogue weights in their pre-processing: `.model` (eval mode, parameters frozen) takes [0, 1] images;
+    `params[preprocessing_key]` overrides the library's defaults.
 
     ONNX models are refused: every check here needs gradients or penultimate features."""
     from attacks.architectures import architecture
-    from attacks.loading import load_model
+    from attacks.loading import load_network
     from attacks.scanners.sniff import sniff_file
 
     if not params.get(key):
         raise UserError(f"{key} is required.")
     path = Path(params[key])
     if sniff_file(path) == "onnx":
-        raise UserError("Backdoor checks need gradients and features: upload PyTorch weights, not ONNX.")
+        raise UserError(
+            "Backdoor checks need gradients and features, which an ONNX model does not give: upload its PyTorch "
+            "weights (safetensors or a state_dict) with the architecture to run them."
+        )
     if not params.get("arch"):
         raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
     entry = architecture(str(params["arch"]))
     num_classes = int_param(params, "num_classes", entry.num_classes, 2, 100_000)
-    model = load_model(path, entry.name, num_classes)
-    for parameter in model.parameters():
+    loaded = load_network(path, entry.name, num_classes, params.get(preprocessing_key) or None)
+    for parameter in loaded.model.parameters():
         parameter.requires_grad_(False)  # only inputs/triggers are optimised: skip parameter gradients
-    return model, entry.name, num_classes, entry.input_shape
+    return loaded
 
 
 def load_data(
-    params: dict[str, Any], key: str, input_shape: tuple[int, ...], num_classes: int
+    params: dict[str, Any], key: str, loaded: LoadedModel
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A dataset checked against the model; an image folder is decoded at the model's input size."""
     from attacks.loading import load_dataset
+    from attacks.preprocess import image_transform_for
 
     if not params.get(key):
         raise UserError(f"{key} is required.")
-    return load_dataset(Path(params[key]), expect_shape=input_shape, num_classes=num_classes)
+    return load_dataset(
+        Path(params[key]),
+        expect_shape=loaded.data_shape,
+        num_classes=loaded.num_classes,
+        image_transform=image_transform_for(loaded.preprocessing),
+    )
 
 
 def predict_logits(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:

@@ -196,11 +196,12 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")
-    model, arch, num_classes, input_shape = load_classifier(params)
+    loaded = load_classifier(params)
+    model, arch, num_classes = loaded.model, loaded.arch, loaded.num_classes
     nb_dims = int_param(params, "nb_dims", DEFAULT_DIMS, 2, 1000)
     expected = float_param(params, "expected_poison", DEFAULT_EXPECTED_POISON, 0.0, 0.66)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
-    x, y, mask = load_data(params, "data_path", input_shape, num_classes)
+    x, y, mask = load_data(params, "data_path", loaded)
     ctx.progress(10, "Penultimate-layer features")
     feats = features(model, x, ctx=ctx)
     ctx.check_cancel()
@@ -213,6 +214,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "arch": arch,
         "num_classes": num_classes,
+        "preprocessing": loaded.preprocessing.as_dict(),
         "samples": int(len(x)),
         "feature_dim": int(feats.shape[1]),
         "has_poison_mask": mask is not None,

@@ -83,18 +83,20 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("teacher_path") or not params.get("student_path"):
         raise UserError("lineage needs teacher_path and student_path.")
     ctx.progress(1, "Loading the models")
-    teacher, arch, num_classes, input_shape = load_classifier(params, "teacher_path")
-    student, _, _, _ = load_classifier(params, "student_path")
+    loaded = load_classifier(params, "teacher_path", "teacher_preprocessing")
+    teacher, arch, num_classes = loaded.model, loaded.arch, loaded.num_classes
+    student = load_classifier(params, "student_path", "student_preprocessing").model
     steps = int_param(params, "steps", cleanse.DEFAULT_STEPS, 1, 100_000)
     batch_size = int_param(params, "batch_size", cleanse.DEFAULT_BATCH, 1, 4096)
     cost = float_param(params, "cost", cleanse.DEFAULT_COST, 0.0, 100.0)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
     precision = choice_param(params, "precision", "auto", cleanse.PRECISIONS)
-    x, y, _ = load_data(params, "data_path", input_shape, num_classes)
+    x, y, _ = load_data(params, "data_path", loaded)
     chosen = subsample(len(x), limit, seed)
     x, y = x[chosen], y[chosen]
-    layers = layer_changes(teacher, student)
+    # Layers by the network's own names, not the pre-processing wrapper's.
+    layers = layer_changes(getattr(teacher, "network", teacher), getattr(student, "network", student))
     options = {
         "num_classes": num_classes,
         "steps": steps,
@@ -115,6 +117,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "arch": arch,
         "num_classes": num_classes,
+        "preprocessing": loaded.preprocessing.as_dict(),
         "samples": int(len(x)),
         "layers": layers,
         "frozen_layers": [entry["layer"] for entry in layers if entry["status"] == "frozen"],

@@ -100,12 +100,13 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     ctx.progress(1, "Loading the model")
-    model, arch, num_classes, input_shape = load_classifier(params)
+    loaded = load_classifier(params)
+    model, arch, num_classes = loaded.model, loaded.arch, loaded.num_classes
     n = int_param(params, "overlays", DEFAULT_OVERLAYS, 1, 1000)
     fpr = float_param(params, "fpr", DEFAULT_FPR, 0.0, 0.5)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
-    x, _, _ = load_data(params, "data_path", input_shape, num_classes)
+    x, _, _ = load_data(params, "data_path", loaded)
     if len(x) < 4:
         raise UserError("STRIP needs at least 4 clean samples (half overlays, half calibration).")
     order = np.random.default_rng(seed).permutation(len(x))
@@ -119,6 +120,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "arch": arch,
         "num_classes": num_classes,
+        "preprocessing": loaded.preprocessing.as_dict(),
         "overlays": n,
         "target_fpr": fpr,
         "threshold": round(threshold, 6),
@@ -132,7 +134,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     }
     if params.get("suspect_path"):
         ctx.progress(50, "Entropies of suspicious inputs")
-        xs, _, mask = load_data(params, "suspect_path", input_shape, num_classes)
+        xs, _, mask = load_data(params, "suspect_path", loaded)
         chosen = subsample(len(xs), limit, seed)
         suspect = strip_entropies(model, xs[chosen], pool, n=n, seed=seed + 1, ctx=ctx)
         positives = mask[chosen] if mask is not None else np.ones(len(chosen), bool)

@@ -84,10 +84,19 @@ def input_range(x: np.ndarray) -> tuple[float, float]:
 
 
 def load_target(
-    model_path: Any, arch: Any, num_classes: Any, data_path: Any, limit: int, seed: int, device: str | None = None
+    model_path: Any,
+    arch: Any,
+    num_classes: Any,
+    data_path: Any,
+    limit: int,
+    seed: int,
+    device: str | None = None,
+    preprocessing: dict[str, Any] | None = None,
 ) -> tuple[Target, np.ndarray, np.ndarray, dict[str, Any]]:
-    """(target, x, y, description) for a model file and an .npz; the data subset is fixed by `seed`."""
-    from attacks.loading import load_dataset, load_model, load_onnx
+    """(target, x, y, description) for a model file and a dataset; the data subset is fixed by `seed`.
+    The target is the model with its pre-processing, so ε lives in the data's [0, 1] pixel space."""
+    from attacks.loading import load_dataset, load_network, load_onnx
+    from attacks.preprocess import image_transform_for
     from attacks.scanners.sniff import sniff_file
     from attacks.validate import sample_indices
 
@@ -101,6 +110,7 @@ def load_target(
             raise UserError("The ONNX model does not declare its number of classes: give num_classes.")
         x, y, _ = load_dataset(data_path, expect_shape=onnx.input_shape, num_classes=classes)
         model, fmt, arch_name, shape = None, "onnx", None, tuple(x.shape[1:])
+        processing = None  # an ONNX graph carries its own pre-processing, if any
     else:
         from attacks.architectures import architecture
 
@@ -108,13 +118,25 @@ def load_target(
             raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
         entry = architecture(str(arch))
         classes = int_param({"num_classes": num_classes}, "num_classes", entry.num_classes, 2, 100_000)
-        model = load_model(model_path, entry.name, classes)
-        x, y, _ = load_dataset(data_path, expect_shape=entry.input_shape, num_classes=classes)
-        onnx, fmt, arch_name, shape = None, "pytorch", entry.name, entry.input_shape
+        loaded = load_network(model_path, entry.name, classes, preprocessing)
+        x, y, _ = load_dataset(
+            data_path,
+            expect_shape=loaded.data_shape,
+            num_classes=loaded.num_classes,
+            image_transform=image_transform_for(loaded.preprocessing),
+        )
+        model, processing, classes = loaded.model, loaded.preprocessing.as_dict(), loaded.num_classes
+        onnx, fmt, arch_name, shape = None, "pytorch", loaded.arch, tuple(x.shape[1:])
     chosen = sample_indices(len(x), limit, seed)
     target = Target(input_shape=shape, num_classes=classes, clip=input_range(x), model=model, onnx=onnx, device=device)
     described = {
-        "model": {"path": model_path.name, "format": fmt, "arch": arch_name, "num_classes": classes},
+        "model": {
+            "path": model_path.name,
+            "format": fmt,
+            "arch": arch_name,
+            "num_classes": classes,
+            "preprocessing": processing,
+        },
         "data": {"path": data_path.name, "dataset_samples": int(len(x)), "samples": int(len(chosen))},
         "input_range": list(target.clip),
     }

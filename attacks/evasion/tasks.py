@@ -77,7 +77,13 @@ def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     limit, seed = _common(params)
     ctx.progress(1, "Loading the model and data")
     target, x, y, described = load_target(
-        params.get("model_path"), params.get("arch"), params.get("num_classes"), params.get("data_path"), limit, seed
+        params.get("model_path"),
+        params.get("arch"),
+        params.get("num_classes"),
+        params.get("data_path"),
+        limit,
+        seed,
+        preprocessing=params.get("preprocessing"),
     )
     for name in names:
         check_attack(name, target)
@@ -98,7 +104,13 @@ def run_curve(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     limit, seed = _common(params)
     ctx.progress(1, "Loading the model and data")
     target, x, y, described = load_target(
-        params.get("model_path"), params.get("arch"), params.get("num_classes"), params.get("data_path"), limit, seed
+        params.get("model_path"),
+        params.get("arch"),
+        params.get("num_classes"),
+        params.get("data_path"),
+        limit,
+        seed,
+        preprocessing=params.get("preprocessing"),
     )
     check_attack("pgd_linf", target)
     for eps in grid:
@@ -128,6 +140,7 @@ def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         params.get("data_path"),
         limit,
         seed,
+        preprocessing=params.get("teacher_preprocessing"),
     )
     student, _, _, student_desc = load_target(
         params["student_path"],
@@ -136,6 +149,7 @@ def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         params.get("data_path"),
         limit,
         seed,
+        preprocessing=params.get("student_preprocessing"),
     )
     if teacher.num_classes != student.num_classes:
         raise UserError(f"The teacher has {teacher.num_classes} classes and the student {student.num_classes}.")

@@ -27,6 +27,10 @@ SAVE_SAFETENSORS = (
     " Save the weights again with `safetensors.torch.save_file(model.state_dict(), 'model.safetensors')`."
 )
 SAVE_DATASET = "Save the evaluation data with `numpy.savez('data.npz', x=x.astype('float32'), y=y.astype('int64'))`."
+IMAGE_FOLDER = (
+    "Upload a zip with one folder per class and the images directly inside (e.g. `cats/001.jpg`, "
+    "`dogs/002.png`), optionally all under one top folder; images must be JPEG, PNG or WebP."
+)
 
 MESSAGES: dict[str, str] = {
     # The file as a whole.
@@ -52,7 +56,15 @@ MESSAGES: dict[str, str] = {
         "(e.g. with tf2onnx) as a single file without external data."
     ),
     "npy": "This is a single NumPy .npy array. " + SAVE_DATASET,
-    "unsupported_zip": "This zip archive is neither a PyTorch state_dict checkpoint nor a .npz dataset. " + EXPORT_ANY,
+    # Hugging Face model folders (attacks/huggingface.py); the detail says what to change.
+    "hf_folder_layout": "This Hugging Face model folder cannot be taken in: {detail}",
+    "hf_config": "This Hugging Face model folder's config.json cannot be used: {detail}",
+    "unsupported_zip": (
+        "This zip archive is neither a PyTorch state_dict checkpoint, a .npz dataset nor an image folder. "
+        + EXPORT_ANY
+        + " Datasets: an .npz with arrays x and y, or a zip of image folders. "
+        + IMAGE_FOLDER
+    ),
     # Zip containers (.pt checkpoints and .npz datasets are zips).
     "zip_corrupt": "The zip archive is damaged and cannot be read ({detail})." + RESAVE,
     "zip_too_many_members": "The zip archive has {count} members, over the limit of {limit}." + RESAVE,
@@ -138,6 +150,30 @@ MESSAGES: dict[str, str] = {
         "Convert it to a numeric array before saving. " + SAVE_DATASET
     ),
     "npz_bad_array": "The array {member!r} {detail}. " + SAVE_DATASET,
+    # Image-folder datasets (a zip of class folders).
+    "image_folder_not_image": (
+        "The member {member!r} is not a JPEG, PNG or WebP image (by its name); remove it from the zip. " + IMAGE_FOLDER
+    ),
+    "image_folder_bad_magic": (
+        "The member {member!r} is named like an image but its bytes are not a JPEG, PNG or WebP image; "
+        "remove it or save it again as one of those formats. " + IMAGE_FOLDER
+    ),
+    "image_folder_loose_file": (
+        "The image {member!r} is not inside a class folder; move it into the folder of its class. " + IMAGE_FOLDER
+    ),
+    "image_folder_too_deep": (
+        "The image {member!r} is nested deeper than class-folder/file; move it up into its class folder "
+        "(sub-folders inside a class are not read). " + IMAGE_FOLDER
+    ),
+    "image_folder_empty_class": (
+        "The class folder {member!r} holds no image; add its images or remove the folder. " + IMAGE_FOLDER
+    ),
+    "image_folder_too_few_classes": (
+        "The image folder has {count} class folder(s); an evaluation set needs at least 2. " + IMAGE_FOLDER
+    ),
+    "image_folder_too_many_images": (
+        "The image folder holds {count} images, over the limit of {limit}; upload a smaller sample of each class."
+    ),
 }
 
 # Codes that mean "someone built this file to attack us", not "this file is unsupported".

@@ -27,8 +27,14 @@ def layout_problems(shapes: dict[str, tuple[int, ...]], dtypes: dict[str, np.dty
     problems: list[tuple[str, str]] = []
     x_shape, y_shape = shapes.get("x"), shapes.get("y")
     if x_shape is not None:
-        if dtypes["x"].kind != "f":
-            problems.append(("x", f"has dtype {dtypes['x']}; x must be floating point (e.g. float32 scaled to [0, 1])"))
+        if dtypes["x"].kind != "f" and dtypes["x"] != np.uint8:
+            problems.append(
+                (
+                    "x",
+                    f"has dtype {dtypes['x']}; x must be floating point (e.g. float32 scaled to [0, 1]) "
+                    "or uint8 image bytes (0-255, scaled by 1/255 when read)",
+                )
+            )
         if len(x_shape) not in (2, 4):
             problems.append(("x", f"has shape {x_shape}; x must be N×C×H×W images or N×D feature vectors"))
     if y_shape is not None:

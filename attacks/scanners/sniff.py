@@ -19,6 +19,15 @@ LEGACY_TORCH_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 _TORCHSCRIPT_MEMBER = re.compile(r"^[^/]+/(constants\.pkl|code/)")
 TORCH_DATA_PICKLE = re.compile(r"^[^/]+/data\.pkl$")
 
+# Image folders (one sub-folder per class). Members are told apart by suffix here; the image
+# folder scanner then checks each member's magic bytes.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Files that archivers and desktops add on their own (macOS Finder's __MACOSX/ and ._* forks,
+# .DS_Store, Windows' Thumbs.db and desktop.ini): ignored in an image folder. Any other hidden
+# file or folder (a name starting with '.', e.g. .ipynb_checkpoints/) is ignored the same way.
+JUNK_FOLDERS = frozenset({"__macosx"})
+JUNK_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
 
 def sniff_head(head: bytes) -> str:
     """The format family the first bytes announce: zip, keras_h5, npy, legacy_torch, pickle,
@@ -43,8 +52,35 @@ def sniff_head(head: bytes) -> str:
     return "unknown"
 
 
+def ignored_member(name: str) -> bool:
+    """A directory entry or desktop junk, which an image folder may hold and nobody reads."""
+    if name.endswith("/"):
+        return True
+    parts = name.replace("\\", "/").split("/")
+    return (
+        any(part.casefold() in JUNK_FOLDERS or part.startswith(".") for part in parts[:-1])
+        or parts[-1].startswith(".")
+        or parts[-1].casefold() in JUNK_FILES
+    )
+
+
+def is_image_name(name: str) -> bool:
+    return name.casefold().endswith(IMAGE_SUFFIXES)
+
+
+def mostly_images(names: list[str]) -> bool:
+    """At least half the files (junk aside) are named like images: an image folder with strays in it."""
+    files = [name for name in names if not ignored_member(name)]
+    return bool(files) and 2 * sum(is_image_name(name) for name in files) >= len(files)
+
+
 def classify_zip(names: list[str]) -> str:
-    """pytorch_zip, torchscript, npz, keras or zip (an archive of something else)."""
+    """pytorch_zip, torchscript, npz, keras, hf_folder, image_folder or zip (an archive of something else).
+
+    hf_folder: a Hugging Face save_pretrained folder (config.json beside its weights), see attacks/huggingface.py.
+
+    image_folder: every member that is not a directory entry or desktop junk has an image suffix
+    (.jpg .jpeg .png .webp, any case), and there is at least one. Its layout is checked later."""
     if any(_TORCHSCRIPT_MEMBER.match(name) for name in names):
         return "torchscript"
     if any(TORCH_DATA_PICKLE.match(name) for name in names):
@@ -53,6 +89,13 @@ def classify_zip(names: list[str]) -> str:
         return "npz"
     if {"config.json", "metadata.json"} <= set(names) or "model.weights.h5" in names:
         return "keras"
+    from attacks.huggingface import is_folder
+
+    if is_folder(names):
+        return "hf_folder"
+    files = [name for name in names if not ignored_member(name)]
+    if files and all(is_image_name(name) for name in files):
+        return "image_folder"
     return "zip"
 
 

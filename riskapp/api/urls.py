@@ -51,6 +51,7 @@ project_urls = [
 urlpatterns = [
     path("projects/", projects.ProjectListApi.as_view(), name="project_list"),
     path("projects/create/", projects.ProjectCreateApi.as_view(), name="project_create"),
+    path("architectures/", artifacts.ArchitectureListApi.as_view(), name="architecture_list"),
     path("projects/<int:project_id>/", include(project_urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -16,8 +16,9 @@ from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import ThrottleMessageMixin, UploadThrottle
 from riskapp.artifacts import services
+from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.forms import MAX_CLASSES, MIN_CLASSES
-from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, ModelArtifact, ModelRole
+from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact, ModelRole
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
@@ -229,18 +230,20 @@ class ModelUploadApi(StreamingUploadApi):
             required=False, allow_blank=True, default="", help_text="One sample's shape, e.g. 1,8,8."
         )
         preprocessing = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text='JSON, e.g. {"scale": 255}.'
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text='JSON overriding the library\'s defaults, e.g. {"mean": [0.5], "std": [0.5]}; keys: input_size, '
+            "interpolation, crop_pct, scale, mean, std.",
         )
         input_min = serializers.FloatField(required=False, default=0.0)
         input_max = serializers.FloatField(required=False, default=1.0)
 
         def validate_architecture(self, value: str) -> str:
-            from attacks.architectures import catalogue  # reads the catalogue's data file; builds nothing
-
-            names = [entry["name"] for entry in catalogue()]
-            if value and value not in names:
-                raise serializers.ValidationError(f"Unknown architecture {value!r}; choose one of {', '.join(names)}.")
-            return value
+            problem = architecture_problem(value.strip())
+            if problem:
+                raise serializers.ValidationError(problem)
+            return value.strip()
 
         def _project_model(self, model_id):
             if model_id is None:
@@ -287,6 +290,9 @@ class ModelUploadApi(StreamingUploadApi):
                 raise serializers.ValidationError(
                     {"input_max": "The valid input range must have its maximum above its minimum."}
                 )
+            problem = preprocessing_problem(data.get("architecture", ""), data.get("preprocessing"))
+            if problem:
+                raise serializers.ValidationError({"preprocessing": problem})
             return data
 
     @extend_schema(
@@ -313,9 +319,27 @@ class ModelUploadApi(StreamingUploadApi):
 
 class DatasetUploadApi(StreamingUploadApi):
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text=".npz with arrays x and y (and poison_mask, optional).")
+        file = serializers.FileField(
+            help_text=".npz with arrays x and y (and poison_mask, optional), or a zip of an image folder "
+            "(one sub-folder per class; JPEG, PNG, WebP)."
+        )
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         purpose = ChoiceField(choices=DatasetPurpose.choices)
+        for_model_id = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="For an image folder: decode the images with this model's input size, crop and interpolation, "
+            "and match folder names to its class names (default 224×224 RGB, folders in alphabetical order).",
+        )
+
+        def validate_for_model_id(self, value):
+            if value is None:
+                return None
+            model = self.context["project"].models.filter(pk=value, status=IntakeStatus.READY).first()
+            if model is None:
+                raise serializers.ValidationError(f"There is no model {value} that has passed intake in this project.")
+            return model
 
     @extend_schema(
         operation_id="datasets_upload",
@@ -324,7 +348,7 @@ class DatasetUploadApi(StreamingUploadApi):
     )
     def post(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
-        serializer = self.InputSerializer(data=self.uploaded_data(request))
+        serializer = self.InputSerializer(data=self.uploaded_data(request), context={"project": access.project})
         serializer.is_valid(raise_exception=True)
         try:
             dataset = services.dataset_upload(
@@ -334,7 +358,41 @@ class DatasetUploadApi(StreamingUploadApi):
                 sha256=self.sha256(),
                 name=serializer.validated_data["name"],
                 purpose=serializer.validated_data["purpose"],
+                for_model=serializer.validated_data["for_model_id"],
             )
         except services.DuplicateUpload as duplicate:
             return _duplicate(duplicate)
         return Response(DatasetDetailOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class ArchitectureListApi(APIView):
+    """The architecture catalogue: the project's small networks, every timm model, torchvision's classifiers.
+    `search` keeps the names holding every word, best matches first."""
+
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        description = serializers.CharField()
+        source = serializers.CharField()
+        input_shape = serializers.ListField(child=serializers.IntegerField())
+        num_classes = serializers.IntegerField()
+        parameters = serializers.IntegerField(allow_null=True)
+        fixed_input_size = serializers.BooleanField()
+        preprocessing = serializers.DictField()
+
+    @extend_schema(
+        operation_id="architectures_list",
+        parameters=[
+            OpenApiParameter("search", str, description="words every returned name holds, e.g. resnet50"),
+            OpenApiParameter("limit", int, description="at most this many (default 50, at most 2000)"),
+        ],
+        responses={200: OutputSerializer(many=True)},
+    )
+    def get(self, request):
+        from attacks.architectures import search  # reads the catalogue's data files; imports no torch
+
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 50)), 2000))
+        except ValueError:
+            limit = 50
+        entries = search(request.query_params.get("search", "")[:100], limit=limit)
+        return Response(self.OutputSerializer(entries, many=True).data)

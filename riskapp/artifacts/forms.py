@@ -1,7 +1,10 @@
 import json
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
 
+from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
 
 CARD_FIELDS = [
@@ -37,12 +40,28 @@ def valid_num_classes(value: int | None) -> int | None:
     return value
 
 
-def architecture_choices() -> list[tuple[str, str]]:
-    from attacks.architectures import catalogue  # reads the catalogue's data file; builds nothing
+class ArchitectureInput(forms.TextInput):
+    """A text field that searches the catalogue as the user types (1,400+ names: never one long list).
 
-    return [("", "— none: an ONNX file —")] + [
-        (entry["name"], f"{entry['name']} ({'×'.join(map(str, entry['input_shape']))})") for entry in catalogue()
-    ]
+    The page's htmx fills the linked <datalist> from the project's architecture search; without
+    JavaScript it is a plain text field, checked on submit with the closest names in the error."""
+
+    def __init__(self, search_url: str = "", attrs=None):
+        super().__init__(attrs)
+        self.search_url = search_url
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = f"{(attrs or {}).get('id', name)}-options"
+        attrs = {
+            **(attrs or {}),
+            "list": options,
+            "hx-get": self.search_url,
+            "hx-trigger": "input changed delay:200ms, focus once",
+            "hx-target": f"#{options}",
+            "hx-swap": "innerHTML",
+        }
+        field = super().render(name, value, attrs, renderer)
+        return format_html('{}<datalist id="{}"></datalist>', field, options)
 
 
 class ModelCardForm(forms.ModelForm):
@@ -54,7 +73,8 @@ class ModelCardForm(forms.ModelForm):
     preprocessing = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='JSON, e.g. {"scale": 255, "mean": [0.5], "std": [0.5]}',
+        help_text='JSON overriding the library\'s defaults, e.g. {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}; '
+        "keys: input_size, interpolation, crop_pct, scale, mean, std. Empty: the library's own config.",
     )
 
     class Meta:
@@ -63,8 +83,16 @@ class ModelCardForm(forms.ModelForm):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["architecture"] = forms.ChoiceField(
-            choices=architecture_choices(), required=False, help_text="Which network the weights belong to."
+        self.fields["architecture"] = forms.CharField(
+            required=False,
+            max_length=100,
+            widget=ArchitectureInput(
+                search_url=reverse("projects:artifacts:architectures", kwargs={"project_id": project.pk}),
+                attrs={"placeholder": "e.g. timm/resnet50, torchvision/resnet18, huggingface", "autocomplete": "off"},
+            ),
+            help_text="Which network the weights belong to: type to search the catalogue (every timm model, "
+            "torchvision's classifiers, this project's small networks); huggingface for a Hugging Face model "
+            "folder zip; empty for ONNX.",
         )
         others = ModelArtifact.objects.filter(project=project).exclude(pk=self.instance.pk).order_by("name")
         self.fields["parent"].queryset = others
@@ -79,6 +107,13 @@ class ModelCardForm(forms.ModelForm):
             self.initial["preprocessing"] = (
                 json.dumps(self.instance.preprocessing or {}) if self.instance.preprocessing else ""
             )
+
+    def clean_architecture(self):
+        name = self.cleaned_data["architecture"].strip()
+        problem = architecture_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
 
     def clean_num_classes(self):
         return valid_num_classes(self.cleaned_data["num_classes"])
@@ -115,6 +150,9 @@ class ModelCardForm(forms.ModelForm):
         low, high = data.get("input_min"), data.get("input_max")
         if low is not None and high is not None and low >= high:
             self.add_error("input_max", "The valid input range must have its maximum above its minimum.")
+        problem = preprocessing_problem(data.get("architecture", ""), data.get("preprocessing"))
+        if problem:
+            self.add_error("preprocessing", problem)
         sha = data.get("teacher_sha256", "")
         if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha.lower())):
             self.add_error("teacher_sha256", "A SHA-256 is 64 hexadecimal characters.")
@@ -129,13 +167,30 @@ class ModelUploadForm(ModelCardForm):
 
 
 class DatasetUploadForm(forms.Form):
-    upload = forms.FileField(label="Dataset file", help_text=".npz with arrays x and y (and poison_mask, optional).")
+    upload = forms.FileField(
+        label="Dataset file",
+        help_text=".npz with arrays x and y (and poison_mask, optional), or a zip of an image folder: one "
+        "sub-folder per class, JPEG / PNG / WebP images.",
+    )
     name = forms.CharField(max_length=200, required=False)
     purpose = forms.ChoiceField(choices=DatasetPurpose.choices)
+    for_model = forms.ModelChoiceField(
+        queryset=ModelArtifact.objects.none(),
+        required=False,
+        label="Prepare images for",
+        empty_label="— 224×224 RGB, folders in alphabetical order —",
+        help_text="For an image folder: resize and crop the images as this model's pre-processing says, and match "
+        "the folder names to its class names. Ignored for an .npz.",
+        error_messages={"invalid_choice": "Choose a model of this project that has passed intake (status “ready”)."},
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, project=None, **kwargs):
         # Its own element ids: the model upload form beside it on the page has fields named upload and name too.
         super().__init__(*args, auto_id="id_dataset_%s", **kwargs)
+        if project is not None:
+            self.fields["for_model"].queryset = ModelArtifact.objects.filter(
+                project=project, status=IntakeStatus.READY
+            ).order_by("name", "-id")
 
 
 class ValidationForm(forms.Form):

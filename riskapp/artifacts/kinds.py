@@ -2,6 +2,7 @@
 
 from django import forms
 
+from riskapp.artifacts.cards import PreprocessingField
 from riskapp.jobs.kinds import JobKind, register_kind
 
 
@@ -11,6 +12,14 @@ class IntakeParams(forms.Form):
     arch = forms.CharField(required=False)
     num_classes = forms.IntegerField(required=False, min_value=2)
     max_bytes = forms.IntegerField(min_value=1)
+    preprocessing = PreprocessingField()
+    # An image-folder dataset is decoded for a model: its input size, crop, interpolation and class names.
+    input_shape = forms.JSONField(required=False)
+    crop_pct = forms.FloatField(required=False, min_value=0.1, max_value=1.0)
+    interpolation = forms.ChoiceField(
+        required=False, choices=[("", ""), ("bilinear", "bilinear"), ("bicubic", "bicubic"), ("nearest", "nearest")]
+    )
+    class_names = forms.JSONField(required=False)
 
 
 class ValidationParams(forms.Form):
@@ -19,6 +28,7 @@ class ValidationParams(forms.Form):
     model_path = forms.CharField()
     arch = forms.CharField(required=False)
     num_classes = forms.IntegerField(required=False, min_value=2)
+    preprocessing = PreprocessingField()
     data_path = forms.CharField()
     sample_limit = forms.IntegerField(min_value=0, max_value=1_000_000, initial=2000)
     batch_size = forms.IntegerField(min_value=1, max_value=8192, initial=128)

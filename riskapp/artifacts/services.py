@@ -26,7 +26,14 @@ class DuplicateUpload(ValidationError):
 
 
 def artifact_take_in(
-    artifact_cls, *, actor, project: Project, upload: UploadedFile, sha256: str, fields: dict[str, Any]
+    artifact_cls,
+    *,
+    actor,
+    project: Project,
+    upload: UploadedFile,
+    sha256: str,
+    fields: dict[str, Any],
+    intake_options: dict[str, Any] | None = None,
 ):
     """Store an upload under a server-made name and start its intake job (scan, safe load, normalise).
 
@@ -54,6 +61,9 @@ def artifact_take_in(
         }
         if is_model and artifact.architecture:
             params |= {"arch": artifact.architecture, "num_classes": artifact.num_classes}
+        if is_model and artifact.preprocessing:
+            params["preprocessing"] = artifact.preprocessing
+        params |= intake_options or {}
         artifact.intake_job = job_create(user=actor, project=project, kind="intake", parameters=params)
         artifact.save(update_fields=["intake_job"])
         audit_record(
@@ -78,11 +88,40 @@ def model_upload(
     return artifact_take_in(ModelArtifact, actor=actor, project=project, upload=upload, sha256=sha256, fields=card)
 
 
+def image_options_for(model: ModelArtifact | None) -> dict[str, Any]:
+    """How the intake decodes an image-folder zip for `model`: its input size, crop and interpolation (what its
+    intake applied) and its class names; {} (224×224 RGB, crop 0.875, folders sorted) without a model."""
+    if model is None:
+        return {}
+    applied = (model.intake or {}).get("preprocessing") or {}
+    options: dict[str, Any] = {}
+    if applied.get("input_size") or model.input_shape:
+        options["input_shape"] = applied.get("input_size") or model.input_shape
+    for key in ("crop_pct", "interpolation"):
+        if applied.get(key) is not None:
+            options[key] = applied[key]
+    if model.class_names:
+        options["class_names"] = model.class_names
+    if model.num_classes:
+        options["num_classes"] = model.num_classes
+    return options
+
+
 @transaction.atomic
 def dataset_upload(
-    *, actor: AbstractBaseUser, project: Project, upload: UploadedFile, sha256: str, name: str, purpose: str
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    upload: UploadedFile,
+    sha256: str,
+    name: str,
+    purpose: str,
+    for_model: ModelArtifact | None = None,
 ) -> DatasetArtifact:
-    """Take in an uploaded .npz dataset (see artifact_take_in)."""
+    """Take in an uploaded dataset: an .npz, or an image-folder zip decoded for `for_model` (see
+    image_options_for and artifact_take_in)."""
+    if for_model is not None and for_model.project_id != project.pk:
+        raise ValidationError("Choose a model of this project.")
     return artifact_take_in(
         DatasetArtifact,
         actor=actor,
@@ -90,6 +129,7 @@ def dataset_upload(
         upload=upload,
         sha256=sha256,
         fields={"name": name, "purpose": purpose},
+        intake_options=image_options_for(for_model),
     )
 
 
@@ -175,6 +215,9 @@ def intake_finished(*, job: Job) -> None:
         if isinstance(artifact, ModelArtifact):
             artifact.input_shape = artifact.input_shape or result.get("input_shape")
             artifact.num_classes = artifact.num_classes or result.get("num_classes")
+            if result.get("format") == "hf_folder":  # the folder's config names its type and labels
+                artifact.architecture = result.get("arch") or artifact.architecture
+                artifact.class_names = artifact.class_names or result.get("class_names") or []
     else:
         artifact.status = IntakeStatus.REJECTED
         reasons = [reason.get("message", "") for reason in (scan or {}).get("reasons", [])]
@@ -218,6 +261,8 @@ def validation_start(
     }
     if model.architecture:
         params |= {"arch": model.architecture, "num_classes": model.num_classes}
+    if model.preprocessing:
+        params["preprocessing"] = model.preprocessing
     job = job_create(user=actor, project=model.project, kind="validation", parameters=params)
     audit_record(
         actor=actor,

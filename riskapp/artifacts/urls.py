@@ -7,6 +7,7 @@ app_name = "artifacts"
 urlpatterns = [
     path("", views.inventory, name="inventory"),
     path("upload/", views.model_upload, name="model_upload"),
+    path("architectures/", views.architecture_search, name="architectures"),
     path("<int:model_id>/", views.model_detail, name="model"),
     path("<int:model_id>/edit/", views.model_edit, name="model_edit"),
     path("<int:model_id>/validate/", views.model_validate, name="model_validate"),
@@ -14,5 +15,6 @@ urlpatterns = [
     path("<int:model_id>/download/", views.model_download, name="model_download"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
     path("datasets/demo/", views.dataset_demo, name="dataset_demo"),
+    path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset"),
     path("datasets/<int:dataset_id>/download/", views.dataset_download, name="dataset_download"),
 ]

@@ -6,10 +6,12 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from riskapp.artifacts import services
+from riskapp.artifacts.cards import architecture_options
 from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
 from riskapp.artifacts.models import DatasetArtifact
 from riskapp.artifacts.selectors import lineage_roots
@@ -30,7 +32,7 @@ def _inventory(access, model_form=None, dataset_form=None, status=200, request=N
         "datasets": project.datasets.select_related("intake_job").order_by("name", "-id"),
         "findings": project.findings.all()[:20],
         "model_form": model_form or ModelUploadForm(project=project),
-        "dataset_form": dataset_form or DatasetUploadForm(),
+        "dataset_form": dataset_form or DatasetUploadForm(project=project),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
     context["lineage"] = lineage_roots(list(context["models"]))
@@ -41,6 +43,13 @@ def _inventory(access, model_form=None, dataset_form=None, status=200, request=N
 @project_view()
 def inventory(request, access):
     return _inventory(access, request=request)
+
+
+@project_view()
+def architecture_search(request, access):
+    """<option>s for the model card's architecture field: catalogue names matching what was typed."""
+    query = (request.GET.get("architecture") or request.GET.get("q") or "")[:100]
+    return render(request, "artifacts/_architecture_options.html", {"options": architecture_options(query)})
 
 
 def _streaming_upload(view):
@@ -110,7 +119,7 @@ def model_upload(request, access):
 def dataset_upload(request, access):
     if _over_limit(request):
         return _too_large(request, access)
-    form = DatasetUploadForm(request.POST, request.FILES)
+    form = DatasetUploadForm(request.POST, request.FILES, project=access.project)
     if not form.is_valid():
         return _inventory(access, dataset_form=form, status=400, request=request)
     try:
@@ -121,11 +130,48 @@ def dataset_upload(request, access):
             sha256=request.upload_limit.sha256["upload"],
             name=form.cleaned_data["name"],
             purpose=form.cleaned_data["purpose"],
+            for_model=form.cleaned_data["for_model"],
         )
         messages.success(request, f"“{dataset.name}” uploaded; its intake check is running.")
     except services.DuplicateUpload as duplicate:
         messages.info(request, duplicate.message)
     return redirect("projects:artifacts:inventory", project_id=access.project.pk)
+
+
+@project_view()
+def dataset_detail(request, access, dataset_id: int):
+    """A dataset's intake: samples and shape, class counts, skipped images, a thumbnail grid per class."""
+    dataset = get_object_or_404(access.project.datasets.select_related("intake_job"), pk=dataset_id)
+    intake = dataset.intake or {}
+    names = intake.get("class_names") or []
+    counts = intake.get("class_counts") or []
+    classes = [
+        {"label": label, "name": names[label] if label < len(names) else str(label), "count": count}
+        for label, count in enumerate(counts)
+    ]
+    previews = []
+    if dataset.intake_job_id and intake.get("preview"):
+        files = {f.name: f for f in dataset.intake_job.files.all()}
+        for item in intake["preview"]:
+            stored = files.get(item.get("image", ""))
+            if stored is not None:
+                url = reverse("projects:jobs:image", args=[access.project.pk, dataset.intake_job_id, stored.pk])
+                previews.append({**item, "url": url})
+    for entry in classes:
+        entry["previews"] = [p for p in previews if p.get("class") == entry["label"]]
+    return render(
+        request,
+        "artifacts/dataset.html",
+        {
+            "access": access,
+            "project": access.project,
+            "dataset": dataset,
+            "intake": intake,
+            "classes": classes,
+            "largest": max(counts, default=0),
+            "polling": dataset.status == "checking",
+        },
+    )
 
 
 @project_view(Capability.EDIT)

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from riskapp.artifacts.cards import PreprocessingField
 from riskapp.jobs.kinds import JobKind, register_kind
 
 MODEL_FILES = ("model_path", "data_path")
@@ -15,6 +16,7 @@ class EngineParams(forms.Form):
     model_path = forms.CharField()
     arch = forms.CharField(required=False)
     num_classes = forms.IntegerField(required=False, min_value=2)
+    preprocessing = PreprocessingField()  # the model card's; blank: the library's defaults
     data_path = forms.CharField()
     sample_limit = forms.IntegerField(required=False, min_value=0)
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=8192)
@@ -38,6 +40,8 @@ class TransferParams(EvasionParams):
     student_path = forms.CharField()
     student_arch = forms.CharField(required=False)
     student_num_classes = forms.IntegerField(required=False, min_value=2)
+    teacher_preprocessing = PreprocessingField()
+    student_preprocessing = PreprocessingField()
 
 
 class StripParams(EngineParams):
@@ -48,6 +52,8 @@ class LineageParams(EngineParams):
     teacher_id = forms.IntegerField()
     teacher_path = forms.CharField()
     student_path = forms.CharField()
+    teacher_preprocessing = PreprocessingField()
+    student_preprocessing = PreprocessingField()
 
 
 def _finished(job) -> None:

@@ -22,6 +22,8 @@ def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
     params: dict[str, Any] = {f"{prefix}path": model.job_file}
     if model.architecture:
         params |= {f"{prefix}arch": model.architecture, f"{prefix}num_classes": model.num_classes}
+    if model.preprocessing:
+        params[f"{prefix}preprocessing"] = model.preprocessing
     return params
 
 
@@ -47,6 +49,7 @@ def evaluation_start(
         "model_path": model_params["model_path"],
         "arch": model_params.get("model_arch", ""),
         "num_classes": model_params.get("model_num_classes"),
+        "preprocessing": model_params.get("model_preprocessing") or {},
         "data_path": dataset.job_file,
         **(options or {}),
     }
@@ -64,9 +67,13 @@ def evaluation_start(
             params |= _model_params(teacher, "teacher_") | {
                 "student_arch": params["arch"],
                 "student_num_classes": params["num_classes"],
+                "student_preprocessing": params["preprocessing"],
             }
         else:
-            params["teacher_path"] = _model_params(teacher, "teacher_")["teacher_path"]
+            teacher_params = _model_params(teacher, "teacher_")
+            params["teacher_path"] = teacher_params["teacher_path"]
+            params["teacher_preprocessing"] = teacher_params.get("teacher_preprocessing") or {}
+            params["student_preprocessing"] = params["preprocessing"]
     return job_create(user=actor, project=model.project, kind=kind, parameters=params)
 
 

@@ -90,6 +90,19 @@ def trained_cnn(tmp_path_factory, digits) -> dict[str, Path]:
     return paths
 
 
+def small_image_folder(path: Path) -> Path:
+    """A zip of two class folders with two 40×30 PNGs each (written without Pillow)."""
+    import zipfile
+
+    from attacks.png import png_bytes
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for folder, value in (("cats", 200), ("dogs", 40)):
+            for number in (1, 2):
+                archive.writestr(f"{folder}/{number:03}.png", png_bytes(np.full((30, 40, 3), value + number, np.uint8)))
+    return path
+
+
 @pytest.fixture
 def benign_files(tmp_path: Path, trained_cnn) -> dict[str, Path]:
     """One accepted file of every supported format."""
@@ -99,4 +112,5 @@ def benign_files(tmp_path: Path, trained_cnn) -> dict[str, Path]:
         "exported.onnx": trained_cnn["onnx"],
         "handmade.onnx": handmade_onnx(tmp_path / "handmade.onnx"),
         "digits.npz": trained_cnn["test"],
+        "images.zip": small_image_folder(tmp_path / "images.zip"),
     }

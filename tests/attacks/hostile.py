@@ -244,6 +244,17 @@ def keras_v3(path: Path) -> Path:
     return path
 
 
+def image_folder_with_pickle(path: Path, canary: Path) -> Path:
+    """A valid-looking image folder (two classes of PNGs) with an os.system pickle renamed `cats/evil.jpg`."""
+    from attacks.png import png_bytes
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cats/001.png", png_bytes(np.full((30, 40, 3), 200, np.uint8)))
+        archive.writestr("dogs/001.png", png_bytes(np.full((30, 40, 3), 50, np.uint8)))
+        archive.writestr("cats/evil.jpg", pickle.dumps(SystemPayload(canary), protocol=4))
+    return path
+
+
 # --- the catalogue the tests walk ---------------------------------------------------------
 
 Builder = Callable[[Path, Path], Path]
@@ -378,4 +389,10 @@ CASES: dict[str, tuple[Builder, str, str, bool]] = {
     ),
     "Keras HDF5 (.h5)": (lambda d, c: keras_h5(d / "model.h5"), "keras_h5", "keras_h5", False),
     "Keras v3 (.keras) archive": (lambda d, c: keras_v3(d / "model.keras"), "keras", "keras", False),
+    "image folder with an os.system pickle renamed cats/evil.jpg": (
+        lambda d, c: image_folder_with_pickle(d / "images.zip", c),
+        "image_folder",
+        "pickle_dangerous_global",
+        True,
+    ),
 }

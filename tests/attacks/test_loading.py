@@ -183,7 +183,7 @@ def test_load_dataset_explains_what_is_wrong(tmp_path: Path, x, y, kwargs, messa
 def test_load_dataset_refuses_integer_images_and_float_labels(tmp_path: Path):
     path = tmp_path / "d.npz"
     with path.open("wb") as stream:
-        np.savez(stream, x=np.zeros((2, 3), np.uint8), y=np.array([0.0, 1.0]))
+        np.savez(stream, x=np.zeros((2, 3), np.int32), y=np.array([0.0, 1.0]))
     with pytest.raises(UserError) as refused:
         load_dataset(path)
     assert "x must be floating point" in str(refused.value) and "y must hold integer class labels" in str(refused.value)

@@ -30,6 +30,7 @@ EXPECTED_FORMAT = {
     "exported.onnx": "onnx",
     "handmade.onnx": "onnx",
     "digits.npz": "npz",
+    "images.zip": "image_folder",
 }
 
 
@@ -97,6 +98,8 @@ def test_expect_refuses_a_dataset_uploaded_as_a_model_and_the_reverse(benign_fil
     assert codes(benign_files["digits.npz"], expect="model") == ["wrong_kind"]
     assert codes(benign_files["weights.safetensors"], expect="dataset") == ["wrong_kind"]
     assert codes(benign_files["weights.safetensors"], expect="model") == []
+    assert codes(benign_files["images.zip"], expect="model") == ["wrong_kind"]
+    assert codes(benign_files["images.zip"], expect="dataset") == []
 
 
 def test_bare_npy_array_is_refused_with_savez_advice(tmp_path: Path):
@@ -222,7 +225,8 @@ def test_npz_rules(tmp_path: Path):
     assert codes(npz("ok.npz", x=x, y=y, poison_mask=np.array([0, 1, 0, 0], bool))) == []
     assert codes(npz("extra.npz", x=x, y=y, z=y)) == ["npz_unexpected_member"]
     assert codes(npz("missing.npz", x=x)) == ["npz_missing_member"]
-    assert codes(npz("int_x.npz", x=x.astype(np.uint8), y=y)) == ["npz_bad_array"]
+    assert codes(npz("int_x.npz", x=x.astype(np.int16), y=y)) == ["npz_bad_array"]
+    assert codes(npz("byte_x.npz", x=x.astype(np.uint8), y=y)) == []  # images as bytes, scaled when loaded
     assert codes(npz("count.npz", x=x, y=y[:3])) == ["npz_bad_array"]
     onehot = scan_file(npz("onehot.npz", x=x, y=np.eye(2)[y].astype(np.int64)), max_bytes=MAX_BYTES)
     assert "one-hot" in onehot.reasons[0].message

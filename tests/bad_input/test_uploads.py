@@ -145,7 +145,25 @@ REQUEST = [
         "API: unknown architecture",
         api_model(architecture="alexnet-9000"),
         400,
-        {"architecture": "Unknown architecture 'alexnet-9000'; choose one of mlp-digits, cnn-digits"},
+        {"architecture": "Unknown architecture 'alexnet-9000': type part of its name to search"},
+    ),
+    Refused(
+        "API: an architecture name with the closest known ones",
+        api_model(architecture="timm/resnet5000"),
+        400,
+        {"architecture": "Closest: timm/resnet50, torchvision/resnet50"},
+    ),
+    Refused(
+        "API: preprocessing that contradicts the architecture",
+        api_model(architecture="timm/resnet50", preprocessing='{"mean": [0.5, 0.5], "std": [0.2, 0.2]}'),
+        400,
+        {"preprocessing": "mean has 2 values for a 3-channel input"},
+    ),
+    Refused(
+        "API: preprocessing with an unknown key",
+        api_model(preprocessing='{"colour": "rgb"}'),
+        400,
+        {"preprocessing": "unknown keys colour"},
     ),
     Refused(
         "API: a teacher from another project",
@@ -558,7 +576,7 @@ INTAKE = [
     ),
     RefusedAtIntake(
         ".npz with integer images",
-        lambda d, c: _npz(d / "bytes.npz", x=np.zeros((4, 1, 8, 8), np.uint8), y=_digits()["y"]),
+        lambda d, c: _npz(d / "ints.npz", x=np.zeros((4, 1, 8, 8), np.int32), y=_digits()["y"]),
         ("x must be floating point (e.g. float32 scaled to [0, 1])", SAVE_DATASET),
         kind="dataset",
     ),

@@ -22,6 +22,7 @@ RULES = {
     "api:docs": ("GET", PUBLIC),
     "api:project_list": ("GET", SIGNED_IN),
     "api:project_create": ("POST", SIGNED_IN),
+    "api:architecture_list": ("GET", SIGNED_IN),
     "api:project_detail": ("GET", ROLES),
     "api:project_update": ("POST", ("owner",)),
     "api:member_list": ("GET", ROLES),

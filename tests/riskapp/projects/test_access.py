@@ -62,6 +62,8 @@ RULES = {
     "projects:artifacts:model_download": ("GET", ROLES),
     "projects:artifacts:dataset_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_download": ("GET", ROLES),
+    "projects:artifacts:dataset": ("GET", ROLES),
+    "projects:artifacts:architectures": ("GET", ROLES),
     "projects:artifacts:dataset_demo": ("POST", ("owner", "assessor")),
     "projects:gates:list": ("GET", ROLES),
     "projects:gates:create": ("POST", ("owner",)),
@@ -138,7 +140,7 @@ def url_for(name, team, objects):
         kwargs["threat_id"] = THREAT
     if name.startswith("projects:artifacts:model") and name != "projects:artifacts:model_upload":
         kwargs["model_id"] = objects["model"].pk
-    if name == "projects:artifacts:dataset_download":
+    if name in ("projects:artifacts:dataset_download", "projects:artifacts:dataset"):
         kwargs["dataset_id"] = objects["dataset"].pk
     if name == "projects:assessments:version":
         kwargs["number"] = objects["version"].number
