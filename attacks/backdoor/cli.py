@@ -73,7 +73,7 @@ def _backdoor_scan(args: argparse.Namespace) -> int:
     if not _files_accepted([(args.model, "model"), (args.data, "dataset")], args.max_bytes, args.json):
         return EXIT_FAILED
     params = {**_common_params(args), "model_path": str(args.model), "data_path": str(args.data)}
-    params.update(steps=args.steps, batch_size=args.batch_size, precision=args.precision)
+    params.update(steps=args.steps, batch_size=args.batch_size, precision=args.precision, screening=args.screening)
     result = _run_task(cleanse.run, params, args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -137,7 +137,13 @@ def _lineage(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     params = {**_common_params(args), "teacher_path": str(args.teacher), "student_path": str(args.student)}
     params["teacher_preprocessing"] = params["student_preprocessing"] = params.pop("preprocessing")
-    params.update(data_path=str(args.data), steps=args.steps, batch_size=args.batch_size, precision=args.precision)
+    params.update(
+        data_path=str(args.data),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        screening=args.screening,
+    )
     result = _run_task(lineage.run, params, args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -165,7 +171,7 @@ def _shared_options(parser: argparse.ArgumentParser, *, model: bool = True) -> N
 
 
 def _cleanse_options(parser: argparse.ArgumentParser) -> None:
-    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, PRECISIONS
+    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, PRECISIONS, SCREEN_ABOVE, SCREEN_CHOICES
 
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})"
@@ -177,6 +183,13 @@ def _cleanse_options(parser: argparse.ArgumentParser) -> None:
         choices=PRECISIONS,
         default="auto",
         help="the network's number format while reversing triggers (default auto: bfloat16 on CPUs with AMX)",
+    )
+    parser.add_argument(
+        "--screening",
+        choices=SCREEN_CHOICES,
+        default="auto",
+        help=f"auto: above {SCREEN_ABOVE} classes, screen them by successive halving and fully optimise a "
+        "shortlist; all: every class for every step",
     )
 
 

@@ -151,3 +151,26 @@ def build_demo(directory: Path, seed: int = 0, *, teacher_epochs: int = 12, stud
             name: attack_success_rate(model, x_triggered, TARGET_CLASS) for name, model in models.items()
         },
     }
+
+
+def many_class_model(
+    classes: int, *, backdoored: bool = True, per_class: int = 30, epochs: int = 30, seed: int = 0
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A `classes`-way cnn-digits on synthetic 1×8×8 prototypes (each class a random image plus noise), with
+    the demo's trigger planted for class 3 in a tenth of the training set when `backdoored`; and a clean
+    held-out set (x, y). For measuring Neural Cleanse on many classes, where digits has only ten."""
+    from attacks.architectures import build
+
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((classes, 1, 8, 8)).astype(np.float32)
+
+    def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.repeat(np.arange(classes), count)
+        return np.clip(prototypes[y] + rng.normal(0, 0.15, (len(y), 1, 8, 8)), 0, 1).astype(np.float32), y
+
+    x, y = draw(per_class)
+    if backdoored:
+        chosen = rng.choice(np.flatnonzero(y != 3), size=len(y) // 10, replace=False)
+        x[chosen], y[chosen] = add_trigger(x[chosen]), 3
+    model = train(build(ARCH, classes), x, y, epochs=epochs, lr=3e-3, seed=seed)
+    return (model, *draw(max(4, per_class // 5)))

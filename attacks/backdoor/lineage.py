@@ -47,7 +47,7 @@ def layer_changes(teacher: nn.Module, student: nn.Module) -> list[dict[str, Any]
 
 
 def verdict(
-    teacher_scan: dict[str, Any], student_scan: dict[str, Any], transfer_rates: list[float], layers: list[dict]
+    teacher_scan: dict[str, Any], student_scan: dict[str, Any], transfer_rates: dict[int, float], layers: list[dict]
 ) -> dict[str, Any]:
     flagged = teacher_scan["flagged_classes"]
     frozen = [entry["layer"] for entry in layers if entry["status"] == "frozen"]
@@ -92,6 +92,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
     precision = choice_param(params, "precision", "auto", cleanse.PRECISIONS)
+    screening = choice_param(params, "screening", "auto", cleanse.SCREEN_CHOICES)
     x, y, _ = load_data(params, "data_path", loaded)
     chosen = subsample(len(x), limit, seed)
     x, y = x[chosen], y[chosen]
@@ -104,14 +105,17 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "cost": cost,
         "seed": seed,
         "precision": precision,
+        "screening": screening,
     }
     teacher_scan, triggers = cleanse.scan(teacher, x, y, ctx=ctx, progress_span=(3, 48), **options)
     ctx.progress(48, "Teacher triggers on the student")
-    transfer = cleanse.success_rates(student, triggers, x, y)
+    # The teacher's fully optimised triggers (every class, or the screening's shortlist) are replayed.
+    shortlisted = cleanse.subset(triggers, teacher_scan["screening"]["shortlist"])
+    transfer = dict(zip(shortlisted.classes, cleanse.success_rates(student, shortlisted, x, y), strict=True))
     student_scan, _ = cleanse.scan(student, x, y, ctx=ctx, progress_span=(50, 96), **options)
-    images = cleanse.write_trigger_images(triggers, ctx.output_dir, prefix="teacher-trigger")
-    for entry, image in zip(teacher_scan["classes"], images, strict=True):
-        entry["trigger_image"] = image
+    images = cleanse.write_trigger_images(shortlisted, ctx.output_dir, prefix="teacher-trigger")
+    for k, image in zip(shortlisted.classes, images, strict=True):
+        teacher_scan["classes"][k]["trigger_image"] = image
     ctx.progress(100, "Done")
     return {
         "schema": SCHEMA,
@@ -123,7 +127,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "frozen_layers": [entry["layer"] for entry in layers if entry["status"] == "frozen"],
         "teacher_trigger_on_student": [
             {"class": k, "success_rate": round(rate, 4), "teacher_flagged": k in teacher_scan["flagged_classes"]}
-            for k, rate in enumerate(transfer)
+            for k, rate in transfer.items()
         ],
         "teacher_scan": teacher_scan,
         "student_scan": student_scan,

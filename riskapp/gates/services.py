@@ -116,6 +116,17 @@ def _planned_runs(
     return kind, None, model, "not a kind CI runs"
 
 
+def _needs_gradients(kind: str, options: dict[str, Any]) -> bool:
+    """Whether a planned job needs the model's gradients or features (so cannot run on an ONNX model)."""
+    from attacks.evasion.attacks import WHITE_BOX  # the engine's attack catalogue; imports no torch
+
+    if kind in ("backdoor_scan", "lineage", "strip", "data_scan"):
+        return True
+    if kind in ("attack", "attack_suite", "robustness_curve"):
+        return any(name in WHITE_BOX for name in options.get("attacks", []))
+    return False  # validation; a transfer attack is crafted on the teacher
+
+
 @transaction.atomic
 def model_test_plan_start(
     *,
@@ -145,6 +156,14 @@ def model_test_plan_start(
         runs.append(("backdoor_scan", {"sample_limit": sample_limit} | nc_steps, model, ""))
     jobs, skipped, seen = [], [], set()
     for kind, options, target, reason in runs:
+        if options is not None and target.format == "onnx" and _needs_gradients(kind, options):
+            options, reason = (
+                None,
+                (
+                    f"“{target.name}” is ONNX: no gradients or features, so white-box tests cannot run on it "
+                    "(upload its PyTorch weights for them; black-box and transfer attacks still run)"
+                ),
+            )
         if options is None:
             skipped.append({"kind": kind, "reason": reason})
             continue

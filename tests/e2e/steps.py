@@ -34,7 +34,7 @@ def upload_model(page, path, name, role, architecture="cnn-digits", classes=10):
     page.set_input_files("#id_upload", str(path))
     page.fill("#id_name", name)
     page.select_option("#id_role", role)
-    page.select_option("#id_architecture", architecture)
+    page.fill("#id_architecture", architecture)
     page.fill("#id_num_classes", str(classes))
     page.click("button:has-text('Upload model')")
 

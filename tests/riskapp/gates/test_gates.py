@@ -283,3 +283,17 @@ def test_plan_checklist_tells_the_attacks_and_the_teacher_and_student_scans_apar
     newer.previous_version = student
     newer.save()
     assert states()[("attack", "square")] == "stale"
+
+
+def test_the_plan_on_an_onnx_model_runs_its_black_box_tests_and_says_why_white_box_ones_are_skipped(team, client_for):
+    plan_answers(team)
+    model = make_model(team)
+    ModelArtifact.objects.filter(pk=model.pk).update(format="onnx", architecture="")
+    dataset = make_dataset(team)
+    data = {"model": model.pk, "dataset": dataset.pk, "sample_limit": "20", "backdoor_steps": ""}
+    client = client_for(team.assessor)
+    response = client.post(reverse("projects:assessments:plan_run", args=[team.project.pk]), data, follow=True)
+    jobs = list(Job.objects.filter(project=team.project).order_by("id"))
+    assert [(job.kind, job.parameters.get("attacks")) for job in jobs] == [("validation", None), ("attack", ["square"])]
+    page = response.content.decode()
+    assert "Not run: attack, “student” is ONNX: no gradients or features, so white-box tests cannot run" in page
