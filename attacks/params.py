@@ -31,7 +31,7 @@ def float_param(params: dict[str, Any], key: str, default: float, low: float, hi
 
 def choice_param(params: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
     value = params.get(key)
-    if value is None:
+    if value is None or value == "":  # a form's blank choice means the default
         return default
     if value not in choices:
         raise UserError(f"{key} must be one of {', '.join(choices)}, not {value!r}.")

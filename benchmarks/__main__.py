@@ -5,9 +5,9 @@ exit code 1 when its users saw any (after every benchmark has run)."""
 
 import sys
 
-from benchmarks import backdoor, evasion, load, screening, startup, upload_memory, web
+from benchmarks import backdoor, evasion, library_pgd, load, screening, startup, upload_memory, web
 
-BENCHMARKS = [upload_memory, web, load, startup, evasion, backdoor, screening]
+BENCHMARKS = [upload_memory, web, load, startup, evasion, library_pgd, backdoor, screening]
 
 failed = []
 for benchmark in BENCHMARKS:

@@ -27,11 +27,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# measure -> (the module the interpreter must have, the code timed)
 IMPORTS = {
-    "import torch": "import torch",
-    "+ torchvision": "import torch, torchvision.models",
-    "+ timm": "import timm",
-    "+ transformers ViT": "from transformers import ViTForImageClassification",
+    "import torch": ("torch", "import torch"),
+    "+ torchvision": ("torchvision", "import torch, torchvision.models"),
+    "+ timm": ("timm", "import timm"),
+    "+ transformers ViT": ("transformers", "from transformers import ViTForImageClassification"),
 }
 
 
@@ -86,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 times.setdefault(("sandbox round trip (environment task)", label), []).append(
                     _sandbox_round_trip(python)
                 )
-                for name, code in IMPORTS.items():
-                    if name == "import torch" or _has(python, code.split()[1].rstrip(",")):
+                for name, (module, code) in IMPORTS.items():
+                    if _has(python, module):
                         times.setdefault((name, label), []).append(_fresh(python, code))
     rows = sorted({name for name, _ in times}, key=lambda n: (n != "sandbox round trip (environment task)", n))
     print(f"{'measure':<40} " + " ".join(f"{label:>12}" for label in pythons) + "   after/before")

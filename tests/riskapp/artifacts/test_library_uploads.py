@@ -130,6 +130,15 @@ def test_a_hugging_face_folder_zip_takes_its_type_labels_and_preprocessing_from_
     assert job.result["arch"] == "huggingface/vit" and job.result["accuracy"] >= 0.9
 
 
+def test_an_image_folder_without_a_model_is_decoded_at_224_with_its_folders_in_order(team, assessor, library_files):
+    dataset = upload_images(assessor, team, library_files["images"])
+    params = Job.objects.get(pk=dataset.intake_job_id).parameters
+    assert params["interpolation"] == "" and params["crop_pct"] is None  # the form's blanks: the defaults
+    assert dataset.status == IntakeStatus.READY, dataset.status_message
+    assert dataset.intake["input_shape"] == [3, 224, 224] and dataset.intake["class_names"] == list(made.CLASSES)
+    assert dataset.intake["transform"]["crop_pct"] == 0.875
+
+
 def test_architecture_search_over_the_api(team, client_for):
     api = client_for(team.assessor)
     found = api.get(reverse("api:architecture_list"), {"search": "vit small 224", "limit": 3}).json()

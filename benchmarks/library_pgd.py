@@ -1,0 +1,94 @@
+"""PGD-10 on a 224×224 timm ResNet-50 with its pre-processing inside the model: ours against the floor and ART.
+
+The attacked model is what a job attacks: `Preprocessed(timm/resnet50)` — images in [0, 1], ImageNet mean/std
+applied inside (attacks/preprocess.py) — with random weights (no download; the timing is what counts) and an ε
+small enough that no image is fooled, so all ten steps run for every image (see EPS). Uniform-
+noise images labelled with the model's own predictions, so every sample starts correctly classified. ART gets the
+same wrapped model through its PyTorchClassifier with clip values (0, 1). Floor = 10 × (forward + gradient with
+respect to the input only). Interleaved runs, median of --repeats. Printed, never asserted (targets: ours ≤ 1.15×
+the floor, ≤ 0.5× ART's time).
+
+    python -m benchmarks.library_pgd [--samples 16] [--batch 8] [--repeats 3] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+
+import numpy as np
+import torch
+
+from benchmarks.evasion import _floor, _median_seconds, _ours
+
+ARCH, STEPS = "timm/resnet50", 10
+# Random weights leave tiny margins: at a usual ε (4/255) every image is fooled in the first steps and PGD stops
+# early, which says nothing about a step's cost. An ε this small fools none, so every contender does all ten steps.
+EPS = 1e-6
+
+
+def _art(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: int) -> float:
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    classifier = PyTorchClassifier(
+        copy.deepcopy(model), torch.nn.CrossEntropyLoss(), tuple(x.shape[1:]), 1000, clip_values=(0.0, 1.0)
+    )
+    attack = ProjectedGradientDescent(
+        classifier, eps=EPS, eps_step=2.5 * EPS / STEPS, max_iter=STEPS, batch_size=batch, verbose=False
+    )
+    return float((classifier.predict(attack.generate(x)).argmax(1) == y).mean())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from attacks.architectures import architecture, build
+    from attacks.networks import Preprocessed
+    from attacks.preprocess import defaults
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    processing = defaults(architecture(ARCH))
+    model = Preprocessed(
+        build(ARCH, 1000),
+        input_shape=processing.input_shape,
+        mean=processing.mean,
+        std=processing.std,
+        interpolation=processing.interpolation,
+        crop_pct=processing.crop_pct,
+    ).eval()
+    frozen = copy.deepcopy(model).requires_grad_(False)
+    x = np.random.default_rng(0).random((args.samples, *processing.input_shape), dtype=np.float32)
+    with torch.no_grad():
+        y = frozen(torch.from_numpy(x)).argmax(1).numpy()
+    import benchmarks.evasion as evasion
+
+    evasion.REPEATS = args.repeats
+    t = _median_seconds(
+        {
+            "floor": lambda: _floor(frozen, x, y, STEPS, args.batch),
+            "ours": lambda: _ours(frozen, x, y, STEPS, EPS, args.batch),
+            "art": lambda: _art(model, x, y, args.batch),
+        }
+    )
+    ours_acc = _ours(frozen, x, y, STEPS, EPS, args.batch)
+    art_acc = _art(model, x, y, args.batch)
+    print(
+        f"{ARCH} with its pre-processing inside (random weights), {args.samples} images 3×224×224, batch "
+        f"{args.batch}, ε {EPS:g}, PGD-{STEPS}, {args.threads} threads: floor {t['floor']:.2f} s, "
+        f"ours {t['ours']:.2f} s "
+        f"({t['ours'] / t['floor']:.2f}× floor), ART {t['art']:.2f} s ({t['art'] / t['floor']:.2f}× floor; ours = "
+        f"{t['ours'] / t['art']:.2f}× ART's time); robust accuracy ours {ours_acc:.3f}, ART {art_acc:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
