@@ -123,15 +123,7 @@ def _hf_folder(ctx: RunContext, path: Path, params: dict[str, Any], report: Scan
     ctx.progress(85, "Running the network once")
     from attacks.networks import Preprocessed
 
-    model = Preprocessed(
-        folder.model,
-        input_shape=processing.input_shape,
-        mean=processing.mean,
-        std=processing.std,
-        scale=processing.scale,
-        interpolation=processing.interpolation,
-        crop_pct=processing.crop_pct,
-    ).eval()
+    model = Preprocessed.of(folder.model, processing).eval()
     arch = PREFIX + folder.model_type
     finite = _first_forward(model, processing.input_shape, arch, processing.as_dict())
     return {

@@ -262,15 +262,7 @@ def load_network(
     else:
         processing = resolve(entry, preprocessing)
     if entry.from_library or processing.changes_values:
-        model: nn.Module = Preprocessed(
-            network,
-            input_shape=processing.input_shape,
-            mean=processing.mean,
-            std=processing.std,
-            scale=processing.scale,
-            interpolation=processing.interpolation,
-            crop_pct=processing.crop_pct,
-        )
+        model: nn.Module = Preprocessed.of(network, processing)
     else:  # the project's own networks with no card pre-processing: the network itself, as before
         model = network
         processing = replace(processing, source="none")

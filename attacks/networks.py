@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -191,6 +192,19 @@ class Preprocessed(nn.Module):
         self.normalises = bool(mean)
         self.register_buffer("mean", torch.tensor(list(mean) or [0.0]).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(list(std) or [1.0]).view(1, -1, 1, 1), persistent=False)
+
+    @classmethod
+    def of(cls, network: nn.Module, processing: Any) -> Preprocessed:
+        """`network` wrapped in an attacks.preprocess.Preprocessing."""
+        return cls(
+            network,
+            input_shape=processing.input_shape,
+            mean=processing.mean,
+            std=processing.std,
+            scale=processing.scale,
+            interpolation=processing.interpolation,
+            crop_pct=processing.crop_pct,
+        )
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4 and tuple(x.shape[-2:]) != self.size:

@@ -56,14 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     processing = defaults(architecture(ARCH))
-    model = Preprocessed(
-        build(ARCH, 1000),
-        input_shape=processing.input_shape,
-        mean=processing.mean,
-        std=processing.std,
-        interpolation=processing.interpolation,
-        crop_pct=processing.crop_pct,
-    ).eval()
+    model = Preprocessed.of(build(ARCH, 1000), processing).eval()
     frozen = copy.deepcopy(model).requires_grad_(False)
     x = np.random.default_rng(0).random((args.samples, *processing.input_shape), dtype=np.float32)
     with torch.no_grad():
