@@ -5,9 +5,19 @@ exit code 1 when its users saw any (after every benchmark has run)."""
 
 import sys
 
-from benchmarks import backdoor, evasion, library_pgd, load, screening, startup, upload_memory, web
+from benchmarks import (
+    backdoor,
+    evasion,
+    intake_library,
+    library_pgd,
+    load,
+    screening,
+    startup,
+    upload_memory,
+    web,
+)
 
-BENCHMARKS = [upload_memory, web, load, startup, evasion, library_pgd, backdoor, screening]
+BENCHMARKS = [upload_memory, web, load, startup, intake_library, evasion, library_pgd, backdoor, screening]
 
 failed = []
 for benchmark in BENCHMARKS:

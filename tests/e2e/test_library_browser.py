@@ -68,6 +68,7 @@ def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_de
     # The recommended plan, from the register, on the timm student and the image folder.
     page.click("nav.subnav >> text=Risk register")
     plan = page.locator("table.plan tbody tr")
+    expect(plan.first).to_be_visible()  # the register has loaded (reading rows does not wait)
     assert planned_tests(plan) >= PLAN
     page.select_option("#id_plan_model", label="colour student v1")
     page.select_option("#id_plan_dataset", label="colour photos")
