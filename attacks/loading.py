@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from attacks.architectures import Architecture
+    from attacks.huggingface import Folder
     from attacks.imagefolder import ImageTransform
     from attacks.preprocess import Preprocessing
 
@@ -217,27 +218,36 @@ class LoadedModel:
     preprocessing: Preprocessing
     data_shape: tuple[int | None, ...]
 
-    def describe(self) -> dict[str, Any]:
-        return {"arch": self.arch, "num_classes": self.num_classes, "preprocessing": self.preprocessing.as_dict()}
+    def load_dataset(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """A dataset checked against this model; an image folder is decoded at its input size, crop and
+        interpolation, so the stored pixels are the ones the network sees."""
+        from attacks.preprocess import image_transform_for
+
+        return load_dataset(
+            path,
+            expect_shape=self.data_shape,
+            num_classes=self.num_classes,
+            image_transform=image_transform_for(self.preprocessing),
+        )
 
 
-def _network(path: Path, entry: Architecture, num_classes: int) -> tuple[nn.Module, Preprocessing | None]:
-    """The network with the weights of `path` (and, for a Hugging Face folder, its own pre-processing)."""
+def _network(path: Path, entry: Architecture, num_classes: int) -> nn.Module | Folder:
+    """The catalogue network with the weights of `path`, or a Hugging Face folder (network, type, labels and
+    pre-processing from the folder itself)."""
     from attacks.architectures import build
 
     if entry.source == "huggingface" or sniff_file(path) == "hf_folder":
         from attacks.huggingface import load_folder
 
         # config.json's labels decide; a number of classes other than the label entry's placeholder must agree.
-        folder = load_folder(path, num_classes=None if num_classes == entry.num_classes else num_classes)
-        return folder.model, folder.preprocessing
+        return load_folder(path, num_classes=None if num_classes == entry.num_classes else num_classes)
     model = build(entry.name, num_classes)
     state_dict = load_state_dict(path)
     problems = check_state_dict(model, state_dict)
     if problems:
         raise UserError(describe_mismatches(entry.name, num_classes, problems))
     model.load_state_dict(state_dict, strict=True)
-    return model, None
+    return model
 
 
 def load_network(
@@ -248,17 +258,16 @@ def load_network(
     from dataclasses import replace
 
     from attacks.architectures import architecture
+    from attacks.huggingface import PREFIX, Folder
     from attacks.networks import Preprocessed
     from attacks.preprocess import parse, resolve
 
     entry = architecture(arch)
-    network, folder_preprocessing = _network(Path(path), entry, num_classes)
-    if folder_preprocessing is not None:  # a Hugging Face folder brings its own defaults and its own type
-        processing = parse(preprocessing or {}, folder_preprocessing)
-        entry = replace(
-            entry, name=f"huggingface/{network.inner.config.model_type}", input_shape=processing.input_shape
-        )
-        num_classes = int(network.inner.config.num_labels)
+    network = _network(Path(path), entry, num_classes)
+    if isinstance(network, Folder):  # a Hugging Face folder brings its own defaults, type and labels
+        processing = parse(preprocessing or {}, network.preprocessing)
+        entry = replace(entry, name=PREFIX + network.model_type, input_shape=processing.input_shape)
+        num_classes, network = network.num_classes, network.model
     else:
         processing = resolve(entry, preprocessing)
     if entry.from_library or processing.changes_values:

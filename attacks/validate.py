@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,6 @@ def _torch_predictor(model: Any) -> tuple[Predict, str]:
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     from attacks.loading import load_dataset, load_network, load_onnx
-    from attacks.preprocess import image_transform_for
     from attacks.scanners.sniff import sniff_file
 
     if not params.get("model_path") or not params.get("data_path"):
@@ -101,25 +101,23 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         onnx_model = load_onnx(model_path)
         predict: Predict = onnx_model.predict
         device = onnx_model.providers[0]
-        expect_shape: tuple[int | None, ...] = onnx_model.input_shape
         num_classes = onnx_model.num_classes or (int(params["num_classes"]) if params.get("num_classes") else None)
-        arch, transform, processing = None, None, None
+        arch, processing = None, None
+        read_data = partial(load_dataset, expect_shape=onnx_model.input_shape, num_classes=num_classes)
     else:
         from attacks.architectures import architecture
 
         if not params.get("arch"):
             raise UserError("Weights need their architecture (arch; see `python -m attacks architectures`).")
         entry = architecture(str(params["arch"]))
-        arch = entry.name
         num_classes = int_param(params, "num_classes", entry.num_classes, 2, 100_000)
-        loaded = load_network(model_path, arch, num_classes, params.get("preprocessing") or None)
-        arch, num_classes, expect_shape = loaded.arch, loaded.num_classes, loaded.data_shape
-        transform = image_transform_for(loaded.preprocessing)
-        processing = loaded.preprocessing.as_dict()
+        loaded = load_network(model_path, entry.name, num_classes, params.get("preprocessing") or None)
+        arch, num_classes, processing = loaded.arch, loaded.num_classes, loaded.preprocessing.as_dict()
         predict, device = _torch_predictor(loaded.model)
+        read_data = loaded.load_dataset
     ctx.check_cancel()
     ctx.progress(6, "Reading the evaluation data")
-    x, y, _ = load_dataset(data_path, expect_shape=expect_shape, num_classes=num_classes, image_transform=transform)
+    x, y, _ = read_data(data_path)
     chosen = sample_indices(len(x), limit, seed)
     result = evaluate(predict, x[chosen], y[chosen], num_classes=num_classes, batch_size=batch_size, ctx=ctx)
     ctx.progress(100, "Done")

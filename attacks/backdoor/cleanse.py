@@ -243,36 +243,44 @@ def screen(
     **options: Any,
 ) -> tuple[ReversedTriggers, dict[str, Any]]:
     """Neural Cleanse by successive halving: every class's latest trigger (the shortlist's optimised for all
-    `steps`, the others for as long as they stayed in) and what the screening did."""
+    `steps`, the others for as long as they stayed in) and what the screening did. With a shortlist of every
+    class it is one plain optimisation of them all."""
     round_steps = max(1, int(steps * round_share))
+
+    def keeps(count: int) -> int:  # how many of `count` classes go on to the next round
+        return max(shortlist, -(-count // 2))
+
+    def continues(count: int, spent: int) -> bool:
+        return count > shortlist and spent + round_steps < steps
+
+    total, count, spent = 0, len(classes), 0  # the class-steps the rounds will take, for progress
+    while continues(count, spent):
+        total, count, spent = total + count * round_steps, keeps(count), spent + round_steps
+    total += count * (steps - spent)
     alive = list(classes)
     latest: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-    spent, rounds, class_steps = 0, [], 0
-    total = 2 * len(classes) * round_steps + shortlist * steps  # a bound, for progress only
-    done = 0
+    spent, rounds, done = 0, [], 0
 
     def step_progress(count: int) -> Any:
-        return lambda finished, _total: on_step(min(total, done + finished * count), total)
+        return lambda finished, _total: on_step(done + finished * count, total)
 
     state: ReversedTriggers | None = None
-    while len(alive) > shortlist and spent + round_steps < steps:
+    while continues(len(alive), spent):
         state = reverse_triggers(
             model, x, alive, steps=round_steps, start=state, on_step=step_progress(len(alive)), **options
         )
         done += round_steps * len(alive)
-        class_steps += round_steps * len(alive)
         spent += round_steps
         for row, k in enumerate(alive):
             latest[k] = (state.masks[row], state.patterns[row], float(state.final_loss[row]))
         order = np.argsort(_screening_score(state), kind="stable")
-        kept = sorted(alive[i] for i in order[: max(shortlist, -(-len(alive) // 2))])
+        kept = sorted(alive[i] for i in order[: keeps(len(alive))])
         rounds.append({"after_steps": spent, "classes": len(alive), "kept": len(kept)})
         alive = kept
         state = subset(state, alive)
     final = reverse_triggers(
         model, x, alive, steps=steps - spent, start=state, on_step=step_progress(len(alive)), **options
     )
-    class_steps += (steps - spent) * len(alive)
     for row, k in enumerate(alive):
         latest[k] = (final.masks[row], final.patterns[row], float(final.final_loss[row]))
     ordered = [latest[k] for k in classes]
@@ -287,7 +295,7 @@ def screen(
         "method": "successive halving" if rounds else "all classes",
         "shortlist": alive,
         "rounds": rounds,
-        "class_steps": class_steps,
+        "class_steps": total,  # the plan, carried out
         "class_steps_all": len(classes) * steps,
     }
     return triggers, report
@@ -356,13 +364,11 @@ def scan(
         raise ValueError(f"screening must be one of {', '.join(SCREEN_CHOICES)}, not {screening!r}")
     began = time.perf_counter()
     options = {"batch_size": batch_size, "cost": cost, "seed": seed, "ctx": ctx, "precision": precision}
-    classes = list(range(num_classes))
-    if screening == "auto" and num_classes > SCREEN_ABOVE:
-        triggers, screened = screen(model, x[fit], classes, steps=steps, on_step=on_step, **options)
-    else:
-        triggers = reverse_triggers(model, x[fit], classes, steps=steps, on_step=on_step, **options)
-        screened = {"method": "all classes", "shortlist": classes, "rounds": [], "class_steps": num_classes * steps}
-        screened["class_steps_all"] = screened["class_steps"]
+    # Without screening the shortlist is every class: one optimisation of all of them for all the steps.
+    shortlist = SHORTLIST if screening == "auto" and num_classes > SCREEN_ABOVE else num_classes
+    triggers, screened = screen(
+        model, x[fit], list(range(num_classes)), steps=steps, shortlist=shortlist, on_step=on_step, **options
+    )
     seconds = time.perf_counter() - began
     norms = triggers.norms
     index, flagged = anomaly_indices(norms)

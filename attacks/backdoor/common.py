@@ -49,18 +49,10 @@ def load_classifier(
 def load_data(
     params: dict[str, Any], key: str, loaded: LoadedModel
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """A dataset checked against the model; an image folder is decoded at the model's input size."""
-    from attacks.loading import load_dataset
-    from attacks.preprocess import image_transform_for
-
+    """The dataset at `params[key]`, checked against the model (see LoadedModel.load_dataset)."""
     if not params.get(key):
         raise UserError(f"{key} is required.")
-    return load_dataset(
-        Path(params[key]),
-        expect_shape=loaded.data_shape,
-        num_classes=loaded.num_classes,
-        image_transform=image_transform_for(loaded.preprocessing),
-    )
+    return loaded.load_dataset(Path(params[key]))
 
 
 def predict_logits(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:

@@ -96,7 +96,6 @@ def load_target(
     """(target, x, y, description) for a model file and a dataset; the data subset is fixed by `seed`.
     The target is the model with its pre-processing, so ε lives in the data's [0, 1] pixel space."""
     from attacks.loading import load_dataset, load_network, load_onnx
-    from attacks.preprocess import image_transform_for
     from attacks.scanners.sniff import sniff_file
     from attacks.validate import sample_indices
 
@@ -119,12 +118,7 @@ def load_target(
         entry = architecture(str(arch))
         classes = int_param({"num_classes": num_classes}, "num_classes", entry.num_classes, 2, 100_000)
         loaded = load_network(model_path, entry.name, classes, preprocessing)
-        x, y, _ = load_dataset(
-            data_path,
-            expect_shape=loaded.data_shape,
-            num_classes=loaded.num_classes,
-            image_transform=image_transform_for(loaded.preprocessing),
-        )
+        x, y, _ = loaded.load_dataset(data_path)
         model, processing, classes = loaded.model, loaded.preprocessing.as_dict(), loaded.num_classes
         onnx, fmt, arch_name, shape = None, "pytorch", loaded.arch, tuple(x.shape[1:])
     chosen = sample_indices(len(x), limit, seed)

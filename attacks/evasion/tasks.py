@@ -65,6 +65,19 @@ def _common(params: dict[str, Any]) -> tuple[int, int]:
     return limit, int_param(params, "seed", 0, 0, 2**32 - 1)
 
 
+def _model_target(params: dict[str, Any], limit: int, seed: int) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """load_target for the job's one model (model_path, arch, num_classes, preprocessing) and data."""
+    return load_target(
+        params.get("model_path"),
+        params.get("arch"),
+        params.get("num_classes"),
+        params.get("data_path"),
+        limit,
+        seed,
+        preprocessing=params.get("preprocessing"),
+    )
+
+
 def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """One attack or a suite at one ε. Params: model_path, arch, num_classes, data_path, attacks, eps, norm,
     steps, step_size, batch_size, sample_limit, seed, max_queries."""
@@ -76,15 +89,7 @@ def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     norm = get_norm(params)
     limit, seed = _common(params)
     ctx.progress(1, "Loading the model and data")
-    target, x, y, described = load_target(
-        params.get("model_path"),
-        params.get("arch"),
-        params.get("num_classes"),
-        params.get("data_path"),
-        limit,
-        seed,
-        preprocessing=params.get("preprocessing"),
-    )
+    target, x, y, described = _model_target(params, limit, seed)
     for name in names:
         check_attack(name, target)
         check_eps(eps[0], ATTACKS[name].norm_for(settings_from(params, eps[0], norm)), target)
@@ -103,15 +108,7 @@ def run_curve(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     norm = get_norm(params)
     limit, seed = _common(params)
     ctx.progress(1, "Loading the model and data")
-    target, x, y, described = load_target(
-        params.get("model_path"),
-        params.get("arch"),
-        params.get("num_classes"),
-        params.get("data_path"),
-        limit,
-        seed,
-        preprocessing=params.get("preprocessing"),
-    )
+    target, x, y, described = _model_target(params, limit, seed)
     check_attack("pgd_linf", target)
     for eps in grid:
         check_eps(eps, norm, target)
