@@ -90,6 +90,15 @@ class ModelArtifact(Artifact):
         """The stored file later jobs load: the intake's safetensors, or the ONNX upload itself."""
         return self.weights.name or self.file.name
 
+    def card_params(self, prefix: str = "") -> dict:
+        """What an engine task needs from the card to load this model: architecture, classes, pre-processing."""
+        params: dict = {}
+        if self.architecture:
+            params |= {f"{prefix}arch": self.architecture, f"{prefix}num_classes": self.num_classes}
+        if self.preprocessing:
+            params[f"{prefix}preprocessing"] = self.preprocessing
+        return params
+
 
 class DatasetArtifact(Artifact):
     """An uploaded .npz dataset: x (N×C×H×W or N×D floats) and y (labels), optionally a poison mask."""

@@ -1,6 +1,9 @@
 from dataclasses import dataclass, field
+from typing import Any
 
-from riskapp.artifacts.models import ModelArtifact
+from django.urls import reverse
+
+from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 
 
 @dataclass
@@ -17,3 +20,28 @@ def lineage_roots(models: list[ModelArtifact]) -> list[LineageNode]:
         parent = nodes.get(model.parent_id)
         (parent.students if parent and model.parent_id != model.pk else roots).append(nodes[model.pk])
     return roots
+
+
+def dataset_classes(*, dataset: DatasetArtifact) -> dict[str, Any]:
+    """What the intake found per class, for the dataset page: label, name, count and the preview thumbnails
+    (served from the intake job's files), plus the intake document and the largest count (for the bars)."""
+    intake = dataset.intake or {}
+    names, counts = intake.get("class_names") or [], intake.get("class_counts") or []
+    files = {}
+    if dataset.intake_job_id and intake.get("preview"):
+        files = {f.name: f.pk for f in dataset.intake_job.files.only("pk", "name")}
+    previews: dict[int, list[dict[str, Any]]] = {}
+    for item in intake.get("preview") or []:
+        if item.get("image") in files:
+            url = reverse("projects:jobs:image", args=[dataset.project_id, dataset.intake_job_id, files[item["image"]]])
+            previews.setdefault(item.get("class"), []).append({**item, "url": url})
+    classes = [
+        {
+            "label": label,
+            "name": names[label] if label < len(names) else str(label),
+            "count": count,
+            "previews": previews.get(label, []),
+        }
+        for label, count in enumerate(counts)
+    ]
+    return {"intake": intake, "classes": classes, "largest": max(counts, default=0)}

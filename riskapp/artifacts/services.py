@@ -59,11 +59,7 @@ def artifact_take_in(
             "kind": "model" if is_model else "dataset",
             "max_bytes": settings.UPLOAD_MAX_BYTES,
         }
-        if is_model and artifact.architecture:
-            params |= {"arch": artifact.architecture, "num_classes": artifact.num_classes}
-        if is_model and artifact.preprocessing:
-            params["preprocessing"] = artifact.preprocessing
-        params |= intake_options or {}
+        params |= (artifact.card_params() if is_model else {}) | (intake_options or {})
         artifact.intake_job = job_create(user=actor, project=project, kind="intake", parameters=params)
         artifact.save(update_fields=["intake_job"])
         audit_record(
@@ -259,10 +255,7 @@ def validation_start(
         "data_path": dataset.job_file,
         "sample_limit": sample_limit,
     }
-    if model.architecture:
-        params |= {"arch": model.architecture, "num_classes": model.num_classes}
-    if model.preprocessing:
-        params["preprocessing"] = model.preprocessing
+    params |= model.card_params()
     job = job_create(user=actor, project=model.project, kind="validation", parameters=params)
     audit_record(
         actor=actor,

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
@@ -14,7 +13,7 @@ from riskapp.artifacts import services
 from riskapp.artifacts.cards import architecture_options
 from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
 from riskapp.artifacts.models import DatasetArtifact
-from riskapp.artifacts.selectors import lineage_roots
+from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.evaluations.forms import KIND_CHOICES, EvaluationForm
 from riskapp.evaluations.services import evaluation_start
@@ -142,36 +141,8 @@ def dataset_upload(request, access):
 def dataset_detail(request, access, dataset_id: int):
     """A dataset's intake: samples and shape, class counts, skipped images, a thumbnail grid per class."""
     dataset = get_object_or_404(access.project.datasets.select_related("intake_job"), pk=dataset_id)
-    intake = dataset.intake or {}
-    names = intake.get("class_names") or []
-    counts = intake.get("class_counts") or []
-    classes = [
-        {"label": label, "name": names[label] if label < len(names) else str(label), "count": count}
-        for label, count in enumerate(counts)
-    ]
-    previews = []
-    if dataset.intake_job_id and intake.get("preview"):
-        files = {f.name: f for f in dataset.intake_job.files.all()}
-        for item in intake["preview"]:
-            stored = files.get(item.get("image", ""))
-            if stored is not None:
-                url = reverse("projects:jobs:image", args=[access.project.pk, dataset.intake_job_id, stored.pk])
-                previews.append({**item, "url": url})
-    for entry in classes:
-        entry["previews"] = [p for p in previews if p.get("class") == entry["label"]]
-    return render(
-        request,
-        "artifacts/dataset.html",
-        {
-            "access": access,
-            "project": access.project,
-            "dataset": dataset,
-            "intake": intake,
-            "classes": classes,
-            "largest": max(counts, default=0),
-            "polling": dataset.status == "checking",
-        },
-    )
+    context = {"access": access, "project": access.project, "dataset": dataset, "polling": dataset.status == "checking"}
+    return render(request, "artifacts/dataset.html", context | dataset_classes(dataset=dataset))
 
 
 @project_view(Capability.EDIT)

@@ -160,6 +160,20 @@ PRESENTERS = {
 }
 
 
+def preprocessing_applied(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(whose, pre-processing document) for each model of a result that was pre-processed (not the identity)."""
+
+    def applied(part: Any) -> Any:
+        return part.get("preprocessing") if isinstance(part, dict) else None
+
+    # Evasion documents keep it under model (and teacher); the backdoor checks and validation at the top.
+    pairs = [
+        ("the teacher", applied(result.get("teacher"))),
+        ("the model", applied(result.get("model")) or applied(result)),
+    ]
+    return [(whose, p) for whose, p in pairs if isinstance(p, dict) and p.get("source") not in (None, "none")]
+
+
 def present(job: Job, files: list[JobFile]) -> dict[str, Any]:
     """The result template's context for a succeeded evaluation job (empty when there is nothing to draw)."""
     if job.status != JobStatus.SUCCEEDED or not job.result or job.kind not in PRESENTERS:
@@ -170,5 +184,6 @@ def present(job: Job, files: list[JobFile]) -> dict[str, Any]:
         "template": f"evaluations/{TEMPLATES.get(job.kind, job.kind)}.html",
         "result": job.result,
         "model": model,
+        "preprocessing": preprocessing_applied(job.result),
         **PRESENTERS[job.kind](job, job.result, images),
     }

@@ -19,12 +19,7 @@ BLACK_BOX = {"square", "hopskipjump"}
 def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
     if model.status != IntakeStatus.READY:
         raise ValidationError(f"“{model.name}” has not passed intake yet.")
-    params: dict[str, Any] = {f"{prefix}path": model.job_file}
-    if model.architecture:
-        params |= {f"{prefix}arch": model.architecture, f"{prefix}num_classes": model.num_classes}
-    if model.preprocessing:
-        params[f"{prefix}preprocessing"] = model.preprocessing
-    return params
+    return {f"{prefix}path": model.job_file, **model.card_params(prefix)}
 
 
 @transaction.atomic

@@ -51,25 +51,11 @@ def job_detail(request, access, job_id: int):
     if presentation:
         context = {**presentation, "access": access, "project": access.project, "job": job}
         presentation["html"] = render_to_string(presentation["template"], context, request=request)
-        presentation["preprocessing"] = _preprocessing_applied(job.result or {})
     return render(
         request,
         "jobs/detail.html",
         {"access": access, "project": access.project, "job": job, "files": files, "presentation": presentation},
     )
-
-
-def _preprocessing_applied(result: dict) -> list[tuple[str, dict]]:
-    """(whose, pre-processing document) for each model of a result that was pre-processed (not the identity)."""
-    models = [("the teacher", result.get("teacher")), ("the model", result.get("model")), ("the model", result)]
-    shown = []
-    for whose, part in models:
-        applied = part.get("preprocessing") if isinstance(part, dict) else None
-        if isinstance(applied, dict) and applied.get("source") not in (None, "none"):
-            shown.append((whose, applied))
-            if whose == "the model":
-                break
-    return shown
 
 
 @project_view()
