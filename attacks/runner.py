@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import math
 import os
@@ -100,14 +101,27 @@ def _watch_for_cancel(cancel: threading.Event) -> None:
     cancel.set()
 
 
+def preload(modules) -> None:
+    """Import trusted modules ahead of the spec, while no input is in view; a missing one is only logged."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            print(f"preload: {name} not imported ({error})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attacks.runner")
     parser.add_argument("--result-fd", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, required=True, help="0 when a PID namespace hides it")
+    parser.add_argument(
+        "--preload", default="", help="comma-separated modules to import before waiting for the spec (a warm sandbox)"
+    )
     args = parser.parse_args(argv)
 
     _die_with_parent(args.parent_pid)
     os.umask(0o077)
+    preload(filter(None, args.preload.split(",")))
     reporter = _Reporter(os.fdopen(args.result_fd, "w", encoding="utf-8"))
     try:
         spec = json.loads(sys.stdin.readline())

@@ -1,7 +1,8 @@
 """Sandbox self-test: lets an operator (and the test suite) see what a sandboxed task sees.
 
-Behaviours: `report` (environment, working directory, limits, and whether the given
-`connect` addresses answer and the `list` folders show anything), `sleep` (cooperative,
+Behaviours: `report` (environment, working directory, limits, whether the given `connect`
+addresses answer and the `list` folders show anything, the text of the `read` files and
+whether it could overwrite them, and which of `modules` were already imported), `sleep` (cooperative,
 cancellable), `hang` (ignores cancellation, to exercise the hard kill), `crash` (aborts
 the interpreter), `noisy` (floods stdout before answering).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import sys
 import time
 from typing import Any
 
@@ -40,6 +42,23 @@ def _can_list(path: str) -> bool:
         return False
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(200)
+    except OSError:
+        return None
+
+
+def _can_overwrite(path: str) -> bool:
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("changed by the task")
+        return True
+    except OSError:
+        return False
+
+
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     behaviour = params.get("behaviour", "report")
     seconds = float(params.get("seconds", 1))
@@ -47,6 +66,9 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "can_connect": [_can_connect(host, int(port)) for host, port in params.get("connect", [])],
             "can_list": [_can_list(path) for path in params.get("list", [])],
+            "read": [_read(path) for path in params.get("read", [])],
+            "can_overwrite": [_can_overwrite(path) for path in params.get("overwrite", [])],
+            "imported": [name in sys.modules for name in params.get("modules", [])],
             "environ": dict(os.environ),
             "cwd": os.getcwd(),
             "pid": os.getpid(),

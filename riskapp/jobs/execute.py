@@ -16,7 +16,13 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from riskapp.jobs import services
 from riskapp.jobs.kinds import get_kind
 from riskapp.jobs.models import Job, JobFile, JobStatus
-from riskapp.jobs.sandbox import SandboxLimits, SandboxOutcome, bwrap_available, run_in_sandbox
+from riskapp.jobs.sandbox import (
+    SandboxLimits,
+    SandboxOutcome,
+    bwrap_available,
+    prepare_spare_sandbox,
+    run_in_sandbox,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +56,21 @@ def sandbox_isolation() -> bool:
             "RISKAPP_SANDBOX_ISOLATION=on, but bubblewrap is missing or may not create namespaces on this worker."
         )
     return False
+
+
+def prepare_spare() -> None:
+    """Start this worker process's spare sandbox (when RISKAPP_SANDBOX_WARM is on), so its first job starts warm."""
+    if not settings.JOB_SANDBOX_WARM:
+        return
+    try:
+        prepare_spare_sandbox(
+            base_dir=settings.JOB_SANDBOX_DIR,
+            isolate=sandbox_isolation(),
+            hide=[settings.DATA_DIR],
+            preload=settings.JOB_SANDBOX_PRELOAD,
+        )
+    except (OSError, RuntimeError):
+        log.exception("could not start a spare sandbox; the first job starts cold")
 
 
 def _reconnecting(job: Job, what: str, write: Callable[[], T]) -> T:
@@ -165,8 +186,9 @@ def job_execute(*, job_id: int) -> str | None:
             else:
                 transaction.set_rollback(True)  # not ours any more: keep no files either
 
+    started = "cold"
     try:
-        run_in_sandbox(
+        outcome = run_in_sandbox(
             task=kind.engine_task,
             params=params,
             limits=sandbox_limits(),
@@ -181,7 +203,10 @@ def job_execute(*, job_id: int) -> str | None:
             hide=[settings.DATA_DIR],
             inputs=inputs,
             tick_seconds=HEARTBEAT_EVERY_S,
+            warm=settings.JOB_SANDBOX_WARM,
+            preload=settings.JOB_SANDBOX_PRELOAD,
         )
+        started = "warm" if outcome.warm else "cold"
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job
         log.exception("job %s: the worker failed while running it", job.pk)
         message = f"Internal error in the worker: {error!r}"
@@ -194,5 +219,5 @@ def job_execute(*, job_id: int) -> str | None:
                         kind.on_finish(Job.objects.get(pk=job.pk))
 
         _reconnecting(job, "recording its failure", record_failure)
-    log.info("job %s: attempt %s ended %s", job.pk, job.attempts, final_status[0])
+    log.info("job %s: attempt %s ended %s (%s sandbox)", job.pk, job.attempts, final_status[0], started)
     return final_status[0]

@@ -8,6 +8,12 @@ its stdout and stderr go to a log whose tail explains a crash. A wall-clock dead
 the whole process group. This module does not import Django: the worker passes settings in.
 
 Resource limits are isolation, not a security boundary: loaders must be safe on their own.
+
+Starting an interpreter that imports torch (and timm, which imports torchvision) takes seconds.
+With `warm=True` the launcher keeps one spare sandbox per worker process, started in advance and
+already past those imports, with no input in view: a job takes it, receives copies of its input
+files in its private folder, and runs; the spare is never reused, and a new one is started for the
+next job. Every job still gets a fresh process that has never seen another job's files.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ ENGINE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the a
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 LOG_TAIL_BYTES = 4000
 PASSED_THROUGH = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+# Inputs larger than this go to a freshly started sandbox, bound read-only in place, rather than
+# being copied into a warm one: copying gigabytes would cost more than the imports it saves.
+WARM_COPY_LIMIT_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class SandboxOutcome:
     pid: int | None = None
     # It died without reporting (a signal, an exit code): out of memory, a native crash. Worth another attempt.
     crashed: bool = False
+    warm: bool = False  # it ran in a sandbox started in advance (see the module's docstring)
 
 
 class Tick:
@@ -153,47 +163,40 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def run_in_sandbox(
-    *,
-    task: str,
-    params: dict[str, Any],
-    limits: SandboxLimits,
-    on_progress: Callable[[float, str], None] | None = None,
-    on_tick: Callable[[], str] | None = None,
-    on_start: Callable[[int], None] | None = None,
-    on_finish: Callable[[SandboxOutcome], None] | None = None,
-    base_dir: Path | None = None,
-    tick_seconds: float = 1.0,
-    isolate: bool = False,
-    hide: Sequence[Path] = (),
-    inputs: Sequence[Path] = (),
-) -> SandboxOutcome:
-    """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
+@dataclass
+class _Child:
+    """One sandboxed interpreter, started and waiting for its spec on stdin."""
 
-    `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
-    receives the outcome, with the files the task wrote, before the private folder is deleted.
-    With `isolate`, the task runs under bubblewrap (see bwrap_available): no network, a
-    read-only file system, and the `hide` folders (the data directory) replaced by empty ones;
-    only the `inputs` files are visible there again, read-only.
-    """
-    base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
+    proc: subprocess.Popen
+    read_fd: int
+    workdir: Path
+    log_path: Path
+
+    @property
+    def output_dir(self) -> Path:
+        return self.workdir / "out"
+
+    @property
+    def input_dir(self) -> Path:
+        return self.workdir / "in"
+
+    def close(self) -> None:
+        _reap(self.proc)
+        os.close(self.read_fd)
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _spawn(
+    *, base_dir: Path, isolate: bool, hide: Sequence[Path], inputs: Sequence[Path], preload: Sequence[str]
+) -> _Child:
     base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     sweep_stale_workdirs(base_dir)
     workdir = Path(tempfile.mkdtemp(prefix=f"riskapp-job-{os.getpid()}-", dir=base_dir))
-    output_dir = workdir / "out"
-    output_dir.mkdir()
+    (workdir / "out").mkdir()
+    (workdir / "in").mkdir()
     log_path = workdir / "sandbox.log"
-    spec = {
-        "task": task,
-        "params": params,
-        "output_dir": str(output_dir),
-        "limits": {
-            "cpu_seconds": limits.cpu_seconds,
-            "max_file_bytes": limits.max_file_bytes,
-            "max_open_files": limits.max_open_files,
-            "max_address_space_bytes": limits.max_address_space_bytes,
-        },
-    }
     read_fd, write_fd = os.pipe()
     bootstrap = (
         f"import sys; sys.path.insert(0, {str(ENGINE_ROOT)!r}); from attacks.runner import main; sys.exit(main())"
@@ -201,6 +204,8 @@ def run_in_sandbox(
     # Under bubblewrap the task has its own PID namespace: bwrap's --die-with-parent does the job.
     parent_pid = 0 if isolate else os.getpid()
     command = [sys.executable, "-I", "-c", bootstrap, "--result-fd", str(write_fd), "--parent-pid", str(parent_pid)]
+    if preload:
+        command += ["--preload", ",".join(preload)]
     if isolate:
         command = _bwrap_prefix(workdir, [*hide, base_dir], inputs) + command
     try:
@@ -221,28 +226,144 @@ def run_in_sandbox(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     os.close(write_fd)
+    return _Child(proc=proc, read_fd=read_fd, workdir=workdir, log_path=log_path)
+
+
+# This worker process's spare sandbox, by the way it was started (isolation, folders, preloads).
+_spares: dict[tuple, _Child] = {}
+
+
+def _spare_key(base_dir: Path, isolate: bool, hide: Sequence[Path], preload: Sequence[str]) -> tuple:
+    return (str(base_dir), isolate, tuple(str(path) for path in hide), tuple(preload))
+
+
+def _take_spare(key: tuple) -> _Child | None:
+    child = _spares.pop(key, None)
+    if child is not None and child.proc.poll() is not None:  # it died while waiting (killed, out of memory)
+        log.warning("the spare sandbox %s had exited (%s); starting a fresh one", child.proc.pid, child.proc.returncode)
+        child.close()
+        return None
+    return child
+
+
+def discard_spare_sandboxes() -> None:
+    """Stop this process's spare sandboxes (worker shutdown, tests)."""
+    while _spares:
+        _spares.popitem()[1].close()
+
+
+def prepare_spare_sandbox(
+    *, base_dir: Path, isolate: bool = False, hide: Sequence[Path] = (), preload: Sequence[str] = ()
+) -> None:
+    """Start this process's spare sandbox now, if it has none, so the next job starts warm."""
+    key = _spare_key(base_dir, isolate, hide, preload)
+    if key not in _spares:
+        _spares[key] = _spawn(base_dir=base_dir, isolate=isolate, hide=hide, inputs=(), preload=preload)
+
+
+def _remap_paths(value: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    if isinstance(value, dict):
+        return {key: _remap_paths(item, mapping) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_remap_paths(item, mapping) for item in value]
+    return value
+
+
+def _hand_inputs(child: _Child, inputs: Sequence[Path], params: dict[str, Any]) -> dict[str, Any]:
+    """Copy the job's input files into the spare's private folder; the parameters name the copies.
+
+    A copy, not a link: the task may write in its folder, and must not be able to change the stored file.
+    """
+    mapping = {}
+    for number, path in enumerate(inputs):
+        target = child.input_dir / f"{number}-{Path(path).name}"
+        shutil.copyfile(path, target)
+        mapping[str(path)] = str(target)
+    return _remap_paths(params, mapping)
+
+
+def run_in_sandbox(
+    *,
+    task: str,
+    params: dict[str, Any],
+    limits: SandboxLimits,
+    on_progress: Callable[[float, str], None] | None = None,
+    on_tick: Callable[[], str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_finish: Callable[[SandboxOutcome], None] | None = None,
+    base_dir: Path | None = None,
+    tick_seconds: float = 1.0,
+    isolate: bool = False,
+    hide: Sequence[Path] = (),
+    inputs: Sequence[Path] = (),
+    warm: bool = False,
+    preload: Sequence[str] = (),
+) -> SandboxOutcome:
+    """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
+
+    `on_tick` is called about every `tick_seconds` and answers a Tick value; `on_finish`
+    receives the outcome, with the files the task wrote, before the private folder is deleted.
+    With `isolate`, the task runs under bubblewrap (see bwrap_available): no network, a
+    read-only file system, and the `hide` folders (the data directory) replaced by empty ones;
+    only the `inputs` files are visible there again, read-only (or, in a warm sandbox, copies of
+    them in its own folder). With `warm`, the task runs in this process's spare sandbox when it has
+    one (its interpreter already past the `preload` imports), and a new spare is started afterwards.
+    """
+    base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
+    key = _spare_key(base_dir, isolate, hide, preload)
+    child = None
+    if warm and sum(Path(path).stat().st_size for path in inputs) <= WARM_COPY_LIMIT_BYTES:
+        child = _take_spare(key)
+    if child is not None and isolate:
+        try:
+            params = _hand_inputs(child, inputs, params)
+        except OSError:
+            child.close()
+            raise
+    started_warm = child is not None
+    if child is None:
+        child = _spawn(base_dir=base_dir, isolate=isolate, hide=hide, inputs=inputs, preload=())
+    spec = {
+        "task": task,
+        "params": params,
+        "output_dir": str(child.output_dir),
+        "limits": {
+            "cpu_seconds": limits.cpu_seconds,
+            "max_file_bytes": limits.max_file_bytes,
+            "max_open_files": limits.max_open_files,
+            "max_address_space_bytes": limits.max_address_space_bytes,
+        },
+    }
+    proc = child.proc
     try:
         if on_start is not None:
             on_start(proc.pid)
-        proc.stdin.write((json.dumps(spec) + "\n").encode())
-        proc.stdin.flush()
-        outcome = _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds)
+        try:
+            proc.stdin.write((json.dumps(spec) + "\n").encode())
+            proc.stdin.flush()
+        except BrokenPipeError:  # it died before reading its spec: _supervise reports the crash
+            pass
+        outcome = _supervise(proc, child.read_fd, limits, on_progress, on_tick, tick_seconds)
         outcome.pid = proc.pid
+        outcome.warm = started_warm
         _reap(proc)
         if outcome.status in ("failed", "timed_out") and not outcome.user_error:
-            outcome.log_tail = _tail(log_path)
-        outcome.output_dir = output_dir
+            outcome.log_tail = _tail(child.log_path)
+        outcome.output_dir = child.output_dir
         if outcome.status == "succeeded":
-            outcome.output_files = sorted(p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink())
+            outcome.output_files = sorted(p for p in child.output_dir.rglob("*") if p.is_file() and not p.is_symlink())
         if on_finish is not None:
             on_finish(outcome)
         return outcome
     finally:
-        _reap(proc)
-        os.close(read_fd)
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        child.close()
+        if warm:
+            try:
+                prepare_spare_sandbox(base_dir=base_dir, isolate=isolate, hide=hide, preload=preload)
+            except OSError:
+                log.exception("could not start a spare sandbox; the next job starts cold")
 
 
 def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> SandboxOutcome:

@@ -16,7 +16,7 @@ from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
 from riskapp.jobs.models import JobStatus
 from tests.processes import pid_alive, wait_for
-from tests.riskapp.jobs.real_services import create, job_state, running_with_progress
+from tests.riskapp.jobs.real_services import audit_actions, create, job_state, running_with_progress
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +32,18 @@ def test_a_real_worker_runs_an_environment_check_end_to_end(team, worker):
     assert not pid_alive(finished.sandbox_pid)
 
 
+def test_a_worker_process_starts_a_spare_sandbox_as_it_comes_up_and_its_jobs_start_warm(team, worker):
+    process = worker(RISKAPP_SANDBOX_WARM="1", RISKAPP_SANDBOX_PRELOAD="attacks.tasks,torch")
+    first, second = (create(team, "environment_check", queue="cpu") for _ in range(2))
+    for job in (first, second):
+        finished = wait_for(lambda j=job: job_state(j.pk).is_finished and job_state(j.pk), 120, "the job to finish")
+        assert finished.status == JobStatus.SUCCEEDED, finished.error
+    log = process.log()
+    assert f"job {first.pk}: attempt 1 ended succeeded (warm sandbox)" in log
+    assert f"job {second.pk}: attempt 1 ended succeeded (warm sandbox)" in log
+    assert job_state(first.pk).sandbox_pid != job_state(second.pk).sandbox_pid
+
+
 def test_a_job_whose_pool_child_is_killed_finishes_exactly_once_on_the_second_attempt(team, worker):
     worker()
     job = create(team, "speed_check", queue="gpu", duration_s=6, size=64)
@@ -42,8 +54,10 @@ def test_a_job_whose_pool_child_is_killed_finishes_exactly_once_on_the_second_at
     assert finished.status == JobStatus.SUCCEEDED, finished.error
     assert finished.attempts == 2
     assert finished.worker_pid != first.worker_pid
-    assert AuditEvent.objects.filter(target_type="job", target_id=str(job.pk), action="job.succeeded").count() == 1
-    assert not AuditEvent.objects.filter(target_id=str(job.pk), action__in=["job.failed", "job.timed_out"]).exists()
+    # The lost first attempt is on the record too, with the worker process that died.
+    assert audit_actions(job.pk) == ["job.created", "job.requeued", "job.succeeded"]
+    lost = AuditEvent.objects.get(target_id=str(job.pk), action="job.requeued")
+    assert lost.before["worker_pid"] == first.worker_pid and lost.after["attempts"] == 2
     assert finished.files.count() == 1  # one run's output file, not one per attempt
     # The first attempt's sandbox died with its worker instead of running on as an orphan.
     wait_for(lambda: not pid_alive(first.sandbox_pid), 10, "the orphaned sandbox to die")
