@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.cost import probe
 from attacks.params import choice_param, float_param
 from attacks.scan import ScanReport, scan_file
 
@@ -93,6 +94,8 @@ def _weights(ctx: RunContext, path: Path, params: dict[str, Any], report: ScanRe
     ctx.progress(85, "Running the network once")
     processing = loaded.preprocessing.as_dict()
     finite = _first_forward(loaded.model, loaded.preprocessing.input_shape, entry.name, processing)
+    ctx.progress(92, "Timing a forward and an input gradient")
+    timing = probe(loaded.model, loaded.preprocessing.input_shape) if finite else None
     return {
         "kind": "model",
         "format": report.format,
@@ -104,6 +107,7 @@ def _weights(ctx: RunContext, path: Path, params: dict[str, Any], report: ScanRe
         "parameter_count": sum(parameter.numel() for parameter in network.parameters()),
         "mismatches": [],
         "forward_finite": finite,
+        "timing": timing,  # seconds per sample, for run-time estimates (attacks.cost)
         "output": output.name,
         "output_sha256": _file_sha256(output),
         "output_size": output.stat().st_size,
@@ -126,6 +130,8 @@ def _hf_folder(ctx: RunContext, path: Path, params: dict[str, Any], report: Scan
     model = Preprocessed.of(folder.model, processing).eval()
     arch = PREFIX + folder.model_type
     finite = _first_forward(model, processing.input_shape, arch, processing.as_dict())
+    ctx.progress(92, "Timing a forward and an input gradient")
+    timing = probe(model, processing.input_shape) if finite else None
     return {
         "kind": "model",
         "format": report.format,
@@ -138,6 +144,7 @@ def _hf_folder(ctx: RunContext, path: Path, params: dict[str, Any], report: Scan
         "parameter_count": sum(parameter.numel() for parameter in folder.model.parameters()),
         "mismatches": [],
         "forward_finite": finite,
+        "timing": timing,  # seconds per sample, for run-time estimates (attacks.cost)
         "output": output.name,
         "output_sha256": _file_sha256(output),
         "output_size": output.stat().st_size,

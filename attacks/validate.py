@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.memory import fit_batch
 from attacks.params import int_param
 
 DEFAULT_SAMPLE_LIMIT = 2000
@@ -115,6 +116,9 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         arch, num_classes, processing = loaded.arch, loaded.num_classes, loaded.preprocessing.as_dict()
         predict, device = _torch_predictor(loaded.model)
         read_data = loaded.load_dataset
+        batch_size = fit_batch(
+            batch_size, loaded.model, loaded.preprocessing.input_shape, device, gradient=False
+        ).batch_size
     ctx.check_cancel()
     ctx.progress(6, "Reading the evaluation data")
     x, y, _ = read_data(data_path)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext
+from attacks.memory import fit_batch
 
 if TYPE_CHECKING:
     from torch import nn
@@ -54,6 +55,7 @@ class ReversedTriggers:
     patterns: np.ndarray  # K × C × H × W in the data's value range
     final_loss: np.ndarray  # K: cross-entropy toward the class on the last batch
     precision: str = "float32"  # the network's number format during the optimisation
+    images_per_pass: int = 0  # clean images in one forward/backward pass (PASS_IMAGES, or what memory holds)
 
     @property
     def norms(self) -> np.ndarray:
@@ -163,7 +165,10 @@ def reverse_triggers(
     # gradients outgrow the CPU caches and the element-wise ReLU / pooling passes become memory-bound
     # (in float32, one pass of 160 images is slower per image than two of 80); far fewer images per pass
     # pay the per-operation overhead again.
-    per_pass = max(1, PASS_IMAGES[precision] // batch_size)
+    # And never more than half the free memory holds (attacks.memory): a 224×224 ResNet-50 keeps about
+    # 130 MB of activations per image.
+    pass_images = fit_batch(PASS_IMAGES[precision], model, (channels, height, width)).batch_size
+    per_pass = max(1, pass_images // batch_size)
     ce = torch.zeros(count)
     for step in range(steps):
         if ctx is not None:
@@ -204,7 +209,14 @@ def reverse_triggers(
     with torch.no_grad():
         masks = torch.sigmoid(mask_param).numpy()
         patterns = (low + (high - low) * torch.sigmoid(pattern_param)).numpy()
-    return ReversedTriggers(list(classes), masks, patterns, ce.detach().numpy(), precision)
+    return ReversedTriggers(
+        list(classes),
+        masks,
+        patterns,
+        ce.detach().numpy(),
+        precision,
+        min(per_pass * batch_size, len(classes) * batch_size),
+    )
 
 
 # Screening (successive halving, after K-Arm's idea of spending the optimisation on the likely targets):
@@ -221,7 +233,12 @@ def subset(triggers: ReversedTriggers, keep: list[int]) -> ReversedTriggers:
     """The triggers of the classes in `keep`, in that order."""
     rows = [triggers.classes.index(k) for k in keep]
     return ReversedTriggers(
-        keep, triggers.masks[rows], triggers.patterns[rows], triggers.final_loss[rows], triggers.precision
+        keep,
+        triggers.masks[rows],
+        triggers.patterns[rows],
+        triggers.final_loss[rows],
+        triggers.precision,
+        triggers.images_per_pass,
     )
 
 
@@ -229,6 +246,22 @@ def _screening_score(triggers: ReversedTriggers) -> np.ndarray:
     """Smaller is more suspicious: the mask's size, doubled for each nat of cross-entropy the trigger still
     misses its class by (a tiny mask that does not work yet is no evidence)."""
     return triggers.norms * np.exp2(np.clip(triggers.final_loss, 0.0, 10.0))
+
+
+def planned_class_steps(
+    classes: int, steps: int, shortlist: int = SHORTLIST, round_share: float = SCREEN_ROUND_SHARE
+) -> int:
+    """The class-steps (one class optimised for one step) that `screen` will take: its cost, known in advance."""
+    round_steps = max(1, int(steps * round_share))
+    total, count, spent = 0, classes, 0
+    while count > shortlist and spent + round_steps < steps:
+        total, count, spent = total + count * round_steps, max(shortlist, -(-count // 2)), spent + round_steps
+    return total + count * (steps - spent)
+
+
+def shortlist_size(classes: int, screening: str = "auto") -> int:
+    """How many classes a scan optimises fully: SHORTLIST above SCREEN_ABOVE classes when screening, else all."""
+    return SHORTLIST if screening == "auto" and classes > SCREEN_ABOVE else classes
 
 
 def screen(
@@ -253,10 +286,7 @@ def screen(
     def continues(count: int, spent: int) -> bool:
         return count > shortlist and spent + round_steps < steps
 
-    total, count, spent = 0, len(classes), 0  # the class-steps the rounds will take, for progress
-    while continues(count, spent):
-        total, count, spent = total + count * round_steps, keeps(count), spent + round_steps
-    total += count * (steps - spent)
+    total = planned_class_steps(len(classes), steps, shortlist, round_share)  # for progress
     alive = list(classes)
     latest: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
     spent, rounds, done = 0, [], 0
@@ -290,6 +320,7 @@ def screen(
         np.stack([p for _, p, _ in ordered]),
         np.array([loss for _, _, loss in ordered], dtype=np.float32),
         final.precision,
+        final.images_per_pass,
     )
     report = {
         "method": "successive halving" if rounds else "all classes",
@@ -365,7 +396,7 @@ def scan(
     began = time.perf_counter()
     options = {"batch_size": batch_size, "cost": cost, "seed": seed, "ctx": ctx, "precision": precision}
     # Without screening the shortlist is every class: one optimisation of all of them for all the steps.
-    shortlist = SHORTLIST if screening == "auto" and num_classes > SCREEN_ABOVE else num_classes
+    shortlist = shortlist_size(num_classes, screening)
     triggers, screened = screen(
         model, x[fit], list(range(num_classes)), steps=steps, shortlist=shortlist, on_step=on_step, **options
     )
@@ -399,6 +430,7 @@ def scan(
         "batch_size": batch_size,
         "cost": cost,
         "precision": triggers.precision,
+        "images_per_pass": triggers.images_per_pass,
         "optimisation_seconds": round(seconds, 3),
         "screening": screened,
     }

@@ -41,8 +41,12 @@ def strip_entropies(
     """Mean entropy (nats) over the classes of the softmax of `n` blends of each input with random overlays."""
     import torch
 
+    from attacks.memory import fit_batch
+
     rng = np.random.default_rng(seed)
     pool = torch.from_numpy(np.ascontiguousarray(overlays, dtype=np.float32))
+    # Each input becomes n blended images in one forward: fewer inputs per chunk where memory is short.
+    chunk = max(1, fit_batch(chunk * n, model, tuple(x.shape[1:]), gradient=False).batch_size // n)
     out = np.empty(len(x), dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, len(x), chunk):

@@ -17,6 +17,7 @@ DEFAULT_SAMPLE_LIMIT = 500
 DEFAULT_BATCH_SIZE = 128
 MAX_BATCH_SIZE = 8192
 MAX_STEPS = 10_000
+MAX_GRID = 32  # ε values in one robustness curve (one PGD run per value and sample)
 NORM_ALIASES = {"inf": "inf", "linf": "inf", "l_inf": "inf", "2": "2", "l2": "2"}
 
 
@@ -135,3 +136,16 @@ def load_target(
         "input_range": list(target.clip),
     }
     return target, x[chosen], y[chosen], described
+
+
+def fit_to_memory(settings: Settings, target: Target) -> tuple[Settings, dict[str, Any] | None]:
+    """Settings whose batch fits the worker's memory (attacks.memory), and the numbers that chose it.
+    An ONNX target has no batch to fit here: onnxruntime runs what it is given."""
+    from dataclasses import replace
+
+    from attacks.memory import fit_batch
+
+    if target.model is None:
+        return settings, None
+    fit = fit_batch(settings.batch_size, target.model, target.input_shape, target.device)
+    return replace(settings, batch_size=fit.batch_size), fit.as_dict()

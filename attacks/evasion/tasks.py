@@ -11,7 +11,9 @@ from attacks.evasion.core import SCHEMA, check_attack, evaluate_suite
 from attacks.evasion.curve import robustness_curve
 from attacks.evasion.params import (
     DEFAULT_SAMPLE_LIMIT,
+    MAX_GRID,
     check_eps,
+    fit_to_memory,
     get_attacks,
     get_float,
     get_norm,
@@ -20,8 +22,6 @@ from attacks.evasion.params import (
 )
 from attacks.evasion.transfer import transfer_attack
 from attacks.params import int_param
-
-MAX_GRID = 32
 
 
 def _versions() -> dict[str, str]:
@@ -93,10 +93,10 @@ def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     for name in names:
         check_attack(name, target)
         check_eps(eps[0], ATTACKS[name].norm_for(settings_from(params, eps[0], norm)), target)
-    settings = settings_from(params, eps[0], norm)
+    settings, memory = fit_to_memory(settings_from(params, eps[0], norm), target)
     body = evaluate_suite(target, names, x, y, settings, ctx)
     ctx.progress(100, "Done")
-    return _document("evasion", settings, described, {"device": target.device, **body}, started)
+    return _document("evasion", settings, described, {"device": target.device, "memory": memory, **body}, started)
 
 
 def run_curve(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -112,12 +112,11 @@ def run_curve(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     check_attack("pgd_linf", target)
     for eps in grid:
         check_eps(eps, norm, target)
-    settings = settings_from(params, grid[-1], norm)
+    settings, memory = fit_to_memory(settings_from(params, grid[-1], norm), target)
     body = robustness_curve(target, x, y, grid, settings, ctx)
     ctx.progress(100, "Done")
-    return _document(
-        "robustness_curve", settings, described, {"attack": f"pgd_{'linf' if norm == 'inf' else 'l2'}", **body}, started
-    )
+    attack = f"pgd_{'linf' if norm == 'inf' else 'l2'}"
+    return _document("robustness_curve", settings, described, {"attack": attack, "memory": memory, **body}, started)
 
 
 def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +149,7 @@ def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     if teacher.num_classes != student.num_classes:
         raise UserError(f"The teacher has {teacher.num_classes} classes and the student {student.num_classes}.")
-    settings = settings_from(params, eps[0], norm)
+    settings, memory = fit_to_memory(settings_from(params, eps[0], norm), teacher)
     check_eps(eps[0], ATTACKS[names[0]].norm_for(settings), teacher)
     body = transfer_attack(teacher, student, x, y, settings, ctx, attack=names[0])
     described = {
@@ -160,4 +159,4 @@ def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "input_range": student_desc["input_range"],
     }
     ctx.progress(100, "Done")
-    return _document("transfer", settings, described, {"device": teacher.device, **body}, started)
+    return _document("transfer", settings, described, {"device": teacher.device, "memory": memory, **body}, started)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:model_id>/edit/", views.model_edit, name="model_edit"),
     path("<int:model_id>/validate/", views.model_validate, name="model_validate"),
     path("<int:model_id>/evaluate/", views.model_evaluate, name="model_evaluate"),
+    path("<int:model_id>/estimate/", views.model_estimate, name="model_estimate"),
     path("<int:model_id>/download/", views.model_download, name="model_download"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
     path("datasets/demo/", views.dataset_demo, name="dataset_demo"),

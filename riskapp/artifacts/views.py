@@ -15,6 +15,7 @@ from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploa
 from riskapp.artifacts.models import DatasetArtifact
 from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.evaluations.estimates import evaluation_estimate
 from riskapp.evaluations.forms import KIND_CHOICES, EvaluationForm
 from riskapp.evaluations.services import evaluation_start
 from riskapp.jobs.models import Job
@@ -261,6 +262,25 @@ def model_evaluate(request, access, model_id: int):
         return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
     messages.success(request, f"{dict(KIND_CHOICES)[job.kind]} queued as job {job.pk}.")
     return redirect("projects:jobs:detail", project_id=access.project.pk, job_id=job.pk)
+
+
+@project_view(Capability.EDIT)
+def model_estimate(request, access, model_id: int):
+    """The run form's estimate (htmx fragment): how long the chosen test takes at most, before it is queued."""
+    model = _model(access, model_id)
+    form = EvaluationForm(request.GET, model=model)
+    if form.is_valid():
+        estimate = evaluation_estimate(
+            kind=form.cleaned_data["kind"],
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            teacher=form.cleaned_data.get("teacher"),
+            options=form.options(),
+        )
+        text = estimate.text
+    else:
+        text = "Complete the test's fields to see how long it takes."
+    return render(request, "artifacts/_estimate.html", {"text": text})
 
 
 def _download(stored_file, label: str):

@@ -59,6 +59,7 @@ RULES = {
     "projects:artifacts:model_edit": ("GET", ("owner", "assessor")),
     "projects:artifacts:model_validate": ("POST", ("owner", "assessor")),
     "projects:artifacts:model_evaluate": ("POST", ("owner", "assessor")),
+    "projects:artifacts:model_estimate": ("GET", ("owner", "assessor")),
     "projects:artifacts:model_download": ("GET", ROLES),
     "projects:artifacts:dataset_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_download": ("GET", ROLES),

@@ -1,0 +1,160 @@
+"""What a job will cost, before it is queued: a timed probe of the model, and the work each task does.
+
+A job's time is dominated by two operations on the model: a forward pass and a forward + input-gradient pass,
+per sample. `probe` times both once, where the model is first loaded (the intake); `job_work` counts how many
+of each a task does at most, from the same parameters the engine will read. Their product is an upper bound
+of the job's time on the device that was probed: attacks stop working on a sample once it is fooled, and
+screening stops on classes early, so real runs are often shorter — never longer, up to start-up, data loading
+and the machine's other load.
+
+`job_work` imports neither torch nor Django: the web process calls it to show the estimate on the run form.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from attacks.params import choice_param, int_param
+
+if TYPE_CHECKING:
+    from torch import nn
+
+PROBE_BATCH = 4
+
+# Upper bounds per sample of AutoAttack's standard version on a sample that resists every stage: APGD-CE 100
+# steps, APGD-T 9 × 100, FAB-T 9 × 100 (counted by benchmarks/autoattack.py: 1,919 gradients and 5,900 queries
+# per robust sample), Square 5,000 queries.
+AUTOATTACK_GRADIENTS = 1_920
+AUTOATTACK_FORWARDS = 5_900
+CW_BINARY_STEPS = 5  # attacks.evasion.attacks._cw
+DEEPFOOL_CLASS_GRADIENTS = 10  # ART DeepFool's nb_grads: gradients of the 10 likeliest classes per step
+
+
+@dataclass(frozen=True)
+class Work:
+    """Sample passes a job does at most: forward + input gradient, and forward alone."""
+
+    gradients: float = 0
+    forwards: float = 0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(self.gradients + other.gradients, self.forwards + other.forwards)
+
+    def scaled(self, factor: float) -> Work:
+        return Work(self.gradients * factor, self.forwards * factor)
+
+    def seconds(self, timing: dict[str, Any]) -> float:
+        """At most this many seconds on the probed device (`probe`'s per-sample times)."""
+        return self.gradients * float(timing["gradient_s"]) + self.forwards * float(timing["forward_s"])
+
+
+def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BATCH) -> dict[str, Any]:
+    """Seconds per sample of a forward and of a forward + input gradient, on this process's device and threads.
+
+    One untimed round first (kernel selection, allocator warm-up), then the fastest of two timed rounds."""
+    import torch
+
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = torch.rand(batch, *input_shape, device=device)
+    was_training = model.training
+    model.eval()
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    def gradient() -> None:
+        inputs = x.clone().requires_grad_(True)
+        logits = model(inputs)
+        torch.autograd.grad(logits.logsumexp(dim=1).sum(), inputs)
+
+    def timed(step: Any) -> float:
+        best = float("inf")
+        for round_ in range(3):
+            started = time.perf_counter()
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if round_:
+                best = min(best, time.perf_counter() - started)
+        return best / batch
+
+    try:
+        with torch.enable_grad():
+            timing = {"forward_s": timed(forward), "gradient_s": timed(gradient)}
+    finally:
+        model.train(was_training)
+    return {
+        **{name: round(value, 6) for name, value in timing.items()},
+        "device": device.type,
+        "threads": torch.get_num_threads(),
+        "batch": batch,
+    }
+
+
+def _evasion_per_sample(name: str, params: dict[str, Any], num_classes: int) -> Work:
+    steps = int_param(params, "steps", 10, 1, 10_000)
+    queries = int_param(params, "max_queries", 1000, 10, 10**7)
+    per_attack = {
+        "fgsm": Work(1, 2),
+        "pgd_linf": Work(steps, 2),
+        "pgd_l2": Work(steps, 2),
+        "cw_l2": Work(steps * CW_BINARY_STEPS, CW_BINARY_STEPS + 1),
+        "deepfool": Work(max(steps, 50) * min(num_classes, DEEPFOOL_CLASS_GRADIENTS), max(steps, 50)),
+        "autoattack": Work(AUTOATTACK_GRADIENTS, AUTOATTACK_FORWARDS),
+        "square": Work(0, queries + 1),
+        "hopskipjump": Work(0, queries + 1),
+    }
+    return per_attack.get(name, Work())
+
+
+def _attacks(params: dict[str, Any]) -> list[str]:
+    names = params.get("attacks") or ["pgd_linf"]
+    return [str(name) for name in (names if isinstance(names, list) else [names])]
+
+
+def _grid(params: dict[str, Any]) -> int:
+    eps = params.get("eps")
+    return len(eps) if isinstance(eps, list) else 1
+
+
+def _cleanse(params: dict[str, Any], samples: int, num_classes: int) -> Work:
+    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, planned_class_steps, shortlist_size
+
+    steps = int_param(params, "steps", DEFAULT_STEPS, 1, 100_000)
+    batch = int_param(params, "batch_size", DEFAULT_BATCH, 1, 4096)
+    screening = choice_param(params, "screening", "auto", ("auto", "all"))
+    shortlist = shortlist_size(num_classes, screening)
+    class_steps = planned_class_steps(num_classes, steps, shortlist)
+    # Each class-step is one batch of triggered images through the network; then the shortlist's triggers are
+    # measured on the held-out half of the samples.
+    return Work(gradients=class_steps * batch, forwards=shortlist * max(1, samples // 2))
+
+
+def job_work(task: str, params: dict[str, Any], *, samples: int, num_classes: int) -> Work:
+    """Sample passes engine task `task` does at most with `params` on `samples` evaluation samples (after the
+    job's sample_limit) of a `num_classes`-class model. Unknown tasks cost nothing here."""
+    if task == "evasion":
+        return sum((_evasion_per_sample(n, params, num_classes) for n in _attacks(params)), Work()).scaled(samples)
+    if task == "robustness_curve":
+        # The guessed search of attacks.evasion.curve: about 2 PGD runs in all (benchmarks/README.md), at most
+        # one per ε value when every guess is wrong.
+        return _evasion_per_sample("pgd_linf", params, num_classes).scaled(samples * min(_grid(params), 3))
+    if task == "transfer":
+        crafted = sum((_evasion_per_sample(n, params, num_classes) for n in _attacks(params)), Work())
+        return (crafted + Work(0, 2)).scaled(samples)  # and the student's forwards on clean and crafted inputs
+    if task == "backdoor_scan":
+        return _cleanse(params, samples, num_classes)
+    if task == "lineage":
+        return _cleanse(params, samples, num_classes).scaled(2) + Work(0, 2 * samples * num_classes)
+    if task == "strip":
+        from attacks.backdoor.strip import DEFAULT_OVERLAYS
+
+        overlays = int_param(params, "overlays", DEFAULT_OVERLAYS, 1, 1000)
+        suspects = samples if params.get("suspect_path") else 0
+        return Work(0, (samples + suspects) * overlays)
+    if task in ("validate", "data_scan"):
+        return Work(0, samples)
+    return Work()

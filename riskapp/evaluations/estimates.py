@@ -1,0 +1,75 @@
+"""How long a test will take, shown before it is queued.
+
+The intake timed each model once (seconds per sample of a forward and of a forward + input gradient, on the
+worker that took the upload: attacks.cost.probe); the engine counts the passes a test does at most
+(attacks.cost.job_work). Their product is an upper bound on a worker like the one that timed the model:
+attacks stop on samples already fooled, so runs are often shorter. A GPU worker is faster than a CPU one
+by a factor the estimate cannot know; the text says which device timed the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from attacks.cost import job_work  # imports no torch
+from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
+from riskapp.jobs.kinds import get_kind
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float | None  # at most, on the device that timed the model; None: no timing to go by
+    text: str
+
+
+def duration_words(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _combined_timing(*models: ModelArtifact) -> dict[str, Any] | None:
+    """The slower per-sample times of the models a test runs (a lineage optimises on both)."""
+    timings = [(m.intake or {}).get("timing") for m in models]
+    if not all(timings):
+        return None
+    return {
+        "forward_s": max(t["forward_s"] for t in timings),
+        "gradient_s": max(t["gradient_s"] for t in timings),
+        "device": timings[0]["device"],
+        "threads": timings[0]["threads"],
+    }
+
+
+def evaluation_estimate(
+    *,
+    kind: str,
+    model: ModelArtifact,
+    dataset: DatasetArtifact,
+    options: dict[str, Any],
+    teacher: ModelArtifact | None = None,
+) -> Estimate:
+    timed = [model, teacher] if teacher is not None and kind in ("transfer_attack", "lineage") else [model]
+    timing = _combined_timing(*timed)
+    if timing is None:
+        return Estimate(None, "No run-time estimate: this model was not timed at upload (upload it again to time it).")
+    samples = int((dataset.intake or {}).get("samples") or 0)
+    limit = options.get("sample_limit")
+    if limit:
+        samples = min(samples, int(limit))
+    params = dict(options)
+    if kind == "strip" and options.get("suspect_id"):
+        params["suspect_path"] = "given"
+    work = job_work(get_kind(kind).engine_task, params, samples=samples, num_classes=model.num_classes or 2)
+    seconds = work.seconds(timing)
+    where = "a GPU worker" if timing["device"] == "cuda" else f"a CPU worker ({timing['threads']} threads)"
+    per_image = f"{timing['gradient_s'] * 1000:.0f} ms a forward + gradient per sample"
+    return Estimate(
+        seconds,
+        f"At most {duration_words(seconds)} on {where} like the one that timed this model at upload "
+        f"({per_image}; {samples:,} samples). Usually less: attacks stop on samples already fooled.",
+    )
