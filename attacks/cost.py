@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 PROBE_BATCH = 4
+PROBE_MIN_SECONDS = 0.5
+PROBE_MAX_BATCH = 256
 
 # Upper bounds per sample of AutoAttack's standard version on a sample that resists every stage: APGD-CE 100
 # steps, APGD-T 9 × 100, FAB-T 9 × 100 (counted by benchmarks/autoattack.py: 1,919 gradients and 5,900 queries
@@ -53,41 +55,49 @@ class Work:
 def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BATCH) -> dict[str, Any]:
     """Seconds per sample of a forward and of a forward + input gradient, on this process's device and threads.
 
-    One untimed round first (kernel selection, allocator warm-up), then the fastest of two timed rounds."""
+    Small models are timed at larger batches (×4 while a gradient round takes under PROBE_MIN_SECONDS, up to
+    PROBE_MAX_BATCH): at batch 4 a digits CNN's time is mostly per-call overhead that a job's batches of 128
+    spread thin. One untimed round first (kernel selection, allocator warm-up), then the fastest of two."""
     import torch
 
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    x = torch.rand(batch, *input_shape, device=device)
     was_training = model.training
     model.eval()
 
-    def forward() -> None:
+    def forward(x: torch.Tensor) -> None:
         with torch.inference_mode():
             model(x)
 
-    def gradient() -> None:
+    def gradient(x: torch.Tensor) -> None:
         inputs = x.clone().requires_grad_(True)
         logits = model(inputs)
         torch.autograd.grad(logits.logsumexp(dim=1).sum(), inputs)
 
-    def timed(step: Any) -> float:
+    def timed(step: Any, x: torch.Tensor) -> float:
         best = float("inf")
         for round_ in range(3):
             started = time.perf_counter()
-            step()
+            step(x)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if round_:
                 best = min(best, time.perf_counter() - started)
-        return best / batch
+        return best
 
     try:
         with torch.enable_grad():
-            timing = {"forward_s": timed(forward), "gradient_s": timed(gradient)}
+            while True:
+                x = torch.rand(batch, *input_shape, device=device)
+                gradient_round = timed(gradient, x)
+                if gradient_round >= PROBE_MIN_SECONDS or batch >= PROBE_MAX_BATCH:
+                    break
+                batch *= 4
+            forward_round = timed(forward, x)
     finally:
         model.train(was_training)
     return {
-        **{name: round(value, 6) for name, value in timing.items()},
+        "forward_s": round(forward_round / batch, 7),
+        "gradient_s": round(gradient_round / batch, 7),
         "device": device.type,
         "threads": torch.get_num_threads(),
         "batch": batch,

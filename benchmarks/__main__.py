@@ -7,6 +7,7 @@ import sys
 
 from benchmarks import (
     backdoor,
+    estimates,
     evasion,
     intake_library,
     library_pgd,
@@ -17,7 +18,7 @@ from benchmarks import (
     web,
 )
 
-BENCHMARKS = [upload_memory, web, load, startup, intake_library, evasion, library_pgd, backdoor, screening]
+BENCHMARKS = [upload_memory, web, load, startup, intake_library, evasion, library_pgd, estimates, backdoor, screening]
 
 failed = []
 for benchmark in BENCHMARKS:

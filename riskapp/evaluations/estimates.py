@@ -17,6 +17,12 @@ from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.jobs.kinds import get_kind
 
 
+# What a job spends besides the counted passes: the sandbox's start (2–5 s cold, benchmarks/README.md), loading
+# the model and data, ART's import, writing example images (about 2.5 s for a digits PGD run whose passes take
+# 0.2 s, benchmarks/estimates.py).
+START_SECONDS = 10
+
+
 @dataclass(frozen=True)
 class Estimate:
     seconds: float | None  # at most, on the device that timed the model; None: no timing to go by
@@ -65,7 +71,7 @@ def evaluation_estimate(
     if kind == "strip" and options.get("suspect_id"):
         params["suspect_path"] = "given"
     work = job_work(get_kind(kind).engine_task, params, samples=samples, num_classes=model.num_classes or 2)
-    seconds = work.seconds(timing)
+    seconds = START_SECONDS + work.seconds(timing)
     where = "a GPU worker" if timing["device"] == "cuda" else f"a CPU worker ({timing['threads']} threads)"
     per_image = f"{timing['gradient_s'] * 1000:.0f} ms a forward + gradient per sample"
     return Estimate(
