@@ -58,7 +58,10 @@ def load_data(
 def predict_logits(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     import torch
 
+    from attacks.memory import fit_batch
+
     x = torch.as_tensor(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x
+    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), gradient=False).batch_size
     with torch.inference_mode():
         return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
@@ -68,7 +71,9 @@ def features(model: nn.Module, x: np.ndarray, batch_size: int = 512, ctx: RunCon
     import torch
 
     from attacks.architectures import penultimate_features
+    from attacks.memory import fit_batch
 
+    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), gradient=False).batch_size
     parts = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):

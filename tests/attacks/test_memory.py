@@ -91,3 +91,20 @@ def test_strip_blends_fewer_inputs_per_forward_when_memory_is_short_with_the_sam
     short = strip_entropies(network, x, overlays, n=10, seed=3)
     assert max(seen) == 40  # 45 blended images fit: four inputs of ten blends each
     np.testing.assert_allclose(short, roomy, rtol=1e-6)
+
+
+def test_backdoor_predictions_and_features_come_in_batches_that_fit(monkeypatch):
+    from attacks.backdoor.common import features, predict_logits
+
+    network = build("cnn-digits", 10).eval()
+    x = np.random.default_rng(0).random((50, 1, 8, 8), dtype=np.float32)
+    roomy_logits, roomy_features = predict_logits(network, x), features(network, x)
+    seen = []
+    forward = network.forward
+    monkeypatch.setattr(network, "forward", lambda batch: seen.append(len(batch)) or forward(batch))
+    # Room for 12 samples' forward activations in half the free memory.
+    per_sample = activation_bytes(network, (1, 8, 8)) * memory.FORWARD_FACTOR
+    monkeypatch.setattr(memory, "free_bytes", lambda device="cpu": int(per_sample * 2 * 12))
+    torch.testing.assert_close(predict_logits(network, x), roomy_logits)
+    assert seen and max(seen) == 12
+    np.testing.assert_allclose(features(network, x), roomy_features, rtol=1e-4, atol=1e-6)
