@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from attacks.context import UserError
-from attacks.scanners import hf_folder, image_folder, npz, onnx_model, pickles, safetensors_header, torch_zip, zips
+from attacks.scanners import (
+    hf_folder,
+    image_folder,
+    npz,
+    onnx_model,
+    payloads,
+    safetensors_header,
+    torch_zip,
+    zips,
+)
 from attacks.scanners.findings import Finding, finding
 from attacks.scanners.sniff import classify_zip, mostly_images, read_head, sniff_head
 
@@ -112,14 +121,15 @@ def _scan_zip(path: Path, max_bytes: int) -> tuple[str, list[Finding]]:
                 # Mostly images, with strays: say which members keep it from being an image folder.
                 findings += image_folder.check_image_folder(archive)
             else:
-                findings += torch_zip.malicious_members(archive)
+                findings += payloads.archive_payloads(archive, every_member=False)
         return fmt, findings
 
 
 def _scan_pickle_like(path: Path, fmt: str, size: int) -> tuple[str, list[Finding]]:
-    """Refuse a raw pickle or legacy torch file, and look for a payload to flag it as malicious."""
+    """Refuse a raw pickle, a legacy torch file or a bare .npy array, and look for a payload (the pickle,
+    or the array's when it holds objects) to flag it as malicious."""
     data = path.read_bytes() if size <= MAX_SNIFFED_PICKLE_BYTES else b""
-    malice = pickles.dangerous_globals(data, path.name) if data else []
+    malice = payloads.blob_payloads(data, path.name) if data else []
     if fmt == "unknown" and malice:
         fmt = "pickle"  # a protocol 0/1 pickle has no magic bytes; its imports gave it away
     return fmt, [finding(REFUSED[fmt]), *malice]
@@ -132,7 +142,7 @@ def _findings_for(path: Path, fmt: str, size: int, max_bytes: int) -> tuple[str,
         return fmt, safetensors_header.check_safetensors(path)
     if fmt == "onnx":
         return fmt, onnx_model.check_onnx(path)
-    if fmt in ("pickle", "legacy_torch", "unknown"):
+    if fmt in ("pickle", "legacy_torch", "npy", "unknown"):
         return _scan_pickle_like(path, fmt, size)
     return fmt, [finding(REFUSED[fmt])]
 

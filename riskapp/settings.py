@@ -341,7 +341,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing bodies nested deeper than any request needs (else a RecursionError, a 500).
+    "DEFAULT_PARSER_CLASSES": ["riskapp.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "riskapp.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "riskapp.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

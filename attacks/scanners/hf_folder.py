@@ -14,8 +14,8 @@ from pathlib import Path
 
 from attacks.context import UserError
 from attacks.scanners.findings import Finding, finding
+from attacks.scanners.payloads import archive_payloads
 from attacks.scanners.safetensors_header import check_safetensors
-from attacks.scanners.torch_zip import malicious_members
 
 
 def check_hf_folder(archive: zipfile.ZipFile) -> list[Finding]:
@@ -23,7 +23,7 @@ def check_hf_folder(archive: zipfile.ZipFile) -> list[Finding]:
 
     names = archive.namelist()
     findings = [finding("hf_folder_layout", detail=problem) for problem in folder_problems(names)]
-    findings += malicious_members(archive)
+    findings += archive_payloads(archive, every_member=False)
     if findings:
         return findings
     _, members = _members(names)

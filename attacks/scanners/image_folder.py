@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from attacks.scanners.findings import Finding, finding
-from attacks.scanners.pickles import dangerous_globals
+from attacks.scanners.payloads import blob_payloads
 from attacks.scanners.sniff import JUNK_FOLDERS, PICKLE_PROTOCOLS, ignored_member, is_image_name
 from attacks.scanners.zips import read_member
 
@@ -99,9 +99,10 @@ def read_layout(names: list[str]) -> Layout:
 
 
 def _payload(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> list[Finding]:
+    """A payload in a member that is not an image: a pickle, or one inside an array or a nested zip."""
     if info.file_size > MAX_PAYLOAD_BYTES:
         return []
-    return dangerous_globals(read_member(archive, info), info.filename)
+    return blob_payloads(read_member(archive, info), info.filename)
 
 
 def _check_bytes(archive: zipfile.ZipFile) -> list[Finding]:

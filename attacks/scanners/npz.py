@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from attacks.scanners.findings import Finding, finding
+from attacks.scanners.payloads import archive_payloads
 from attacks.scanners.pickles import dangerous_globals
 from attacks.scanners.zips import read_member
 
@@ -71,11 +72,13 @@ def check_npz(archive: zipfile.ZipFile) -> list[Finding]:
     findings: list[Finding] = []
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, np.dtype[Any]] = {}
+    unexpected: set[str] = set()
     for info in archive.infolist():
         name = info.filename
         key = name.removesuffix(".npy")
         if not name.endswith(".npy") or key not in REQUIRED + OPTIONAL:
             findings.append(finding("npz_unexpected_member", member=name))
+            unexpected.add(name)
             continue
         try:
             shape, dtype, header_size = _read_header(archive, info)
@@ -94,6 +97,10 @@ def check_npz(archive: zipfile.ZipFile) -> list[Finding]:
             findings.append(finding("npz_bad_array", member=key, detail="is truncated or has trailing bytes"))
             continue
         shapes[key], dtypes[key] = shape, dtype
+    # Refused already; still look for a payload in them (an object array, a pickle, a zip), to flag the file
+    # as malicious. Their own arrays are not read unless they hold objects.
+    checked = frozenset(info.filename for info in archive.infolist() if info.filename not in unexpected)
+    findings.extend(archive_payloads(archive, skip=checked, every_member=False))
     parsed_names = {info.filename.removesuffix(".npy") for info in archive.infolist()}
     findings.extend(finding("npz_missing_member", member=key) for key in REQUIRED if key not in parsed_names)
     findings.extend(

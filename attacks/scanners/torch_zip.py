@@ -11,8 +11,9 @@ import re
 import zipfile
 
 from attacks.scanners.findings import Finding, finding
-from attacks.scanners.pickles import check_state_dict_pickle, dangerous_globals
-from attacks.scanners.sniff import PICKLE_PROTOCOLS, TORCH_DATA_PICKLE
+from attacks.scanners.payloads import archive_payloads
+from attacks.scanners.pickles import check_state_dict_pickle
+from attacks.scanners.sniff import TORCH_DATA_PICKLE
 from attacks.scanners.zips import read_member
 
 RECORDS = frozenset(
@@ -27,34 +28,12 @@ RECORDS = frozenset(
     }
 )
 _STORAGE_RECORD = re.compile(r"^data/\d+$")
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dat", ".data")
 MAX_PICKLE_BYTES = 256 * 1024 * 1024  # a state_dict's data.pkl is kilobytes; tensors live in data/<n>
 MAX_LISTED = 10  # findings of one kind worth showing; the verdict does not change after the first
 
 
-def _looks_like_pickle(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    if info.filename.casefold().endswith(_PICKLE_SUFFIXES):
-        return True
-    with archive.open(info) as member:
-        return member.read(2) in PICKLE_PROTOCOLS
-
-
 def _read_pickle(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
     return None if info.file_size > MAX_PICKLE_BYTES else read_member(archive, info)
-
-
-def malicious_members(archive: zipfile.ZipFile, *, skip: frozenset[str] = frozenset()) -> list[Finding]:
-    """The malicious-signature check on every member that is or looks like a pickle."""
-    findings: list[Finding] = []
-    for info in archive.infolist():
-        if info.filename in skip or not _looks_like_pickle(archive, info):
-            continue
-        data = _read_pickle(archive, info)
-        if data is not None:
-            findings.extend(dangerous_globals(data, info.filename))
-            if len(findings) >= MAX_LISTED:
-                break
-    return findings
 
 
 def check_pytorch_zip(archive: zipfile.ZipFile) -> list[Finding]:
@@ -82,6 +61,8 @@ def check_pytorch_zip(archive: zipfile.ZipFile) -> list[Finding]:
         scanned += 1
     if scanned == 0:
         findings.append(finding("pickle_not_scanned"))
-    # Unexpected members are refused already; still look for a payload in them, to flag the file as malicious.
-    findings.extend(malicious_members(archive, skip=frozenset(info.filename for info in data_pickles)))
+    # Unexpected members are refused already; still look for a payload in them (and in zips among them),
+    # to flag the file as malicious. The tensor data is not read: it announces no pickle.
+    checked = frozenset(info.filename for info in data_pickles)
+    findings.extend(archive_payloads(archive, skip=checked, every_member=False))
     return findings

@@ -1,8 +1,7 @@
 """Models and datasets over the API: uploads go through the same streaming intake as the browser's."""
 
-import json
-
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,6 +21,7 @@ from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStat
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
+from riskapp.user_json import user_json_parse
 
 FILE_FIELD = "file"
 
@@ -278,9 +278,9 @@ class ModelUploadApi(StreamingUploadApi):
             if not value.strip():
                 return {}
             try:
-                parsed = json.loads(value)
-            except ValueError as error:
-                raise serializers.ValidationError(f"Not valid JSON: {error}.") from None
+                parsed = user_json_parse(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
             if not isinstance(parsed, dict):
                 raise serializers.ValidationError('Give an object, e.g. {"scale": 255}.')
             return parsed

@@ -10,6 +10,8 @@ from typing import Any
 
 from django import forms
 
+from riskapp.user_json import user_json_check
+
 MAX_SUGGESTIONS = 8
 
 
@@ -61,6 +63,7 @@ class PreprocessingField(forms.JSONField):
         super().validate(value)
         if value in self.empty_values:
             return
+        user_json_check(value)
         problem = preprocessing_problem("", value) if isinstance(value, dict) else "must be a JSON object."
         if problem:
             raise forms.ValidationError(problem)

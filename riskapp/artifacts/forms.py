@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
+from riskapp.user_json import user_json_parse
 
 CARD_FIELDS = [
     "name",
@@ -137,10 +138,7 @@ class ModelCardForm(forms.ModelForm):
         text = self.cleaned_data["preprocessing"].strip()
         if not text:
             return {}
-        try:
-            value = json.loads(text)
-        except ValueError as error:
-            raise forms.ValidationError(f"Not valid JSON: {error}.") from None
+        value = user_json_parse(text)
         if not isinstance(value, dict):
             raise forms.ValidationError('Give an object, e.g. {"scale": 255}.')
         return value

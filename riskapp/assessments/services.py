@@ -25,6 +25,7 @@ from riskapp.assessments.models import (
 from riskapp.assessments.register import BAND_ORDER, current_band, register_snapshot
 from riskapp.audit.services import audit_record
 from riskapp.projects.models import Project
+from riskapp.user_json import user_json_check
 
 
 def answer_to_json(value: object) -> object:
@@ -89,7 +90,9 @@ def answer_set(*, actor: AbstractBaseUser, project: Project, question_id: str, r
     if raw is None:
         version.answers.pop(question_id, None)
     else:
-        version.answers[question_id] = answer_to_json(normalise_answer(question, raw))
+        version.answers[question_id] = user_json_check(
+            answer_to_json(normalise_answer(question, raw)), what=question_id
+        )
     after = version.answers.get(question_id)
     if before != after:
         version.save(update_fields=["answers", "updated_at"])
@@ -257,9 +260,11 @@ def evidence_record(
     job=None,
     model=None,
     actor: AbstractBaseUser | None = None,
+    measurement: dict[str, Any] | None = None,
 ) -> Evidence:
     """Attach measured evidence (a job's result, about `model` or the whole project) to the project; the register
-    re-scores with the latest measurement per kind and model, the worst model deciding."""
+    re-scores with the latest measurement per kind and model, the worst model deciding. `measurement` says how
+    strong it is (attacks, steps, query budget, inputs): without it, evidence can raise a risk but not lower it."""
     bank = load_bank()
     try:
         bank.evidence_kind(kind)
@@ -268,13 +273,25 @@ def evidence_record(
     if model is not None and model.project_id != project.pk:
         raise ValidationError("Evidence must be about a model of the same project.")
     evidence = Evidence.objects.create(
-        project=project, kind=kind, value=value, source=source[:200], job=job, model=model
+        project=project,
+        kind=kind,
+        value=value,
+        source=source[:200],
+        job=job,
+        model=model,
+        measurement=measurement or {},
     )
     audit_record(
         actor=actor,
         action="evidence.recorded",
         target=evidence,
         project_id=project.pk,
-        after={"kind": kind, "value": value, "source": source, "model_id": getattr(model, "pk", None)},
+        after={
+            "kind": kind,
+            "value": value,
+            "source": source,
+            "model_id": getattr(model, "pk", None),
+            "measurement": measurement or {},
+        },
     )
     return evidence

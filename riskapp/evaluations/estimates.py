@@ -16,7 +16,6 @@ from attacks.cost import job_work  # imports no torch
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.jobs.kinds import get_kind
 
-
 # What a job spends besides the counted passes: the sandbox's start (2–5 s cold, benchmarks/README.md), loading
 # the model and data, ART's import, writing example images (about 2.5 s for a digits PGD run whose passes take
 # 0.2 s, benchmarks/estimates.py).

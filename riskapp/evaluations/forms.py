@@ -84,6 +84,8 @@ class EvaluationForm(forms.Form):
         self.fields["teacher"].initial = model.parent_id
 
     def clean_eps(self):
+        from attacks.evasion.params import MAX_GRID  # the engine's own limit; imports no torch
+
         try:
             values = [float(v) for v in self.cleaned_data["eps"].replace(";", ",").split(",") if v.strip()]
         except ValueError:
@@ -92,7 +94,13 @@ class EvaluationForm(forms.Form):
             raise forms.ValidationError("ε must be a finite number, e.g. 0.1 for inputs in [0, 1].")
         if any(v <= 0 for v in values):
             raise forms.ValidationError("ε must be above 0.")
-        return sorted(set(values))
+        grid = sorted(set(values))
+        if len(grid) > MAX_GRID:
+            # The engine refuses it too, but only once the job runs: say so before a job is queued.
+            raise forms.ValidationError(
+                f"ε takes at most {MAX_GRID} values (a robustness curve's grid); got {len(grid)}."
+            )
+        return grid
 
     def clean(self):
         data = super().clean()

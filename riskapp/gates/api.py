@@ -81,7 +81,8 @@ class GateListApi(APIView):
     def get(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id)
         model_id = request.query_params.get("model")
-        if model_id is not None and not model_id.isdigit():
+        # ASCII digits only: str.isdigit accepts "²" and other digits that int() cannot read.
+        if model_id is not None and not (model_id.isascii() and model_id.isdigit()):
             raise serializers.ValidationError({"model": ["Give the id of a model of this project."]})
         model = model_for_project(project=access.project, model_id=int(model_id)) if model_id else None
         return Response(_evaluation(access.project, model))

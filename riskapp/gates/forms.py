@@ -6,6 +6,7 @@ from django import forms
 
 from riskapp.evaluations.services import EPS_BOUNDED
 from riskapp.gates.models import GateKind
+from riskapp.user_json import NumberField
 
 # The gate's parameters by kind (the form's fields beyond kind and enabled).
 KIND_PARAMS: dict[str, tuple[str, ...]] = {
@@ -27,10 +28,10 @@ class GateForm(forms.Form):
             "invalid_choice": f"%(value)s is not an ε-bounded attack; choose one of {', '.join(sorted(EPS_BOUNDED))}."
         },
     )
-    eps = forms.FloatField(
+    eps = NumberField(
         required=False, min_value=0, label="ε", help_text="Minimum robust accuracy: the budget, in input units."
     )
-    threshold = forms.FloatField(
+    threshold = NumberField(
         required=False,
         min_value=0,
         max_value=1,

@@ -1,6 +1,7 @@
 """Jobs over the API: create one by kind with validated parameters, follow its status and progress,
 cancel it, read its result and files. The same services and access rules as the HTML views."""
 
+import json
 from typing import Any
 
 from django import forms
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from riskapp.api.errors import Conflict
-from riskapp.api.fields import ChoiceField
+from riskapp.api.fields import MAX_ECHO, ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.forms import ValidationForm
@@ -29,6 +30,7 @@ from riskapp.jobs.models import Job, JobStatus
 from riskapp.jobs.selectors import job_for_project, jobs_for_project
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
+from riskapp.user_json import user_json_check
 
 # Parameters of the kinds started on a model (validation, security tests): API name -> the form's field.
 VALIDATION_PARAMS = {"model_id": None, "dataset_id": "dataset", "sample_limit": "sample_limit"}
@@ -150,6 +152,22 @@ def _project_model(project, parameters: dict[str, Any]):
     return model
 
 
+# Id parameters beyond model_id (checked by _project_model): what each names, for its error.
+ID_PARAMS = {"dataset_id": "a dataset", "teacher_id": "a model", "suspect_id": "a dataset"}
+
+
+def _refuse_non_integer_ids(parameters: dict[str, Any]) -> None:
+    """An id is a whole number: a form field would read 19.5 as 19 (and true as 1) and run on that object."""
+    errors = {
+        name: [f"Give the id of {what} of this project: a whole number, not {json.dumps(parameters[name])[:MAX_ECHO]}."]
+        for name, what in ID_PARAMS.items()
+        if parameters.get(name) is not None
+        and (isinstance(parameters[name], bool) or not isinstance(parameters[name], int))
+    }
+    if errors:
+        raise serializers.ValidationError({"parameters": errors})
+
+
 def _form_value(name: str, value: Any) -> Any:
     if name == "eps" and isinstance(value, list):
         return ",".join(str(v) for v in value)  # a grid, for a robustness curve
@@ -164,6 +182,7 @@ def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
     """Start a job of any user-startable kind through the service that owns it; field-named errors on bad input."""
     if kind == "validation":
         _refuse_unknown(parameters, VALIDATION_PARAMS)
+        _refuse_non_integer_ids(parameters)
         model = _project_model(project, parameters)
         form = ValidationForm(data={"sample_limit": 2000, **_form_data(parameters, VALIDATION_PARAMS)}, project=project)
         if not form.is_valid():
@@ -176,6 +195,7 @@ def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
         )
     if kind in dict(EVALUATION_CHOICES):
         _refuse_unknown(parameters, EVALUATION_PARAMS)
+        _refuse_non_integer_ids(parameters)
         model = _project_model(project, parameters)
         defaults = {"attack": "pgd_linf", "eps": "0.1", "sample_limit": 500}
         form = EvaluationForm(data={**defaults, **_form_data(parameters, EVALUATION_PARAMS), "kind": kind}, model=model)
@@ -215,6 +235,12 @@ class JobCreateApi(ThrottleMessageMixin, APIView):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.fields["kind"].choices = startable_kinds()  # the registry is complete once the apps are ready
+
+        def validate_parameters(self, value: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return user_json_check(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
 
     @extend_schema(
         operation_id="jobs_create",

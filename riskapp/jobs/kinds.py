@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from riskapp.user_json import NumberField, user_json_check
+
 QUEUES = (("gpu", "GPU workers (attacks, scans)"), ("cpu", "CPU workers (intake, reports)"))
 QUEUE_CHOICE = {"invalid_choice": "%(value)s is not a queue; choose gpu or cpu."}
 
@@ -19,7 +21,7 @@ class EnvironmentCheckForm(forms.Form):
 
 class SpeedCheckForm(forms.Form):
     queue = forms.ChoiceField(choices=QUEUES, initial="gpu", error_messages=QUEUE_CHOICE)
-    duration_s = forms.FloatField(min_value=1, max_value=600, initial=10, label="Duration (s)")
+    duration_s = NumberField(min_value=1, max_value=600, initial=10, label="Duration (s)")
     size = forms.IntegerField(min_value=64, max_value=4096, initial=512, label="Matrix size")
 
 
@@ -51,7 +53,10 @@ class JobKind:
         form = self.form(data=data)
         if not form.is_valid():
             raise ValidationError([f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()])
-        return form.cleaned_data
+        # JSON-typed fields take any JSON value: refuse what the database cannot store (jsonb: no NUL) or what
+        # is not JSON (NaN). No size limit here: riskapp's own kinds carry a card's class names (thousands, for
+        # a library model); what users send is bounded where they send it.
+        return user_json_check(form.cleaned_data, what="parameters", max_bytes=None)
 
     def queue_for(self, parameters: dict[str, Any]) -> str:
         return self.queue or parameters.get("queue", "gpu")

@@ -73,17 +73,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def job_worker_lost(job: Job, *, now: datetime | None = None) -> bool:
-    """Whether the worker that last claimed a running job is gone.
+def job_worker_lost(job: Job, *, now: datetime | None = None) -> str | None:
+    """Why the worker that last claimed a running job is presumed gone, or None while it is not.
 
     On the same host we can see that its process died; elsewhere, its heartbeat has stopped.
     """
     now = now or timezone.now()
     same_host = job.worker == socket.gethostname() and job.worker_pid
-    if same_host and (job.worker_pid == os.getpid() or not _pid_alive(job.worker_pid)):
-        return True
+    if same_host and job.worker_pid == os.getpid():
+        return f"its worker process ({job.worker}, pid {job.worker_pid}) is this one, which is no longer running it."
+    if same_host and not _pid_alive(job.worker_pid):
+        return f"its worker process ({job.worker}, pid {job.worker_pid}) is gone."
     stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
-    return job.heartbeat_at is None or job.heartbeat_at < stale_before
+    if job.heartbeat_at is None:
+        return f"its worker ({job.worker}, pid {job.worker_pid}) never sent a heartbeat."
+    if job.heartbeat_at < stale_before:
+        return (
+            f"its worker ({job.worker}, pid {job.worker_pid}) sent no heartbeat since {job.heartbeat_at.isoformat()}."
+        )
+    return None
 
 
 def _attempts_exhausted_error(attempts: int) -> str:
@@ -170,7 +178,8 @@ def job_claim(*, job_id: int, worker: str | None = None, worker_pid: int | None 
     if job is None:
         log.warning("job %s: no such job, message dropped", job_id)
         return None
-    if job.status == JobStatus.RUNNING and not job_worker_lost(job):
+    lost = job_worker_lost(job) if job.status == JobStatus.RUNNING else None
+    if job.status == JobStatus.RUNNING and not lost:
         log.info("job %s: already running on %s pid %s, duplicate delivery dropped", job_id, job.worker, job.worker_pid)
         return None
     if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -190,19 +199,41 @@ def job_claim(*, job_id: int, worker: str | None = None, worker_pid: int | None 
             _finish(job, from_status=job.status, status=JobStatus.FAILED, error=_attempts_exhausted_error(job.attempts))
         return None
     now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=job.status, attempts=job.attempts).update(
-        status=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        worker=worker,
-        worker_pid=worker_pid,
-        sandbox_pid=None,
-        error="",
-    )
-    if not claimed:
-        log.info("job %s: claimed by someone else first", job_id)
-        return None
+    with transaction.atomic():
+        claimed = Job.objects.filter(pk=job_id, status=job.status, attempts=job.attempts).update(
+            status=JobStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            worker_pid=worker_pid,
+            sandbox_pid=None,
+            error="",
+        )
+        if not claimed:
+            log.info("job %s: claimed by someone else first", job_id)
+            return None
+        if lost:
+            # The lost attempt ends here, taken over by the redelivered message: without this event the
+            # audit trail would not show that it ever ran (the reconciler's requeue records the same).
+            audit_record(
+                actor=None,
+                action="job.requeued",
+                target=job,
+                project_id=job.project_id,
+                before={
+                    "status": JobStatus.RUNNING,
+                    "attempts": job.attempts,
+                    "worker": job.worker,
+                    "worker_pid": job.worker_pid,
+                },
+                after={
+                    "status": JobStatus.RUNNING,
+                    "attempts": job.attempts + 1,
+                    "worker": worker,
+                    "reason": f"Attempt {job.attempts} was lost: {lost} Running it again."[:500],
+                },
+            )
     job.refresh_from_db()
     return job
 

@@ -43,10 +43,25 @@ def project_update(
     return project
 
 
-def _ensure_an_owner_remains(project: Project, leaving: Membership) -> None:
+def _locked_for_change(membership: Membership) -> Membership:
+    """The membership, re-read under a row lock, with the project's owner memberships locked first.
+
+    Two owners who demote or remove each other at the same moment would each still see the other as
+    owner and both go ahead, leaving the project with none. Whoever locks the owner rows first decides;
+    the other waits, then reads who is owner after that change. Every change takes the owners' locks
+    before the membership's own, in id order, so that two changes never wait on each other.
+    """
+    owners = Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.OWNER)
+    list(owners.order_by("pk").values_list("pk", flat=True))  # evaluated for its locks
+    return Membership.objects.select_for_update().get(pk=membership.pk)
+
+
+def _ensure_an_owner_remains(leaving: Membership) -> None:
+    """Call with the owners locked (_locked_for_change), in the transaction of the change."""
     if leaving.role != Role.OWNER:
         return
-    if not project.memberships.filter(role=Role.OWNER).exclude(pk=leaving.pk).exists():
+    others = Membership.objects.filter(project_id=leaving.project_id, role=Role.OWNER).exclude(pk=leaving.pk)
+    if not others.exists():
         raise ValidationError("A project needs at least one owner: make someone else owner first.")
 
 
@@ -67,10 +82,10 @@ def membership_add(*, actor: AbstractBaseUser, project: Project, user: AbstractB
 
 @transaction.atomic
 def membership_set_role(*, actor: AbstractBaseUser, membership: Membership, role: str) -> Membership:
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _locked_for_change(membership)
     before = membership.role
     if role != Role.OWNER:
-        _ensure_an_owner_remains(membership.project, membership)
+        _ensure_an_owner_remains(membership)
     membership.role = Role(role)
     membership.save(update_fields=["role"])
     audit_record(
@@ -86,8 +101,8 @@ def membership_set_role(*, actor: AbstractBaseUser, membership: Membership, role
 
 @transaction.atomic
 def membership_remove(*, actor: AbstractBaseUser, membership: Membership) -> None:
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    _ensure_an_owner_remains(membership.project, membership)
+    membership = _locked_for_change(membership)
+    _ensure_an_owner_remains(membership)
     audit_record(
         actor=actor,
         action="membership.removed",

@@ -140,6 +140,53 @@ def zip_nested_archive(path: Path) -> Path:
     return _rewrite_zip(clean, path, [(f"{prefix}/data/99", inner.getvalue())])
 
 
+def _zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def zip_nested_pickle(path: Path, canary: Path, *, levels: int = 1) -> Path:
+    """A checkpoint with a member that is a zip (`levels` zips deep) whose `payload.pkl` calls os.system."""
+    inner = _zip_bytes([("payload.pkl", pickle.dumps(SystemPayload(canary), protocol=4))])
+    for level in range(levels - 1):
+        inner = _zip_bytes([(f"level{level}.zip", inner)])
+    clean = benign_state_dict(path.with_name("clean-" + path.name))
+    prefix = zipfile.ZipFile(clean).namelist()[0].split("/")[0]
+    return _rewrite_zip(clean, path, [(f"{prefix}/extras.zip", inner)])
+
+
+def _object_array(canary: Path) -> np.ndarray:
+    array = np.empty(2, dtype=object)
+    array[0], array[1] = SystemPayload(canary), 1.0
+    return array
+
+
+def npz_object_array_named(path: Path, canary: Path, name: str = "arr_0") -> Path:
+    """Digits-like x and y, and the os.system object array as another member (`np.savez(f, objects)`)."""
+    with path.open("wb") as stream:
+        np.savez(stream, x=np.zeros((2, 4), np.float32), y=np.array([0, 1]), **{name: _object_array(canary)})
+    return path
+
+
+def npz_with_nested_npz(path: Path, canary: Path) -> Path:
+    """An .npz whose extra member is itself an .npz holding the os.system object array as x."""
+    inner = io.BytesIO()
+    np.savez(inner, x=_object_array(canary), y=np.array([0, 1]))
+    with path.open("wb") as stream:
+        np.savez(stream, x=np.zeros((2, 4), np.float32), y=np.array([0, 1]))
+    return _rewrite_zip(path, path.with_name("nested-" + path.name), [("extra.npz", inner.getvalue())])
+
+
+def npy_object_array(path: Path, canary: Path) -> Path:
+    """A bare .npy of the os.system object array (np.save with allow_pickle)."""
+    with path.open("wb") as stream:
+        np.save(stream, _object_array(canary), allow_pickle=True)
+    return path
+
+
 def zip_bad_crc(path: Path) -> Path:
     """A checkpoint with one byte of a stored tensor flipped after the CRC was written."""
     benign_state_dict(path)
@@ -244,14 +291,16 @@ def keras_v3(path: Path) -> Path:
     return path
 
 
-def image_folder_with_pickle(path: Path, canary: Path) -> Path:
-    """A valid-looking image folder (two classes of PNGs) with an os.system pickle renamed `cats/evil.jpg`."""
+def image_folder_with_pickle(path: Path, canary: Path, *, nested: bool = False) -> Path:
+    """A valid-looking image folder (two classes of PNGs) with an os.system pickle renamed `cats/evil.jpg`
+    (nested: inside a zip renamed `cats/evil.jpg`)."""
     from attacks.png import png_bytes
 
+    payload = pickle.dumps(SystemPayload(canary), protocol=4)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("cats/001.png", png_bytes(np.full((30, 40, 3), 200, np.uint8)))
         archive.writestr("dogs/001.png", png_bytes(np.full((30, 40, 3), 50, np.uint8)))
-        archive.writestr("cats/evil.jpg", pickle.dumps(SystemPayload(canary), protocol=4))
+        archive.writestr("cats/evil.jpg", _zip_bytes([("payload.pkl", payload)]) if nested else payload)
     return path
 
 
@@ -351,6 +400,36 @@ CASES: dict[str, tuple[Builder, str, str, bool]] = {
         "zip_nested_archive",
         False,
     ),
+    "checkpoint with a nested zip holding an os.system pickle": (
+        lambda d, c: zip_nested_pickle(d / "model.pt", c),
+        "pytorch_zip",
+        "pickle_dangerous_global",
+        True,
+    ),
+    "checkpoint with an os.system pickle three zips deep": (
+        lambda d, c: zip_nested_pickle(d / "model.pt", c, levels=3),
+        "pytorch_zip",
+        "pickle_dangerous_global",
+        True,
+    ),
+    ".npz with an os.system object array under another name (arr_0)": (
+        lambda d, c: npz_object_array_named(d / "data.npz", c),
+        "npz",
+        "pickle_dangerous_global",
+        True,
+    ),
+    ".npz holding an .npz whose object array carries os.system": (
+        lambda d, c: npz_with_nested_npz(d / "data.npz", c),
+        "npz",
+        "pickle_dangerous_global",
+        True,
+    ),
+    "bare .npy object array carrying os.system": (
+        lambda d, c: npy_object_array(d / "data.npy", c),
+        "npy",
+        "pickle_dangerous_global",
+        True,
+    ),
     "checkpoint with a bad CRC": (
         lambda d, c: zip_bad_crc(d / "model.pt"),
         "pytorch_zip",
@@ -391,6 +470,12 @@ CASES: dict[str, tuple[Builder, str, str, bool]] = {
     "Keras v3 (.keras) archive": (lambda d, c: keras_v3(d / "model.keras"), "keras", "keras", False),
     "image folder with an os.system pickle renamed cats/evil.jpg": (
         lambda d, c: image_folder_with_pickle(d / "images.zip", c),
+        "image_folder",
+        "pickle_dangerous_global",
+        True,
+    ),
+    "image folder with a zip holding an os.system pickle": (
+        lambda d, c: image_folder_with_pickle(d / "images.zip", c, nested=True),
         "image_folder",
         "pickle_dangerous_global",
         True,

@@ -52,7 +52,22 @@ WAITING = "This assessment is waiting for review: a reviewer must approve or ret
 FOUR_EYES = "You submitted this assessment: another reviewer must approve it (four-eyes rule)."
 RETURN_NEEDS_COMMENT = "Say what needs to change: returning an assessment needs a comment."
 
+NUL = "operation.risk_owner: a NUL character (\\u0000) cannot be stored; remove it."
+DEEP = "[" * 5000 + "]" * 5000
+
 API = [
+    Refused(
+        "a NUL character in a text answer (was a 500 on PostgreSQL, whose jsonb refuses it)",
+        answers({"answers": {"operation.risk_owner": "Dana\u0000"}}),
+        400,
+        {"detail": NUL},
+    ),
+    Refused(
+        "an answer nested 5,000 levels deep (was a 500: RecursionError)",
+        answers('{"answers": {"operation.risk_owner": ' + DEEP + "}}", content_type="application/json", format=None),
+        400,
+        {"detail": "JSON parse error - the body is nested more than 64 levels deep; send a flatter one."},
+    ),
     Refused(
         "unknown question",
         answers({"answers": {"no.such.question": "yes"}}),
@@ -178,6 +193,18 @@ API = [
 ]
 
 BROWSER = [
+    Refused(
+        "a NUL character in a text answer (was a 500 on PostgreSQL)",
+        answer("operation.risk_owner", "Dana\x00"),
+        422,
+        {"context:error": NUL},
+    ),
+    Refused(
+        "a NUL character in a text answer, without htmx",
+        answer("operation.risk_owner", "Dana\x00", htmx=False),
+        302,
+        {"message": NUL},
+    ),
     Refused(
         "unknown question",
         answer("no.such.question", "yes"),

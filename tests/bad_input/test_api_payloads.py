@@ -102,6 +102,18 @@ PAYLOADS = [
         {"detail": "Invalid page 'first': That page number is not an integer. Pages are numbered from 1."},
     ),
     Refused(
+        "a body nested 5,000 levels deep (was a 500: RecursionError)",
+        create_project('{"name": ' + "[" * 5000 + "]" * 5000 + "}", content_type="application/json", format=None),
+        400,
+        {"detail": "JSON parse error - the body is nested more than 64 levels deep; send a flatter one."},
+    ),
+    Refused(
+        "gates of a model id in superscript digits (was a 500: '²' passed str.isdigit, not int())",
+        get("gates/?model=²"),
+        400,
+        {"model": "Give the id of a model of this project."},
+    ),
+    Refused(
         "gates of a model id that is not a number",
         get("gates/?model=latest"),
         400,

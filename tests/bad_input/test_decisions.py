@@ -155,6 +155,12 @@ GATES_API = [
         {"params/threshold": "Ensure this value is greater than or equal to 0."},
     ),
     Refused("threshold not a number", gate(**robust(threshold="high")), 400, {"params/threshold": "Enter a number."}),
+    Refused(
+        "threshold true (was read as 1.0)",
+        gate(kind="max_transfer_success", params={"threshold": True}),
+        400,
+        {"params/threshold": "Give a number, not true or false."},
+    ),
     Refused("eps zero", gate(**robust(eps=0)), 400, {"params/eps": "ε must be above 0."}),
     Refused(
         "a parameter the kind needs, missing",

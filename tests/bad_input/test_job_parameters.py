@@ -80,7 +80,22 @@ def plan_start(model=lambda w: w.student, **fields):
     )
 
 
+def start_raw(body: str):
+    """POST jobs/create/ with `body` as the raw JSON text."""
+    return lambda w: w.api().post(w.api_url("jobs/create/"), body, content_type="application/json")
+
+
+def nested(levels: int):
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 ATTACKS = "choose one of fgsm, pgd_linf"
+GRID_2000 = [round(0.0001 * (i + 1), 4) for i in range(2000)]  # up to 0.2, within the data's [0, 1]
+TOO_MANY_EPS = "ε takes at most 32 values (a robustness curve's grid); got 2000."
+NOT_AN_ID = "Give the id of a dataset of this project: a whole number, not"
 NOT_READY_DATA = "Choose a dataset of this project that has passed intake"
 RANGE = "is outside the input range: with inputs in [0, 1] (the dataset's) an L∞ ε must be at most 1."
 
@@ -127,6 +142,54 @@ API = [
         start("speed_check", {"size": "big"}),
         400,
         {"parameters/size": "Enter a whole number."},
+    ),
+    Refused(
+        "parameters nested 5,000 levels deep (was a 500: RecursionError)",
+        start_raw('{"kind": "speed_check", "parameters": {"size": ' + "[" * 5000 + "]" * 5000 + "}}"),
+        400,
+        {"detail": "JSON parse error - the body is nested more than 64 levels deep; send a flatter one."},
+    ),
+    Refused(
+        "a parameter nested 40 levels deep",
+        start("speed_check", {"size": nested(40)}),
+        400,
+        {"parameters": "Nested more than 32 levels deep; give a flatter value."},
+    ),
+    Refused(
+        "a NUL character in a parameter (PostgreSQL's jsonb refuses it)",
+        start("environment_check", {"queue": "gpu\u0000"}),
+        400,
+        {"parameters": "A NUL character (\\u0000) cannot be stored; remove it."},
+    ),
+    Refused(
+        "duration given as true (was read as 1 s)",
+        start("speed_check", {"duration_s": True}),
+        400,
+        {"parameters/duration_s": "Give a number, not true or false."},
+    ),
+    Refused(
+        "dataset id 19.5 (was run on the dataset with id 19)",
+        start("attack", on_student(dataset_id=lambda w: w.data.pk + 0.5)),
+        400,
+        {"parameters/dataset_id": NOT_AN_ID},
+    ),
+    Refused(
+        "dataset id true (was looked up as dataset 1)",
+        start("validation", on_student(dataset_id=True)),
+        400,
+        {"parameters/dataset_id": f"{NOT_AN_ID} true."},
+    ),
+    Refused(
+        "teacher id that is not a whole number",
+        start("lineage", on_student(teacher_id=lambda w: w.teacher.pk + 0.25)),
+        400,
+        {"parameters/teacher_id": "Give the id of a model of this project: a whole number, not"},
+    ),
+    Refused(
+        "robustness curve over 2,000 ε values (was queued, then failed in the engine)",
+        start("robustness_curve", on_student(eps=GRID_2000)),
+        400,
+        {"parameters/eps": TOO_MANY_EPS},
     ),
     Refused(
         "eps negative",
@@ -309,6 +372,12 @@ BROWSER = [
         {"message": "ε: ε must be a finite number"},
     ),
     Refused("security test with a negative eps", evaluate(eps="-1"), 302, {"message": "ε: ε must be above 0."}),
+    Refused(
+        "robustness curve over 2,000 ε values (was queued, then failed in the engine)",
+        evaluate(kind="robustness_curve", eps=", ".join(map(str, GRID_2000))),
+        302,
+        {"message": f"ε: {TOO_MANY_EPS}"},
+    ),
     Refused("security test with eps too large", evaluate(eps="5"), 302, {"message": f"ε: ε=5 {RANGE}"}),
     Refused(
         "security test with an eps grid for a single attack",

@@ -98,6 +98,12 @@ DECLARED = 2 * 1024 * 1024  # over the limit plus the form's allowance: refused 
 LIMIT_MESSAGE = "larger than the upload limit of 1.0\xa0KB. Upload a smaller file, or ask an administrator to raise"
 OTHER_PROJECT_MODEL = lambda w: w.other.model.pk  # noqa: E731
 
+DEEP_JSON = '{"mean": ' + "[" * 5000 + "]" * 5000 + "}"
+TOO_DEEP = "Nested more than 32 levels deep; give a flatter value."
+NUL_JSON = '{"interpolation": "bilinear\\u0000"}'
+NUL = "A NUL character (\\u0000) cannot be stored; remove it."
+NOT_FINITE = "NaN and infinite numbers (such as 1e999) are not JSON; give finite numbers."
+
 REQUEST = [
     Refused("API: empty model file", api_model(b""), 400, {"file": "The submitted file is empty."}),
     Refused("API: empty dataset file", api_dataset(b""), 400, {"file": "The submitted file is empty."}),
@@ -188,6 +194,33 @@ REQUEST = [
         api_model(preprocessing="{scale: 255}"),
         400,
         {"preprocessing": "Not valid JSON: Expecting property name enclosed in double quotes"},
+    ),
+    Refused(
+        "API: preprocessing nested 5,000 levels deep (was a 500: RecursionError)",
+        api_model(preprocessing=DEEP_JSON),
+        400,
+        {"preprocessing": TOO_DEEP},
+    ),
+    Refused(
+        "API: preprocessing with a NUL character (PostgreSQL's jsonb refuses it)",
+        api_model(preprocessing=NUL_JSON),
+        400,
+        {"preprocessing": NUL},
+    ),
+    Refused(
+        "API: preprocessing with NaN", api_model(preprocessing='{"scale": NaN}'), 400, {"preprocessing": NOT_FINITE}
+    ),
+    Refused(
+        "API: preprocessing with Infinity",
+        api_model(preprocessing='{"mean": [Infinity], "std": [1]}'),
+        400,
+        {"preprocessing": NOT_FINITE},
+    ),
+    Refused(
+        "API: preprocessing with 1e999 (read as infinity)",
+        api_model(preprocessing='{"scale": 1e999}'),
+        400,
+        {"preprocessing": NOT_FINITE},
     ),
     Refused(
         "API: preprocessing that is not an object",
@@ -322,6 +355,36 @@ REQUEST = [
         edit_card(input_min=1, input_max=0),
         200,
         {"form:form/input_max": "The valid input range must have its maximum above its minimum."},
+    ),
+    Refused(
+        "browser: preprocessing nested 5,000 levels deep (was a 500: RecursionError)",
+        browser_model(preprocessing=DEEP_JSON),
+        400,
+        {"form:model_form/preprocessing": TOO_DEEP},
+    ),
+    Refused(
+        "browser: preprocessing with 1e999 (read as infinity)",
+        browser_model(preprocessing='{"crop_pct": 1e999}'),
+        400,
+        {"form:model_form/preprocessing": NOT_FINITE},
+    ),
+    Refused(
+        "browser: card edit with preprocessing nested 5,000 levels deep (was a 500: RecursionError)",
+        edit_card(preprocessing=DEEP_JSON),
+        200,
+        {"form:form/preprocessing": TOO_DEEP},
+    ),
+    Refused(
+        "browser: card edit with preprocessing holding a NUL character",
+        edit_card(preprocessing=NUL_JSON),
+        200,
+        {"form:form/preprocessing": NUL},
+    ),
+    Refused(
+        "browser: card edit with preprocessing holding NaN",
+        edit_card(preprocessing='{"std": [NaN], "mean": [0.5]}'),
+        200,
+        {"form:form/preprocessing": NOT_FINITE},
     ),
     Refused(
         "browser: card edit with a SHA-256 that is not one",
@@ -490,6 +553,19 @@ INTAKE = [
         malicious=True,
     ),
     RefusedAtIntake(
+        "a checkpoint with a nested zip whose pickle runs os.system",
+        lambda d, c: hostile.zip_nested_pickle(d / "model.pt", c),
+        ("is itself an archive; nested archives are not accepted.", "extras.zip/payload.pkl' imports posix.system"),
+        malicious=True,
+    ),
+    RefusedAtIntake(
+        "a checkpoint with an os.system pickle three zips deep",
+        lambda d, c: hostile.zip_nested_pickle(d / "model.pt", c, levels=3),
+        ("is itself an archive; nested archives are not accepted.", NOT_LOADED),
+        malicious=True,
+        via="api",
+    ),
+    RefusedAtIntake(
         "zip bomb: a dataset that unpacks to 1 MiB under a 64 KiB limit",
         lambda d, c: _zip_bomb(d / "bomb.npz"),
         ("The zip archive declares 1081600 bytes once unpacked, over the 65536-byte limit.", RESAVE),
@@ -551,6 +627,21 @@ INTAKE = [
         ".npz with an object array (allow_pickle) carrying os.system",
         lambda d, c: hostile.npz_object_array(d / "objects.npz", c),
         ("The array 'x' has an object dtype", "Convert it to a numeric array before saving.", NOT_LOADED),
+        kind="dataset",
+        malicious=True,
+        via="api",
+    ),
+    RefusedAtIntake(
+        ".npz with an os.system object array saved under another name (arr_0)",
+        lambda d, c: hostile.npz_object_array_named(d / "objects.npz", c),
+        ("The dataset contains 'arr_0.npy'; only arrays named x, y", "'arr_0.npy' imports posix.system", NOT_LOADED),
+        kind="dataset",
+        malicious=True,
+    ),
+    RefusedAtIntake(
+        ".npz holding an .npz whose object array carries os.system",
+        lambda d, c: hostile.npz_with_nested_npz(d / "nested.npz", c),
+        ("The dataset contains 'extra.npz'", NOT_LOADED),
         kind="dataset",
         malicious=True,
         via="api",

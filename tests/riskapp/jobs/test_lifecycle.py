@@ -11,6 +11,8 @@ from riskapp.audit.models import AuditEvent
 from riskapp.jobs import services
 from riskapp.jobs.models import Job, JobStatus
 
+ATTACK = {"model_id": 1, "dataset_id": 1, "model_path": "m", "data_path": "d", "attacks": ["pgd_linf"], "eps": 0.1}
+
 
 @pytest.fixture
 def job(team):
@@ -45,6 +47,10 @@ def test_environment_check_can_target_the_cpu_queue(team, sent_jobs, django_capt
         ("speed_check", {"size": "big"}, "size: Enter a whole number"),
         ("environment_check", {"queue": "tpu"}, "queue: tpu is not a queue; choose gpu or cpu."),
         ("environment_check", {"shell": "rm -rf /"}, "Unknown parameter(s) for Environment check: shell"),
+        # JSON-typed parameters take any JSON, but not what cannot be stored (jsonb refuses NUL, JSON has no NaN).
+        ("attack", ATTACK | {"attacks": ["pgd_linf\x00"]}, "parameters: a NUL character (\\u0000) cannot be stored"),
+        ("attack", ATTACK | {"eps": float("nan")}, "parameters: NaN and infinite numbers (such as 1e999) are not JSON"),
+        ("speed_check", {"duration_s": True}, "duration_s: Give a number, not true or false."),
     ],
 )
 def test_bad_job_parameters_are_refused_with_a_clear_message(team, kind, parameters, message):
@@ -92,6 +98,42 @@ def test_a_running_job_whose_local_worker_process_died_is_claimed_again(job):
     services.job_claim(job_id=job.pk, worker=socket.gethostname(), worker_pid=dead.pid)
     again = services.job_claim(job_id=job.pk, worker=socket.gethostname(), worker_pid=12345)
     assert again is not None and again.attempts == 2
+
+
+def test_a_lost_attempt_taken_over_by_its_redelivered_message_leaves_an_audit_event(job):
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    services.job_claim(job_id=job.pk, worker=socket.gethostname(), worker_pid=dead.pid)
+    services.job_claim(job_id=job.pk, worker=socket.gethostname(), worker_pid=12345)
+
+    events = AuditEvent.objects.filter(target_type="job", target_id=str(job.pk)).order_by("pk")
+    assert list(events.values_list("action", flat=True)) == ["job.created", "job.requeued"]
+    lost = events.last()
+    assert lost.before == {
+        "status": JobStatus.RUNNING,
+        "attempts": 1,
+        "worker": socket.gethostname(),
+        "worker_pid": dead.pid,
+    }
+    assert lost.after["attempts"] == 2
+    assert lost.after["reason"] == (
+        f"Attempt 1 was lost: its worker process ({socket.gethostname()}, pid {dead.pid}) is gone. Running it again."
+    )
+
+
+def test_a_lost_attempt_on_another_machine_is_audited_with_its_last_heartbeat(job, settings):
+    settings.JOB_HEARTBEAT_TIMEOUT = 5
+    services.job_claim(job_id=job.pk, worker="host-a", worker_pid=1)
+    last_heartbeat = timezone.now() - timedelta(seconds=60)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=last_heartbeat)
+    assert services.job_claim(job_id=job.pk, worker="host-b", worker_pid=2).attempts == 2
+
+    lost = AuditEvent.objects.get(target_id=str(job.pk), action="job.requeued")
+    assert lost.before["worker"] == "host-a" and lost.after["attempts"] == 2
+    assert lost.after["reason"].startswith("Attempt 1 was lost: its worker (host-a, pid 1) sent no heartbeat since ")
 
 
 def test_a_redelivered_job_at_the_attempts_cap_fails_with_a_readable_error(job, settings):
