@@ -193,6 +193,10 @@ class RiskOutputSerializer(serializers.Serializer):
     expires_on = serializers.DateField(allow_null=True)
     acceptance_overdue = serializers.BooleanField()
     evidence = serializers.ListField(child=serializers.CharField(), help_text="Evidence kinds that re-scored it.")
+    evidence_requests = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Stronger measurements the evidence asks for before it may lower this risk (e.g. AutoAttack).",
+    )
     why = serializers.ListField(child=serializers.CharField(), help_text="Each answer or evidence that moved it.")
 
 

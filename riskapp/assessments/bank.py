@@ -2,8 +2,10 @@
 
 The content is data (``content/*.yaml``), not code. ``load_bank()`` reads it, checks every file against its JSON
 Schema (``content/schema/``), then cross-checks what a schema cannot: that referenced threats, questions, options
-and evidence kinds exist, that every ATLAS / OWASP ML / NIST id is in ``known_ids.yaml``, that ids are unique and
-that conditions only look back. Any problem raises ``BankError`` with one message per problem.
+and evidence kinds exist, that every ATLAS / OWASP ML / NIST AI 100-2 / NIST AI RMF id and every quoted PLOT4ai card
+is in ``known_ids.yaml``, that ids are unique, that conditions only look back, that every evidence rule able to
+lower a likelihood says how strong a measurement must be, and that overlapping controls name controls of their
+threat. Any problem raises ``BankError`` with one message per problem.
 
 Answers are plain values keyed by question id: an option value, a list of option values (multiple choice), a
 number, a date, or text. ``None``, a missing key or ``"unknown"`` all mean "unknown", which is always allowed.
@@ -18,7 +20,6 @@ import enum
 import functools
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,6 @@ ANSWER_TYPES = ("yes_no_unknown", "single_choice", "multiple_choice", "number", 
 CHOICE_TYPES = frozenset({"yes_no_unknown", "single_choice", "multiple_choice"})
 CONTROL_TYPES = frozenset({"yes_no_unknown", "single_choice"})
 CONTENT_FILES = ("questions", "threats", "evidence_rules", "test_plan_rules", "known_ids")
-_RMF_ID = re.compile(r"^(GOVERN|MAP|MEASURE|MANAGE) [0-9]+(\.[0-9]+)?$")
 _CHOICE_OPERATORS = frozenset({"equals", "not_equals", "in", "not_in"})
 _ORDER_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
 
@@ -220,6 +220,19 @@ class Mitigation:
 
 
 @dataclass(frozen=True)
+class ControlOverlap:
+    """Controls that guard against a threat the same way: together they lower a dimension by at most its cap."""
+
+    controls: tuple[str, ...]
+    likelihood: int | None
+    impact: int | None
+    why: str
+
+    def cap(self, dimension: Dimension) -> int | None:
+        return self.likelihood if dimension == "likelihood" else self.impact
+
+
+@dataclass(frozen=True)
 class Threat:
     id: str
     name: str
@@ -234,6 +247,7 @@ class Threat:
     mitigations: tuple[Mitigation, ...]
     evidence: tuple[str, ...]
     sources: tuple[Source, ...]
+    control_overlaps: tuple[ControlOverlap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,6 +265,60 @@ class EvidenceBand:
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """What a measurement must show for a strength tier (all that are given): one of ``attacks`` among its attacks,
+    at least ``min_steps`` steps, ``min_queries`` queries per input, ``min_samples`` inputs, and a full scan."""
+
+    attacks: tuple[str, ...] = ()
+    min_steps: int | None = None
+    min_queries: int | None = None
+    min_samples: int | None = None
+    full_scan: bool = False
+
+    def met_by(self, measurement: Mapping[str, Any]) -> bool:
+        """Whether a measurement ({attacks, steps, queries, samples, full_scan, ...}) meets every requirement;
+        anything the measurement does not report counts as not met."""
+        if self.attacks and not set(self.attacks) & set(_names(measurement.get("attacks"))):
+            return False
+        for key, minimum in (("steps", self.min_steps), ("queries", self.min_queries), ("samples", self.min_samples)):
+            value = measurement.get(key)
+            if minimum is not None and not (_is_number(value) and value >= minimum):
+                return False
+        return not self.full_scan or measurement.get("full_scan") is True
+
+
+@dataclass(frozen=True)
+class StrengthTier:
+    requires: Requirements
+    lowers_at_most: int
+
+
+@dataclass(frozen=True)
+class Masking:
+    """A robust accuracy at least ``share`` of clean accuracy from any attack but ``unless_attacks``: suspected
+    gradient masking, so the measurement lowers nothing and the register asks for ``request``."""
+
+    share: float
+    unless_attacks: tuple[str, ...]
+    request: str
+
+
+@dataclass(frozen=True)
+class EvidenceStrength:
+    """How far below the questionnaire's likelihood one measurement may take it (see docs/risk-scoring.md)."""
+
+    tiers: tuple[StrengthTier, ...]
+    otherwise: int
+    note: str
+    confidence: float | None = None  # Wilson interval level for a fraction measured over `samples` inputs
+    masking: Masking | None = None
+
+    def cap_for(self, measurement: Mapping[str, Any]) -> int:
+        """The most likelihood steps this measurement may lower: the first tier it meets, else `otherwise`."""
+        return next((t.lowers_at_most for t in self.tiers if t.requires.met_by(measurement)), self.otherwise)
+
+
+@dataclass(frozen=True)
 class EvidenceRule:
     id: str
     threat: str
@@ -258,6 +326,7 @@ class EvidenceRule:
     mode: Literal["set", "at_least"]
     bands: tuple[EvidenceBand, ...]
     note: str
+    strength: EvidenceStrength | None = None  # every `set` rule has one; `at_least` rules never lower
 
     def likelihood_for(self, value: object) -> int | None:
         """The likelihood of the first band that matches ``value``; None when no band does."""
@@ -289,6 +358,8 @@ class KnownIds:
     owasp_ml: Mapping[str, str]
     nist_categories: Mapping[str, str]
     nist_objectives: Mapping[str, str]
+    nist_rmf: Mapping[str, str] = field(default_factory=dict)  # subcategory id -> statement
+    plot4ai: frozenset[str] = frozenset()  # "<category> card: <question>" of each card the content may quote
 
 
 @dataclass(frozen=True, eq=False)
@@ -549,7 +620,19 @@ def _known_ids(document: Mapping[str, Any]) -> KnownIds:
         owasp_ml={entry["id"]: entry["name"] for entry in document["owasp_ml"]["entries"]},
         nist_categories={entry["id"]: entry["name"] for entry in document["nist_ai_100_2"]["categories"]},
         nist_objectives={entry["id"]: entry["name"] for entry in document["nist_ai_100_2"]["objectives"]},
+        nist_rmf={entry[0]: entry[1] for entry in document["nist_ai_rmf"]["subcategories"]},
+        plot4ai=frozenset(f"{category} card: {question}" for category, question in document["plot4ai"]["cards"]),
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list | tuple) else ()
 
 
 # --- cross-reference checks and building ------------------------------------------------------------------------
@@ -577,6 +660,7 @@ class _Builder:
         self.check_threat_evidence(threats, kinds, evidence_rules)
         areas = self.areas(documents["questions"]["areas"])
         questions = self.questions(documents["questions"], areas, threats)
+        self.check_control_overlaps(threats, questions)
         plan_rules = self.plan_rules(documents["test_plan_rules"]["rules"], questions, threats, kinds)
         return Bank(
             version=version,
@@ -608,8 +692,14 @@ class _Builder:
                 self.owasp_id(where, source.id)
             elif source.framework == "NIST-AI-100-2" and source.id not in self.known.nist_categories:
                 self.error(where, f"unknown NIST AI 100-2 category {source.id!r} (see known_ids.yaml)")
-            elif source.framework == "NIST-AI-RMF" and not _RMF_ID.match(source.id):
-                self.error(where, f"NIST AI RMF id {source.id!r} is not of the form 'MEASURE 2.7'")
+            elif source.framework == "NIST-AI-RMF" and source.id not in self.known.nist_rmf:
+                self.error(where, f"{source.id!r} is not a NIST AI RMF 1.0 subcategory (see known_ids.yaml)")
+            elif source.framework == "PLOT4ai" and source.citation not in self.known.plot4ai:
+                self.error(
+                    where,
+                    f"{source.citation!r} is not a PLOT4ai card of known_ids.yaml; quote it as "
+                    "'<category> card: <question>' exactly as the current deck has it",
+                )
         return sources
 
     def atlas_id(self, where: str, atlas_id: str, allowed: tuple[str, ...]) -> None:
@@ -654,6 +744,10 @@ class _Builder:
                 mitigations=tuple(Mitigation(m["text"], m.get("atlas", "")) for m in raw["mitigations"]),
                 evidence=tuple(raw["evidence"]),
                 sources=self.sources(where, raw["sources"]),
+                control_overlaps=tuple(
+                    ControlOverlap(tuple(o["controls"]), o.get("likelihood"), o.get("impact"), o["why"])
+                    for o in raw.get("overlapping_controls", [])
+                ),
             )
         return threats
 
@@ -679,8 +773,51 @@ class _Builder:
             if kind is not None:
                 for band in bands:
                     self.check_evidence_test(where, band.when, kind)
-            rules.append(EvidenceRule(raw["id"], raw["threat"], raw["evidence"], raw["mode"], bands, raw["note"]))
+            strength = self.strength(where, raw, kind)
+            rules.append(
+                EvidenceRule(raw["id"], raw["threat"], raw["evidence"], raw["mode"], bands, raw["note"], strength)
+            )
         return rules
+
+    def strength(self, where: str, raw: Mapping[str, Any], kind: EvidenceKind | None) -> EvidenceStrength | None:
+        """A `set` rule must say how strong a measurement has to be to lower a likelihood; `at_least` never lowers."""
+        raw_strength = raw.get("strength")
+        if raw["mode"] == "at_least":
+            if raw_strength is not None:
+                self.error(where, "an at_least rule never lowers a likelihood, so it takes no strength")
+            return None
+        if raw_strength is None:
+            self.error(where, "a set rule can lower a likelihood: say how strong a measurement must be (strength)")
+            return None
+        tiers = tuple(
+            StrengthTier(
+                Requirements(
+                    attacks=tuple(t["requires"].get("attacks", ())),
+                    min_steps=t["requires"].get("min_steps"),
+                    min_queries=t["requires"].get("min_queries"),
+                    min_samples=t["requires"].get("min_samples"),
+                    full_scan=t["requires"].get("full_scan", False),
+                ),
+                t["lowers_at_most"],
+            )
+            for t in raw_strength["tiers"]
+        )
+        masking = None
+        if "masking" in raw_strength:
+            m = raw_strength["masking"]
+            masking = Masking(m["robust_share_of_clean"], tuple(m["unless_attacks"]), m["request"])
+        fraction_only = [name for name in ("confidence", "masking") if name in raw_strength]
+        if kind is not None and kind.type != "fraction" and fraction_only:
+            self.error(where, f"{' and '.join(fraction_only)} apply to fractions; {kind.id!r} is a {kind.type}")
+        named = [a for t in tiers for a in t.requires.attacks] + list(masking.unless_attacks if masking else ())
+        unknown = sorted(set(named) - set(_engine_attacks()))
+        if unknown:
+            self.error(
+                where, f"unknown attack {unknown[0]!r} in strength; the engine has {', '.join(_engine_attacks())}"
+            )
+        return EvidenceStrength(
+            tiers, raw_strength["otherwise"], raw_strength["note"], raw_strength.get("confidence"), masking
+        )
 
     def check_evidence_test(self, where: str, predicate: Predicate, kind: EvidenceKind) -> None:
         values = predicate.value if isinstance(predicate.value, tuple) else (predicate.value,)
@@ -702,6 +839,35 @@ class _Builder:
                     self.error(where, f"unknown evidence kind {kind_id!r} (see evidence_rules.yaml kinds)")
                 elif not any(r.threat == threat.id and r.evidence == kind_id for r in rules):
                     self.error(where, f"accepts evidence {kind_id!r} but no evidence rule uses it for this threat")
+
+    def check_control_overlaps(self, threats: Mapping[str, Threat], questions: Mapping[str, Question]) -> None:
+        for threat in threats.values():
+            where = f"threats.yaml: threat {threat.id}: overlapping_controls"
+            grouped: set[str] = set()
+            for overlap in threat.control_overlaps:
+                strengths = {"likelihood": 0, "impact": 0}
+                for question_id in overlap.controls:
+                    question = questions.get(question_id)
+                    effects = (
+                        [e for e in question.effects if e.kind == "control" and e.threat == threat.id]
+                        if question
+                        else []
+                    )
+                    if not effects:
+                        self.error(where, f"{question_id!r} is not a control of threat {threat.id!r}")
+                    if question_id in grouped:
+                        self.error(where, f"{question_id!r} is in two overlaps; a control counts in one at most")
+                    grouped.add(question_id)
+                    for dimension in DIMENSIONS:
+                        strengths[dimension] += sum(e.step(dimension) for e in effects)
+                for dimension in DIMENSIONS:
+                    cap = overlap.cap(dimension)
+                    if cap is not None and cap >= strengths[dimension]:
+                        self.error(
+                            where,
+                            f"a {dimension} cap of {cap} caps nothing: {', '.join(overlap.controls)} lower it by "
+                            f"{strengths[dimension]} together",
+                        )
 
     # questions
 
@@ -950,6 +1116,14 @@ class _Builder:
         elif question.type != "number":
             self.error(where, f"param {name!r} takes its value from {question.id!r}, which is not a number question")
         return AnswerParam(value["answer"], value["default"], value.get("scale", 1.0))
+
+
+@functools.cache
+def _engine_attacks() -> tuple[str, ...]:
+    """The engine's attack names, which strength tiers name: attack properties come from the engine."""
+    from attacks.evasion.attacks import ATTACKS  # the catalogue imports no torch
+
+    return tuple(ATTACKS)
 
 
 def _predicate(raw: Mapping[str, Any]) -> Predicate:

@@ -9,7 +9,10 @@ class ReviewForm(forms.Form):
 
 
 class TreatmentForm(forms.Form):
-    treatment = forms.ChoiceField(choices=Treatment.choices)
+    treatment = forms.ChoiceField(
+        choices=Treatment.choices,
+        help_text="The response to the risk (NIST AI RMF MANAGE 1.3): mitigate, transfer, avoid or accept.",
+    )
     owner = forms.TypedChoiceField(
         coerce=int,
         empty_value=None,

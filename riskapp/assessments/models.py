@@ -97,6 +97,9 @@ class Evidence(models.Model):
     model = models.ForeignKey(
         "artifacts.ModelArtifact", null=True, blank=True, on_delete=models.CASCADE, related_name="evidence"
     )
+    # How it was measured ({attacks, steps, queries, samples, clean_accuracy, full_scan}): the evidence rules let a
+    # measurement lower a risk only as far as its strength justifies; empty means unknown strength (lowers nothing).
+    measurement = models.JSONField(default=dict, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

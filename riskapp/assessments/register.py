@@ -29,6 +29,8 @@ def latest_evidence(project: Project) -> dict[str, list[dict[str, Any]]]:
     latest: dict[tuple[str, int | None], dict[str, Any]] = {}
     for item in items:
         entry = {"value": item.value, "source": item.source, "recorded_at": item.recorded_at, "job_id": item.job_id}
+        if item.measurement:
+            entry["measurement"] = item.measurement
         if item.model is not None:
             entry["model"] = f"{item.model.name} v{item.model.version}"
         latest.setdefault((item.kind, item.model_id), entry)
@@ -124,6 +126,7 @@ def register_document(project: Project) -> dict[str, Any]:
                 else None,
                 "acceptance_overdue": row.acceptance_overdue,
                 "evidence": list(row.risk.evidence_used),
+                "evidence_requests": list(row.risk.requests),
                 "why": [e.text for e in row.risk.explanations],
             }
             for row in rows

@@ -7,6 +7,14 @@ For every threat in the catalogue, on a 5 x 5 matrix (likelihood 1-5 x impact 1-
                 then measured evidence overrides the current likelihood (evidence_rules.yaml)
     projected = clamp(current - strengths of planned controls)            once the plans are done
 
+* Controls that guard against a threat the same way (the threat's `overlapping_controls`) do not add up: together
+  they lower a dimension by at most the overlap's cap, in place and in place plus planned alike.
+* Evidence raises a likelihood freely, but lowers it only as far as its strength justifies: by at most the steps of
+  the first strength tier the measurement meets (attack, steps, query budget, inputs), never past the worse end of
+  a Wilson interval over the inputs measured, and not at all when a gradient attack leaves robust accuracy so close
+  to clean accuracy that masked gradients are the likelier explanation (the register then asks for a stronger
+  attack: `Register.requests`).
+
 * An unknown or missing answer to a question that applies counts as the worst case: for each threat it takes the
   largest increase any answer could bring (never a decrease), and a control answered unknown is not in place.
 * A question hidden by an earlier answer has no effect. A question that may apply because an earlier answer is
@@ -27,6 +35,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 from riskapp.assessments.bank import (
@@ -36,6 +45,7 @@ from riskapp.assessments.bank import (
     Dimension,
     EvidenceKind,
     EvidenceRule,
+    Masking,
     Question,
     Source,
     Threat,
@@ -82,7 +92,7 @@ class Explanation:
     stage: Stage
     dimension: Dimension
     change: int
-    kind: Literal["modifier", "control", "evidence", "clamp"]
+    kind: Literal["modifier", "control", "overlap", "evidence", "clamp"]
     text: str
     question: str | None = None
     answer: object = None
@@ -98,6 +108,7 @@ class ThreatRisk:
     projected: Rating
     explanations: tuple[Explanation, ...]
     evidence_used: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()  # measurements the evidence asks for before it may lower this risk
 
     @property
     def threat_id(self) -> str:
@@ -112,6 +123,7 @@ class Register:
     risks: tuple[ThreatRisk, ...]
     unanswered: tuple[str, ...] = ()  # questions that apply (or may) but are unknown: scored as the worst case
     ignored_evidence: tuple[str, ...] = ()  # evidence that could not be used, with the reason
+    requests: tuple[str, ...] = ()  # stronger measurements the evidence asks for (every threat's, in order)
 
     def risk(self, threat_id: str) -> ThreatRisk:
         """The risk for this threat; KeyError when the catalogue has no such threat."""
@@ -130,7 +142,8 @@ def score(
     evidence: Mapping[str, Mapping[str, object] | Sequence[Mapping[str, object]]] | None = None,
 ) -> Register:
     """Score every threat from the answers (question id -> value) and optional evidence: kind -> {"value": ...},
-    or kind -> a list of such items (one per model); every item is applied and the worst case wins."""
+    or kind -> a list of such items (one per model); every item is applied and the worst case wins. An item's
+    "measurement" ({attacks, steps, queries, samples, clean_accuracy, full_scan}) says how strong it is."""
     steps: dict[str, list[Explanation]] = defaultdict(list)
     unanswered = []
     for question in bank.questions:
@@ -144,7 +157,8 @@ def score(
             steps[step.threat].append(step)
     measured, ignored = _read_evidence(bank, evidence or {})
     risks = tuple(_rate(threat, steps[threat.id], bank.evidence_rules, measured) for threat in bank.threats)
-    return Register(bank.version, risks, tuple(unanswered), tuple(ignored))
+    requests = tuple(dict.fromkeys(request for risk in risks for request in risk.requests))
+    return Register(bank.version, risks, tuple(unanswered), tuple(ignored), requests)
 
 
 # --- answers -> steps -------------------------------------------------------------------------------------------
@@ -286,45 +300,151 @@ def _evidence_value(kind: EvidenceKind, value: object) -> object:
     return value
 
 
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (Wilson, 1927): unlike the normal approximation it stays within
+    [0, 1] and is honest for few trials or proportions near 0 or 1, exactly where robustness numbers live."""
+    if trials <= 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    denominator = 1 + z * z / trials
+    return max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    rule: EvidenceRule
+    value: object
+    item: Mapping[str, object]
+    level: int  # what the rule's bands say
+    effective: int  # what the measurement's strength lets it say
+    limit: str = ""  # why the two differ
+    request: str = ""
+
+
+def _measurement(item: Mapping[str, object]) -> Mapping[str, object]:
+    measurement = item.get("measurement")
+    return measurement if isinstance(measurement, Mapping) else {}
+
+
+def _describe(measurement: Mapping[str, object]) -> str:
+    """The strength of a measurement in words: "pgd_linf, 20 steps, 500 samples"."""
+    attacks = measurement.get("attacks")
+    parts = ["+".join(attacks)] if isinstance(attacks, list | tuple) and attacks else []
+    for key, unit in (("steps", "steps"), ("queries", "queries"), ("samples", "samples")):
+        if isinstance(measurement.get(key), int | float) and not isinstance(measurement.get(key), bool):
+            parts.append(f"{measurement[key]:g} {unit}")
+    if isinstance(measurement.get("full_scan"), bool):
+        parts.append("every class fully optimised" if measurement["full_scan"] else "classes screened")
+    return ", ".join(parts) or "strength not reported"
+
+
+def _masked(value: object, measurement: Mapping[str, object], masking: Masking) -> bool:
+    """Robust accuracy nearly as high as clean accuracy from a gradient attack: the attack more likely failed
+    (masked or obfuscated gradients) than the model resisted. Only attacks that name themselves are judged."""
+    attacks = measurement.get("attacks")
+    if not isinstance(value, int | float) or not isinstance(attacks, list | tuple) or not attacks:
+        return False
+    if set(attacks) & set(masking.unless_attacks):
+        return False
+    clean = measurement.get("clean_accuracy")
+    clean = clean if isinstance(clean, int | float) and not isinstance(clean, bool) and clean > 0 else 1.0
+    return value >= masking.share * clean
+
+
+def _set_hit(threat: Threat, rule: EvidenceRule, value: object, item: Mapping[str, object], level: int, q: int) -> _Hit:
+    """A `set` measurement: it may raise the likelihood to its band, but lower it only as far as its strength
+    allows (the strength tier's cap, the worse end of its confidence interval, nothing if it looks masked)."""
+    strength = rule.strength
+    if level >= q or strength is None:
+        return _Hit(rule, value, item, level, level)
+    measurement = _measurement(item)
+    request = ""
+    if strength.masking is not None and _masked(value, measurement, strength.masking):
+        request = f"{threat.id}: {rule.evidence} = {value}{_on_model(item)} — {strength.masking.request}"
+        limit = (
+            f"a robust accuracy this close to clean accuracy ({_describe(measurement)}) may come from masked "
+            "gradients, so it lowers nothing"
+        )
+        return _Hit(rule, value, item, level, q, limit, request)
+    cap = strength.cap_for(measurement)
+    by_interval, interval = level, ""
+    samples = measurement.get("samples")
+    counted = isinstance(samples, int | float) and not isinstance(samples, bool) and samples >= 1
+    if strength.confidence and isinstance(value, int | float) and counted:
+        samples = int(samples)
+        low, high = wilson_interval(round(value * samples), samples, strength.confidence)
+        ends = [(rule.likelihood_for(bound), bound) for bound in (low, high)]
+        worse, bound = max(((lv, b) for lv, b in ends if lv is not None), default=(level, value))
+        if worse > level:
+            by_interval = worse
+            interval = f"over {samples} inputs its {strength.confidence:.0%} interval reaches {bound:.3f}"
+    effective = min(q, max(level, q - cap, by_interval))
+    if effective == level:
+        return _Hit(rule, value, item, level, level)
+    if effective == q - cap:
+        limit = f"a measurement of this strength ({_describe(measurement)}) lowers it by at most {cap}"
+    else:
+        limit = interval
+    return _Hit(rule, value, item, level, effective, limit)
+
+
+def _on_model(item: Mapping[str, object]) -> str:
+    return f" on {item['model']}" if item.get("model") else ""
+
+
 def _evidence_steps(
     threat: Threat,
     questionnaire_likelihood: int,
     rules: tuple[EvidenceRule, ...],
     measured: Measured,
-) -> tuple[int, list[Explanation]]:
-    """The current likelihood after evidence, and one explanation per rule and measurement that applied
-    (with one measurement per model, the worst model decides)."""
-    hits = []
+) -> tuple[int, list[Explanation], list[str]]:
+    """The current likelihood after evidence, one explanation per rule and measurement that applied (with one
+    measurement per model, the worst model decides), and the stronger measurements the evidence asks for."""
+    q = questionnaire_likelihood
+    hits: list[_Hit] = []
     for rule in rules:
         if rule.threat != threat.id:
             continue
         for value, item in measured.get(rule.evidence, []):
             level = rule.likelihood_for(value)
-            if level is not None:
-                hits.append((level, rule, value, item))
+            if level is None:
+                continue
+            if rule.mode == "set":
+                hits.append(_set_hit(threat, rule, value, item, level, q))
+            else:
+                hits.append(_Hit(rule, value, item, level, level))
     if not hits:
-        return questionnaire_likelihood, []
-    set_levels = [level for level, rule, _, _ in hits if rule.mode == "set"]
-    result = max(set_levels) if set_levels else questionnaire_likelihood
-    result = max([result] + [level for level, rule, _, _ in hits if rule.mode == "at_least"])
-    decisive = next((i for i, hit in enumerate(hits) if hit[0] == result), None)
+        return q, [], []
+    set_levels = [hit.effective for hit in hits if hit.rule.mode == "set"]
+    result = max(set_levels) if set_levels else q
+    result = max([result] + [hit.effective for hit in hits if hit.rule.mode == "at_least"])
+    decisive = next((i for i, hit in enumerate(hits) if hit.effective == result), None)
     steps = []
-    for index, (level, rule, value, item) in enumerate(hits):
-        extra = ", ".join(f"{k} {v}" for k, v in item.items() if k != "value")
-        verb = "sets likelihood to" if rule.mode == "set" else "puts likelihood at least at"
+    for index, hit in enumerate(hits):
+        rule = hit.rule
+        extra = ", ".join(f"{k} {v}" for k, v in hit.item.items() if k not in ("value", "measurement"))
+        shown = f"measured {rule.evidence} = {hit.value}{f' ({extra})' if extra else ''}"
+        if hit.effective == hit.level:
+            verb = "sets likelihood to" if rule.mode == "set" else "puts likelihood at least at"
+            text = f"{shown} {verb} {hit.level} [{rule.id}]"
+        else:
+            text = f"{shown} would set likelihood to {hit.level} [{rule.id}], but {hit.limit}: {hit.effective}"
         steps.append(
             Explanation(
                 threat=threat.id,
                 stage="current",
                 dimension="likelihood",
-                change=result - questionnaire_likelihood if index == decisive else 0,
+                change=result - q if index == decisive else 0,
                 kind="evidence",
-                text=f"measured {rule.evidence} = {value}{f' ({extra})' if extra else ''} {verb} {level} [{rule.id}]",
-                answer=value,
+                text=text,
+                answer=hit.value,
                 evidence=rule.evidence,
             )
         )
-    return result, steps
+    return result, steps, [hit.request for hit in hits if hit.request]
 
 
 # --- rating -----------------------------------------------------------------------------------------------------
@@ -359,6 +479,55 @@ def _stage(
     return values, explained
 
 
+def _overlap_steps(threat: Threat, steps: list[Explanation], *, measured: bool) -> list[Explanation]:
+    """Give back what overlapping controls claim beyond their cap: in place first, then once the plans are done.
+
+    When evidence speaks to the threat (`measured`), the current likelihood is the measurement's, which already
+    reflects whatever is in place, so the planned controls of a group share the cap only among themselves; sharing
+    it with the controls in place would make answering "yes" worse than "no" once a measurement overrides them."""
+    given_back = []
+    for overlap in threat.control_overlaps:
+        for dimension in DIMENSIONS:
+            cap = overlap.cap(dimension)
+            if cap is None:
+                continue
+            credit = {
+                stage: -sum(
+                    s.change
+                    for s in steps
+                    if s.kind == "control"
+                    and s.stage == stage
+                    and s.dimension == dimension
+                    and s.question in overlap.controls
+                )
+                for stage in ("current", "projected")
+            }
+            kept_now = min(cap, credit["current"])
+            if measured:
+                kept_later = min(cap, credit["projected"])
+            else:
+                kept_later = min(cap, credit["current"] + credit["projected"]) - kept_now
+            for stage, excess in (
+                ("current", credit["current"] - kept_now),
+                ("projected", credit["projected"] - kept_later),
+            ):
+                if excess > 0:
+                    given_back.append(
+                        Explanation(
+                            threat=threat.id,
+                            stage=stage,
+                            dimension=dimension,
+                            change=excess,
+                            kind="overlap",
+                            text=(
+                                f"{', '.join(overlap.controls)} overlap: together they lower {dimension} by at most "
+                                f"{cap} ({overlap.why.strip()})"
+                            ),
+                        )
+                    )
+    return given_back
+
+
 def _rate(
     threat: Threat,
     steps: list[Explanation],
@@ -366,9 +535,16 @@ def _rate(
     measured: Measured,
 ) -> ThreatRisk:
     seed: dict[Dimension, int] = {"likelihood": threat.likelihood, "impact": threat.impact}
+    measured_here = any(
+        rule.likelihood_for(value) is not None
+        for rule in rules
+        if rule.threat == threat.id
+        for value, _ in measured.get(rule.evidence, [])
+    )
+    steps = steps + _overlap_steps(threat, steps, measured=measured_here)
     inherent, inherent_steps = _stage(threat, "inherent", seed, steps)
     current, current_steps = _stage(threat, "current", inherent, steps)
-    likelihood, evidence_steps = _evidence_steps(threat, current["likelihood"], rules, measured)
+    likelihood, evidence_steps, requests = _evidence_steps(threat, current["likelihood"], rules, measured)
     current_steps += evidence_steps
     if likelihood > inherent["likelihood"]:
         inherent_steps.append(
@@ -391,4 +567,5 @@ def _rate(
         projected=Rating(projected["likelihood"], projected["impact"]),
         explanations=tuple(inherent_steps + current_steps + projected_steps),
         evidence_used=tuple(dict.fromkeys(s.evidence for s in evidence_steps if s.evidence)),
+        requests=tuple(dict.fromkeys(requests)),
     )

@@ -14,6 +14,13 @@ from riskapp.jobs.services import job_create
 # Measured on ε-bounded attacks only: minimum-norm attacks (cw_l2, deepfool, hopskipjump) are not robust accuracy.
 EPS_BOUNDED = {"fgsm", "pgd_linf", "pgd_l2", "autoattack", "square"}
 BLACK_BOX = {"square", "hopskipjump"}
+# A scan of a teacher is evidence about what the student may inherit, never about the student itself: its
+# findings are recorded under the teacher's own kinds, which the evidence rules weigh as such (a clean teacher
+# says nothing about a latent backdoor, which only wakes up in the student).
+TEACHER_EVIDENCE = {
+    "backdoor_flagged": "teacher_backdoor_flagged",
+    "backdoor_anomaly_index": "teacher_backdoor_anomaly_index",
+}
 
 
 def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
@@ -98,9 +105,8 @@ def evidence_from_result(kind: str, result: dict[str, Any], *, project_eps: floa
         evidence["transfer_success_rate"] = result["transfer_success_rate"]
     elif kind == "backdoor_scan" and "flagged_classes" in result:
         evidence["backdoor_flagged"] = bool(result["flagged_classes"])
-        indices = [c.get("anomaly_index") for c in result.get("classes", []) if c.get("anomaly_index") is not None]
-        if indices:
-            evidence["backdoor_anomaly_index"] = max(indices)
+        if result.get("classes"):
+            evidence["backdoor_anomaly_index"] = flagged_side_anomaly_index(result)
     elif kind == "strip" and result.get("suspect") and result["suspect"].get("count"):
         evidence["strip_flagged_fraction"] = result["suspect"]["flagged"] / result["suspect"]["count"]
     elif kind == "data_scan" and result.get("samples"):
@@ -118,6 +124,81 @@ def evidence_from_result(kind: str, result: dict[str, Any], *, project_eps: floa
     return evidence
 
 
+def flagged_side_anomaly_index(scan: dict[str, Any]) -> float:
+    """The largest anomaly index among the classes whose reversed trigger is smaller than the median: the only
+    side Neural Cleanse flags (an unusually large trigger is no sign of a backdoor). 0 when no class is below."""
+    median = scan.get("median_mask_l1")
+
+    def below_median(row: dict[str, Any]) -> bool:
+        if "below_median" in row:
+            return bool(row["below_median"])
+        return median is not None and row.get("mask_l1") is not None and row["mask_l1"] < median
+
+    rows = scan.get("classes", [])
+    return max(
+        (row["anomaly_index"] for row in rows if row.get("anomaly_index") is not None and below_median(row)),
+        default=0.0,
+    )
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def evidence_measurements(
+    kind: str, result: dict[str, Any], *, project_eps: float | None = None
+) -> dict[str, dict[str, Any]]:
+    """Evidence kind -> how it was measured (attacks, steps, query budget per input, inputs measured, clean
+    accuracy, full scan): what the evidence rules weigh before a measurement may lower a risk. Only the kinds
+    `evidence_from_result` gives for the same result."""
+    given = evidence_from_result(kind, result, project_eps=project_eps)
+    settings = result.get("settings") or {}
+    measured: dict[str, dict[str, Any]] = {}
+    if kind in ("attack", "attack_suite"):
+        bounded = [a for a in result.get("attacks", []) if a.get("attack") in EPS_BOUNDED]
+        samples = max((a.get("samples") or 0 for a in bounded), default=0) or None
+        clean = result.get("clean_accuracy")
+        white = [a["attack"] for a in bounded if a["attack"] not in BLACK_BOX]
+        black = [a["attack"] for a in bounded if a["attack"] in BLACK_BOX]
+        if "robust_accuracy" in given:
+            # A suite's robust accuracy is its lowest: as strong as its strongest attack, so all are listed.
+            measured["robust_accuracy"] = _present(
+                attacks=white, steps=settings.get("steps"), samples=samples, clean_accuracy=clean
+            )
+        if "query_robust_accuracy" in given:
+            measured["query_robust_accuracy"] = _present(
+                attacks=black, queries=settings.get("max_queries"), samples=samples, clean_accuracy=clean
+            )
+    elif kind == "robustness_curve" and "robust_accuracy" in given:
+        measured["robust_accuracy"] = _present(
+            attacks=[result.get("attack", "pgd_linf")],
+            steps=result.get("steps", settings.get("steps")),
+            samples=(result.get("data") or {}).get("samples"),
+            clean_accuracy=result.get("clean_accuracy"),
+        )
+    elif kind == "transfer_attack" and "transfer_success_rate" in given:
+        # Transfer success counts the inputs both models classify correctly: those are its sample.
+        measured["transfer_success_rate"] = _present(
+            attacks=[result["attack"]] if result.get("attack") else None,
+            steps=settings.get("steps"),
+            samples=result.get("attacked"),
+        )
+    elif kind == "backdoor_scan":
+        rows = result.get("classes", [])
+        scan = _present(
+            steps=result.get("steps"),
+            full_scan=bool(rows) and all(row.get("fully_optimised") for row in rows),
+            samples=result.get("samples"),
+        )
+        measured = {name: dict(scan) for name in given}
+    return measured
+
+
+def _is_teacher(model: ModelArtifact | None) -> bool:
+    """A teacher by its card, or because another model of the project was fine-tuned from it."""
+    return model is not None and (model.role == ModelRole.TEACHER or model.students.exists())
+
+
 def _project_eps(job: Job) -> float:
     version = job.project.assessment_versions.order_by("-number").first()
     value = (version.answers if version else {}).get("requirements.input_eps")
@@ -128,12 +209,20 @@ def evaluation_finished(*, job: Job) -> None:
     """Attach a succeeded evaluation's measurements to the register as evidence."""
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return
-    evidence = evidence_from_result(job.kind, job.result, project_eps=_project_eps(job))
+    project_eps = _project_eps(job)
+    evidence = evidence_from_result(job.kind, job.result, project_eps=project_eps)
+    measurements = evidence_measurements(job.kind, job.result, project_eps=project_eps)
     model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
-    is_teacher = model is not None and model.role == ModelRole.TEACHER
-    if job.kind == "backdoor_scan" and "backdoor_flagged" in evidence and is_teacher:
-        evidence["teacher_backdoor_flagged"] = evidence.pop("backdoor_flagged")
+    if job.kind == "backdoor_scan" and _is_teacher(model):
+        evidence = {TEACHER_EVIDENCE.get(kind, kind): value for kind, value in evidence.items()}
+        measurements = {TEACHER_EVIDENCE.get(kind, kind): value for kind, value in measurements.items()}
     for kind, value in evidence.items():
         evidence_record(
-            project=job.project, kind=kind, value=value, source=f"{job.kind} job {job.pk}", job=job, model=model
+            project=job.project,
+            kind=kind,
+            value=value,
+            source=f"{job.kind} job {job.pk}",
+            job=job,
+            model=model,
+            measurement=measurements.get(kind),
         )

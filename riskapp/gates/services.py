@@ -83,13 +83,15 @@ def _planned_runs(
         if p.get("dataset", "evaluation") != "evaluation":
             return kind, None, model, f"needs a {p['dataset']} dataset, which CI runs do not upload"
         return kind, common, model, ""
+    # The plan states a black-box budget in the engine's own unit (queries per input): it reaches the engine as it
+    # is, because the evidence rules weigh a query attack by the budget it had.
+    budget = {"max_queries": p["max_queries"]} if p.get("max_queries") else {}
     if kind == "attack":
-        options = common | {"attacks": [engine_attack(p["attack"])], "eps": p["eps"]}
-        if p.get("attack") == "square" and p.get("max_iter"):
-            options["max_queries"] = p["max_iter"]  # Square queries the model once per iteration
+        options = common | {"attacks": [engine_attack(p["attack"])], "eps": p["eps"]} | budget
         return kind, options | ({"steps": p["steps"]} if p.get("steps") else {}), model, ""
     if kind == "attack_suite":
-        return kind, common | {"attacks": [engine_attack(a) for a in p["attacks"]], "eps": p["eps"]}, model, ""
+        suite = common | {"attacks": [engine_attack(a) for a in p["attacks"]], "eps": p["eps"]} | budget
+        return kind, suite, model, ""
     if kind == "robustness_curve":
         points = max(int(p.get("points", 8)), 1)
         grid = [round(p["max_eps"] * i / points, 6) for i in range(1, points + 1)]

@@ -85,7 +85,7 @@ def problems(directory) -> str:
 def test_bank_has_at_least_45_questions_and_14_threats(bank):
     assert len(bank.questions) >= 45
     assert len(bank.threats) >= 14
-    assert bank.version == 1
+    assert bank.version == 2
 
 
 def test_every_area_of_the_threat_model_has_questions(bank):
@@ -192,12 +192,13 @@ def test_threats_cite_atlas_techniques_and_atlas_mitigations(bank):
         assert all(bank.known_ids.atlas[i][0] == "mitigation" for i in mitigation_ids), threat.id
 
 
-def test_owasp_ids_are_ml01_to_ml10_and_ml07_covers_transfer_learning(bank):
+def test_owasp_ids_are_ml01_to_ml10_and_ml07_covers_the_malicious_pretrained_model(bank):
     assert list(bank.known_ids.owasp_ml) == [f"ML{n:02d}" for n in range(1, 11)]
     assert bank.known_ids.owasp_ml["ML07"] == "Transfer Learning Attack"
     for threat in bank.threats:
         assert set(threat.owasp_ml) <= set(bank.known_ids.owasp_ml)
-    assert "ML07" in bank.threat("evasion_transfer").owasp_ml
+    # ML07 is an attacker's pre-trained model (a backdoor to inherit); transfer evasion is input manipulation.
+    assert bank.threat("evasion_transfer").owasp_ml == ("ML01",)
     assert "ML07" in bank.threat("backdoor_inherited").owasp_ml
 
 
@@ -245,7 +246,7 @@ def test_answer_error_explains_an_invalid_answer_and_accepts_unknown(bank):
 
 
 def test_the_packaged_content_and_an_unchanged_copy_are_valid(content):
-    assert read_bank(content).version == 1
+    assert read_bank(content).version == 2
 
 
 def test_a_typo_in_an_atlas_id_is_rejected(content):
@@ -366,6 +367,22 @@ def test_an_evidence_rule_for_evidence_the_threat_does_not_accept_is_rejected(co
     assert "threat 'evasion_transfer' does not list evidence 'robust_accuracy'" in problems(content)
 
 
+def test_a_set_rule_without_a_strength_is_rejected(content):
+    text = (content / "evidence_rules.yaml").read_text()
+    start = text.index("    strength:", text.index("id: evasion_transfer.transfer_success_rate"))
+    end = text.index("    note:", start)
+    (content / "evidence_rules.yaml").write_text(text[:start] + text[end:])
+    message = problems(content)
+    assert "rule evasion_transfer.transfer_success_rate" in message and "say how strong a measurement" in message
+
+
+def test_a_strength_naming_an_attack_the_engine_lacks_is_rejected(content):
+    content.edit(
+        "evidence_rules.yaml", "{attacks: [autoattack], min_samples: 500}", "{attacks: [auto_attack], min_samples: 500}"
+    )
+    assert "unknown attack 'auto_attack' in strength" in problems(content)
+
+
 def test_a_plan_rule_whose_job_gives_no_evidence_for_its_threat_is_rejected(content):
     content.edit("test_plan_rules.yaml", "threats: [evasion_transfer]\n", "threats: [model_extraction]\n")
     assert "a transfer_attack job produces no evidence that threat 'model_extraction' accepts" in problems(content)
@@ -394,8 +411,8 @@ def test_invalid_yaml_is_reported_by_file(content):
 
 
 def test_mismatched_file_versions_are_rejected(content):
-    content.edit("test_plan_rules.yaml", "version: 1", "version: 2")
-    assert "test_plan_rules.yaml: version 2 does not match questions.yaml (1)" in problems(content)
+    content.edit("test_plan_rules.yaml", "version: 2", "version: 3")
+    assert "test_plan_rules.yaml: version 3 does not match questions.yaml (2)" in problems(content)
 
 
 def test_schemas_are_valid_json_schema_documents():

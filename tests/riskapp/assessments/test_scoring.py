@@ -21,7 +21,8 @@ from riskapp.assessments.scoring import BANDS, band_for, score
 #   ops.scan         control: likelihood -1
 #   ops.fallback     control: impact -2
 #   ops.hardening    control: likelihood -2
-# Evidence: robust_accuracy (set: < 0.5 -> 4, >= 0.5 -> 2), teacher_similarity (at least: >= 0.9 -> 5).
+# Evidence: robust_accuracy (set: < 0.5 -> 4, >= 0.5 -> 2; only AutoAttack on 100+ inputs may lower it),
+# teacher_similarity (at least: >= 0.9 -> 5).
 
 TINY_QUESTIONS = """
 version: 1
@@ -153,6 +154,10 @@ rules:
     evidence: robust_accuracy
     mode: set
     bands: [{when: {lt: 0.5}, likelihood: 4}, {when: {gte: 0.5}, likelihood: 2}]
+    strength:
+      tiers: [{requires: {attacks: [autoattack], min_samples: 100}, lowers_at_most: 4}]
+      otherwise: 0
+      note: Only AutoAttack on 100 inputs or more may lower the likelihood.
     note: Direct measurement.
   - id: t.teacher_similarity
     threat: t
@@ -300,11 +305,22 @@ def test_measured_evidence_replaces_the_current_likelihood(tiny):
     assert register.risk("t").evidence_used == ("robust_accuracy",)
 
 
+STRONG = {"attacks": ["autoattack"], "samples": 500}
+
+
 def test_good_evidence_can_lower_the_questionnaire_estimate(tiny):
     answers = {"ctx.teacher": "yes", "ctx.layers": "head", "ctx.stakes": "low"}
     # questionnaire: L = 3 + 2 + 1 = 6 -> 5 ; measured robust accuracy 0.8 >= 0.5 sets current L = 2
-    register = score(tiny, answers, {"robust_accuracy": {"value": 0.8}})
+    register = score(tiny, answers, {"robust_accuracy": {"value": 0.8, "measurement": STRONG}})
     assert ratings(register) == ((5, 2), (2, 2), (2, 2))
+
+
+def test_good_evidence_that_does_not_say_how_it_was_measured_lowers_nothing(tiny):
+    answers = {"ctx.teacher": "yes", "ctx.layers": "head", "ctx.stakes": "low"}
+    register = score(tiny, answers, {"robust_accuracy": {"value": 0.8}})
+    assert ratings(register) == ratings(score(tiny, answers))
+    (step,) = [s for s in register.risk("t").explanations if s.kind == "evidence"]
+    assert "strength not reported" in step.text and "at most 0" in step.text
 
 
 def test_at_least_evidence_only_raises(tiny):
@@ -514,9 +530,31 @@ _EVIDENCE_VALUES = {
     "count": st.integers(0, 5),
     "number": st.floats(0, 6, allow_nan=False),
 }
+# How a measurement was made, as jobs record it: any strength, from none reported to AutoAttack on many inputs.
+_MEASUREMENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "attacks": st.lists(st.sampled_from(["fgsm", "pgd_linf", "autoattack", "square"]), min_size=1, unique=True),
+        "steps": st.integers(1, 1000),
+        "queries": st.integers(1, 20_000),
+        "samples": st.integers(1, 10_000),
+        "clean_accuracy": st.floats(0, 1),
+        "full_scan": st.booleans(),
+    },
+)
+
+
+def _evidence_item(kind_type):
+    value = _EVIDENCE_VALUES[kind_type]
+    return st.one_of(
+        value.map(lambda v: {"value": v}),
+        st.tuples(value, _MEASUREMENTS).map(lambda pair: {"value": pair[0], "measurement": pair[1]}),
+    )
+
+
 evidence_sets = st.fixed_dictionaries(
     {},
-    optional={k.id: _EVIDENCE_VALUES[k.type].map(lambda v: {"value": v}) for k in _BANK.evidence_kinds},
+    optional={k.id: _evidence_item(k.type) for k in _BANK.evidence_kinds},
 )
 
 

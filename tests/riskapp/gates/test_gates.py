@@ -219,8 +219,8 @@ def test_assessor_runs_the_plan_from_the_register_page_and_follows_its_jobs(team
     jobs = list(Job.objects.filter(project=team.project).order_by("id"))
     assert [job.kind for job in jobs] == ["validation", "attack", "attack"]
     assert [job.parameters.get("attacks") for job in jobs] == [None, ["pgd_linf"], ["square"]]
-    # The plan's Square budget (max_iter 100) is the engine's query budget, not the engine's default of 1000.
-    assert [job.parameters.get("max_queries") for job in jobs] == [None, None, 100]
+    # The plan's Square budget is the engine's query budget per input (evidence rules weigh a run by it).
+    assert [job.parameters.get("max_queries") for job in jobs] == [None, None, 1000]
     assert all(job.parameters["sample_limit"] == 20 and job.parameters["dataset_id"] == dataset.pk for job in jobs)
     assert all(job.created_by == team.assessor for job in jobs)
     page = response.content.decode()
@@ -230,6 +230,17 @@ def test_assessor_runs_the_plan_from_the_register_page_and_follows_its_jobs(team
     for job in jobs:
         assert reverse("projects:jobs:detail", args=[team.project.pk, job.pk]) in page
     assert AuditEvent.objects.filter(action="model.test_plan_started", project_id=team.project.pk).exists()
+
+
+def test_the_plans_hopskipjump_budget_reaches_the_engine(team, client_for):
+    version = plan_answers(team)
+    version.answers["deployment.api_output"] = ["label"]
+    version.save()
+    model, dataset = make_model(team), make_dataset(team)
+    data = {"model": model.pk, "dataset": dataset.pk, "sample_limit": "20", "backdoor_steps": ""}
+    client_for(team.assessor).post(reverse("projects:assessments:plan_run", args=[team.project.pk]), data)
+    (hopskipjump,) = [job for job in Job.objects.filter(kind="attack") if job.parameters["attacks"] == ["hopskipjump"]]
+    assert hopskipjump.parameters["max_queries"] == 1000
 
 
 def test_plan_run_offers_only_models_and_data_that_passed_intake(team, client_for):

@@ -19,6 +19,7 @@ from riskapp.artifacts.models import IntakeStatus, ModelArtifact, ModelRole
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus, AssessmentVersion, Evidence
 from riskapp.dashboards.services import risk_summary_refresh
+from riskapp.evaluations.services import TEACHER_EVIDENCE
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Membership, Project
 from riskapp.projects.roles import Role
@@ -132,6 +133,8 @@ class Command(BaseCommand):
                 kind = kinds[(i // len(created)) % len(kinds)]
                 model = teacher if kind == "backdoor_scan" and rng.random() < 0.5 else student
                 extra, result, measured = _result(kind, rng, teacher.pk)
+                if kind == "backdoor_scan" and model == teacher:  # a teacher's scan is the teacher's evidence
+                    measured = {TEACHER_EVIDENCE.get(kind_, kind_): value for kind_, value in measured.items()}
                 finished = now - timezone.timedelta(minutes=rng.randint(1, 60 * 24 * 90))
                 job = Job(project=project, kind=kind, queue="gpu", status=JobStatus.SUCCEEDED, attempts=1,
                           progress=100, parameters={"model_id": model.pk, "dataset_id": 0, **extra}, result=result,
