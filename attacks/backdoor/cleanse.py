@@ -70,15 +70,21 @@ def _noop_progress(_done: int, _total: int) -> None:
     return None
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_precision(precision: str, device: Any = "cpu") -> str:
     """The network's number format for `precision` ("auto", "float32" or "bfloat16").
 
     "auto" is bfloat16 where the CPU multiplies bfloat16 matrices natively (Intel AMX: about 4× its float32
-    throughput on one core), float32 elsewhere, where bfloat16 would be emulated and slower."""
+    throughput on one core), float32 elsewhere, where bfloat16 would be emulated and slower. On a GPU
+    (`device` "cuda") it is bfloat16 where the GPU supports it: the verdicts match float32's
+    (tests/attacks/backdoor/test_cleanse.py holds them to it wherever bfloat16 runs)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision != "auto":
         return precision
+    if str(device).startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     from attacks.environment import bfloat16_matrix_units
 
     return "bfloat16" if bfloat16_matrix_units() else "float32"
@@ -138,25 +144,28 @@ def reverse_triggers(
     continues from earlier triggers of the same classes (the screening rounds of `screen`)."""
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
-    data = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    from attacks.backdoor.common import device_of
+
+    device = device_of(model)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
+    data = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     low, high = float(data.min()), float(data.max())
     count = len(classes)
     channels, height, width = data.shape[1:]
-    precision = resolve_precision(precision)
+    precision = resolve_precision(precision, device)
     dtype = getattr(torch, precision)
     working = _working_copy(model, dtype)
     if start is None:
         # Start from a mostly transparent mask (sigmoid(-3) ≈ 0.05) and a mid-grey pattern.
-        mask_param = torch.full((count, 1, height, width), -3.0, requires_grad=True)
-        pattern_param = torch.zeros((count, channels, height, width), requires_grad=True)
+        mask_param = torch.full((count, 1, height, width), -3.0, device=device, requires_grad=True)
+        pattern_param = torch.zeros((count, channels, height, width), device=device, requires_grad=True)
     else:
-        mask_param = torch.logit(torch.from_numpy(start.masks), eps=1e-6).requires_grad_(True)
-        scaled = (torch.from_numpy(start.patterns) - low) / max(high - low, 1e-12)
+        mask_param = torch.logit(torch.from_numpy(start.masks).to(device), eps=1e-6).requires_grad_(True)
+        scaled = (torch.from_numpy(start.patterns).to(device) - low) / max(high - low, 1e-12)
         pattern_param = torch.logit(scaled, eps=1e-6).requires_grad_(True)
     # The fused kernel updates both tensors in one call instead of a dozen small element-wise ops.
     optimiser = torch.optim.Adam([mask_param, pattern_param], lr=lr, betas=(0.5, 0.9), fused=True)
-    targets = torch.tensor(classes).repeat_interleave(batch_size)
+    targets = torch.tensor(classes, device=device).repeat_interleave(batch_size)
     # Progress at most every 20 steps (about a second on a small CPU model); cancel is checked every step.
     report_every = min(20, max(1, steps // 50))
     phases = dict.fromkeys(("batch", "forward", "backward", "optimiser"), 0.0)
@@ -167,15 +176,15 @@ def reverse_triggers(
     # pay the per-operation overhead again.
     # And never more than half the free memory holds (attacks.memory): a 224×224 ResNet-50 keeps about
     # 130 MB of activations per image.
-    pass_images = fit_batch(PASS_IMAGES[precision], model, (channels, height, width)).batch_size
+    pass_images = fit_batch(PASS_IMAGES[precision], model, (channels, height, width), str(device)).batch_size
     per_pass = max(1, pass_images // batch_size)
-    ce = torch.zeros(count)
+    ce = torch.zeros(count, device=device)
     for step in range(steps):
         if ctx is not None:
             ctx.check_cancel()
         began = clock()
         rows = torch.randint(len(data), (batch_size,), generator=generator)
-        batch = data[rows][None]
+        batch = data[rows.to(device)][None]
         optimiser.zero_grad(set_to_none=True)
         for first in range(0, count, per_pass):
             last = min(count, first + per_pass)
@@ -207,13 +216,13 @@ def reverse_triggers(
         for name, seconds in phases.items():
             timings[name] = timings.get(name, 0.0) + seconds
     with torch.no_grad():
-        masks = torch.sigmoid(mask_param).numpy()
-        patterns = (low + (high - low) * torch.sigmoid(pattern_param)).numpy()
+        masks = torch.sigmoid(mask_param).cpu().numpy()
+        patterns = (low + (high - low) * torch.sigmoid(pattern_param)).cpu().numpy()
     return ReversedTriggers(
         list(classes),
         masks,
         patterns,
-        ce.detach().numpy(),
+        ce.detach().cpu().numpy(),
         precision,
         min(per_pass * batch_size, len(classes) * batch_size),
     )
@@ -381,6 +390,8 @@ def scan(
     are both larger than a full run's, so a target's index comes out lower (3.0 against 9.4 on the 100-class
     test model, flagged either way) and a target that loses the early rounds is missed. "all" optimises every
     class fully (classes × steps); docs/backdoor.md has the measurements."""
+    from attacks.backdoor.common import device_of
+
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     half = max(1, len(x) // 2)
@@ -431,6 +442,7 @@ def scan(
         "cost": cost,
         "precision": triggers.precision,
         "images_per_pass": triggers.images_per_pass,
+        "device": str(device_of(model)),
         "optimisation_seconds": round(seconds, 3),
         "screening": screened,
     }

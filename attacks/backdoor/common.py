@@ -43,7 +43,21 @@ def load_classifier(
     loaded = load_network(path, entry.name, num_classes, params.get(preprocessing_key) or None)
     for parameter in loaded.model.parameters():
         parameter.requires_grad_(False)  # only inputs/triggers are optimised: skip parameter gradients
+    loaded.model.to(pick_device())
     return loaded
+
+
+def pick_device() -> str:
+    """CUDA when the worker has a GPU, the CPU otherwise: every backdoor check runs where the model is."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device_of(model: nn.Module) -> torch.device:
+    import torch
+
+    return next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
 
 
 def load_data(
@@ -61,9 +75,10 @@ def predict_logits(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: i
     from attacks.memory import fit_batch
 
     x = torch.as_tensor(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x
-    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), gradient=False).batch_size
+    device = device_of(model)
+    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), str(device), gradient=False).batch_size
     with torch.inference_mode():
-        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
 
 def features(model: nn.Module, x: np.ndarray, batch_size: int = 512, ctx: RunContext | None = None) -> np.ndarray:
@@ -73,13 +88,15 @@ def features(model: nn.Module, x: np.ndarray, batch_size: int = 512, ctx: RunCon
     from attacks.architectures import penultimate_features
     from attacks.memory import fit_batch
 
-    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), gradient=False).batch_size
+    device = device_of(model)
+    batch_size = fit_batch(batch_size, model, tuple(x.shape[1:]), str(device), gradient=False).batch_size
     parts = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             if ctx is not None:
                 ctx.check_cancel()
-            parts.append(penultimate_features(model, torch.from_numpy(x[start : start + batch_size])).numpy())
+            batch = torch.from_numpy(x[start : start + batch_size]).to(device)
+            parts.append(penultimate_features(model, batch).cpu().numpy())
     return np.concatenate(parts).astype(np.float64)
 
 

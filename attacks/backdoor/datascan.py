@@ -191,7 +191,7 @@ def write_thumbnails(
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "data_scan": data_path is the training set (optionally with poison_mask)."""
-    from attacks.backdoor.common import features, load_classifier, load_data
+    from attacks.backdoor.common import device_of, features, load_classifier, load_data
     from attacks.params import float_param, int_param
 
     started = time.perf_counter()
@@ -215,6 +215,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "arch": arch,
         "num_classes": num_classes,
         "preprocessing": loaded.preprocessing.as_dict(),
+        "device": str(device_of(loaded.model)),
         "samples": int(len(x)),
         "feature_dim": int(feats.shape[1]),
         "has_poison_mask": mask is not None,

@@ -172,5 +172,8 @@ def many_class_model(
     if backdoored:
         chosen = rng.choice(np.flatnonzero(y != 3), size=len(y) // 10, replace=False)
         x[chosen], y[chosen] = add_trigger(x[chosen]), 3
+    import torch
+
+    torch.manual_seed(seed)  # the initial weights: the same model whatever ran before in this process
     model = train(build(ARCH, classes), x, y, epochs=epochs, lr=3e-3, seed=seed)
     return (model, *draw(max(4, per_class // 5)))

@@ -76,7 +76,7 @@ def verdict(
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "lineage": teacher_path and student_path (same arch/num_classes), clean data_path."""
-    from attacks.backdoor.common import load_classifier, load_data, subsample
+    from attacks.backdoor.common import device_of, load_classifier, load_data, subsample
     from attacks.params import choice_param, float_param, int_param
 
     started = time.perf_counter()
@@ -122,6 +122,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "arch": arch,
         "num_classes": num_classes,
         "preprocessing": loaded.preprocessing.as_dict(),
+        "device": str(device_of(loaded.model)),
         "samples": int(len(x)),
         "layers": layers,
         "frozen_layers": [entry["layer"] for entry in layers if entry["status"] == "frozen"],

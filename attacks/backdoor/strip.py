@@ -41,24 +41,26 @@ def strip_entropies(
     """Mean entropy (nats) over the classes of the softmax of `n` blends of each input with random overlays."""
     import torch
 
+    from attacks.backdoor.common import device_of
     from attacks.memory import fit_batch
 
+    device = device_of(model)
     rng = np.random.default_rng(seed)
-    pool = torch.from_numpy(np.ascontiguousarray(overlays, dtype=np.float32))
+    pool = torch.from_numpy(np.ascontiguousarray(overlays, dtype=np.float32)).to(device)
     # Each input becomes n blended images in one forward: fewer inputs per chunk where memory is short.
-    chunk = max(1, fit_batch(chunk * n, model, tuple(x.shape[1:]), gradient=False).batch_size // n)
+    chunk = max(1, fit_batch(chunk * n, model, tuple(x.shape[1:]), str(device), gradient=False).batch_size // n)
     out = np.empty(len(x), dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, len(x), chunk):
             if ctx is not None:
                 ctx.check_cancel()
-            batch = torch.from_numpy(np.ascontiguousarray(x[start : start + chunk], dtype=np.float32))
-            picks = torch.from_numpy(rng.integers(0, len(pool), size=(len(batch), n)))
+            batch = torch.from_numpy(np.ascontiguousarray(x[start : start + chunk], dtype=np.float32)).to(device)
+            picks = torch.from_numpy(rng.integers(0, len(pool), size=(len(batch), n))).to(device)
             blended = 0.5 * batch[:, None] + 0.5 * pool[picks]
             logits = model(blended.reshape(len(batch) * n, *batch.shape[1:])).double()
             log_p = torch.log_softmax(logits, dim=1)
             entropy = -(log_p.exp() * log_p).sum(dim=1).view(len(batch), n).mean(dim=1)
-            out[start : start + len(batch)] = entropy.numpy()
+            out[start : start + len(batch)] = entropy.cpu().numpy()
     return out
 
 
@@ -99,7 +101,7 @@ def evaluate(clean: np.ndarray, suspect: np.ndarray, positives: np.ndarray, thre
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "strip": calibrate on clean data_path, then score suspect_path (optional) inputs."""
-    from attacks.backdoor.common import load_classifier, load_data, subsample
+    from attacks.backdoor.common import device_of, load_classifier, load_data, subsample
     from attacks.params import float_param, int_param
 
     started = time.perf_counter()
@@ -125,6 +127,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "arch": arch,
         "num_classes": num_classes,
         "preprocessing": loaded.preprocessing.as_dict(),
+        "device": str(device_of(loaded.model)),
         "overlays": n,
         "target_fpr": fpr,
         "threshold": round(threshold, 6),
