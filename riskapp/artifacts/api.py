@@ -19,6 +19,8 @@ from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.forms import MAX_CLASSES, MIN_CLASSES
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact, ModelRole
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.gates.api import VerdictSerializer
+from riskapp.gates.selectors import model_verdict, project_register_rows
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
 from riskapp.user_json import user_json_parse
@@ -105,25 +107,38 @@ class ModelListApi(APIView):
     pagination_class = Pagination
 
     class OutputSerializer(ModelOutputSerializer):
+        verdict = VerdictSerializer(help_text="The ship verdict of this version.")
+
         class Meta(ModelOutputSerializer.Meta):
-            pass
+            fields = [*ModelOutputSerializer.Meta.fields, "verdict"]
 
     @extend_schema(operation_id="models_list", responses=OutputSerializer(many=True))
     def get(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id)
-        return paginated_response(
-            request=request,
-            view=self,
-            items=access.project.models.order_by("name", "-id"),
-            serializer_class=self.OutputSerializer,
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            access.project.models.select_related("parent").order_by("name", "-id"), request, view=self
         )
+        rows = project_register_rows(project=access.project)  # scored once for the whole page
+        for model in page:
+            model.verdict = model_verdict(project=access.project, model=model, rows=rows)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ModelVerdictOutputSerializer(ModelDetailOutputSerializer):
+    verdict = VerdictSerializer(help_text="The ship verdict of this version.")
+
+    class Meta(ModelDetailOutputSerializer.Meta):
+        fields = [*ModelDetailOutputSerializer.Meta.fields, "verdict"]
 
 
 class ModelDetailApi(APIView):
-    @extend_schema(operation_id="models_retrieve", responses=ModelDetailOutputSerializer)
+    @extend_schema(operation_id="models_retrieve", responses=ModelVerdictOutputSerializer)
     def get(self, request, project_id: int, model_id: int):
         access = project_access(user=request.user, project_id=project_id)
-        return Response(ModelDetailOutputSerializer(get_object_or_404(access.project.models, pk=model_id)).data)
+        model = get_object_or_404(access.project.models.select_related("parent"), pk=model_id)
+        model.verdict = model_verdict(project=access.project, model=model)
+        return Response(ModelVerdictOutputSerializer(model).data)
 
 
 class DatasetListApi(APIView):

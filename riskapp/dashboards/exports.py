@@ -18,6 +18,7 @@ from riskapp.artifacts.models import DatasetArtifact
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import BAND_ORDER, register_document
 from riskapp.dashboards.risk import ModelSummary, model_summaries
+from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
 
 REPORT_SCHEMA = "riskapp.report/1"
@@ -91,6 +92,7 @@ def report_document(project: Project) -> dict[str, Any]:
                 default=None,
             ),
         },
+        "verdict": project_verdict(project=project).as_dict(),
         "assessment": register["assessment"],
         "register": risks,
         "models": [_model_evidence(s) for s in summaries],

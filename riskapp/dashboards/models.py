@@ -6,7 +6,7 @@ class ProjectRiskSummary(models.Model):
 
     The portfolio lists every project a user may see; scoring each project's register on every page view
     would cost queries and time in proportion to the number of projects. So a change that can move the
-    scores (answers, evidence, treatments, the appetite) marks the row stale (signals.py),
+    scores (answers, evidence, treatments, the appetite, gates, models) marks the row stale (signals.py),
     and the portfolio re-scores only stale rows when it is read (selectors.portfolio_rows)."""
 
     project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="risk_summary")
@@ -19,6 +19,10 @@ class ProjectRiskSummary(models.Model):
     next_expiry = models.DateField(null=True, blank=True)  # the earliest of them: "any overdue?" in SQL
     assessment_status = models.CharField(max_length=32, blank=True)
     assessment_version = models.PositiveIntegerField(null=True, blank=True)
+    # The project's ship verdict as gates.verdict worked it out (Verdict.as_dict), a derived copy like the rest.
+    # It also depends on the date (acceptances expire), so a copy worked out on an earlier day is re-scored.
+    verdict = models.JSONField(default=dict)
+    verdict_on = models.DateField(null=True, blank=True)
     stale = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

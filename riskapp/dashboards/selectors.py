@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, IntegerField, Max, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from riskapp.assessments.register import BAND_ORDER
 from riskapp.dashboards.models import ProjectRiskSummary
@@ -42,10 +43,15 @@ class PortfolioRow:
     overdue: int
 
 
-def refresh_stale_summaries(*, user: AbstractBaseUser) -> int:
-    """Re-score the user's projects whose summary is missing or stale; returns how many were refreshed."""
+def refresh_stale_summaries(*, user: AbstractBaseUser, today: date | None = None) -> int:
+    """Re-score the user's projects whose summary is missing, stale or from an earlier day (an acceptance may
+    have expired since: the ship verdict depends on the date); returns how many were refreshed."""
+    today = today or timezone.localdate()
     stale = Project.objects.filter(memberships__user=user).filter(
-        Q(risk_summary__isnull=True) | Q(risk_summary__stale=True)
+        Q(risk_summary__isnull=True)
+        | Q(risk_summary__stale=True)
+        | Q(risk_summary__verdict_on__isnull=True)
+        | Q(risk_summary__verdict_on__lt=today)
     )
     count = 0
     for project in stale:

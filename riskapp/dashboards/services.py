@@ -2,9 +2,12 @@
 
 from collections import Counter
 
+from django.utils import timezone
+
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import BAND_ORDER, register_rows
 from riskapp.dashboards.models import ProjectRiskSummary
+from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
 
 
@@ -23,6 +26,7 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
         for row in rows
         if row.treatment and row.treatment.treatment == Treatment.ACCEPT and row.treatment.expires_on
     )
+    today = timezone.localdate()
     summary, _ = ProjectRiskSummary.objects.update_or_create(
         project=project,
         defaults={
@@ -35,6 +39,8 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
             "next_expiry": expiries[0] if expiries else None,
             "assessment_status": version.status if version else "",
             "assessment_version": version.number if version else None,
+            "verdict": project_verdict(project=project, today=today, rows=rows).as_dict(),
+            "verdict_on": today,
             "stale": False,
         },
     )

@@ -16,6 +16,7 @@ from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, repor
 from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries, version_chains
 from riskapp.dashboards.selectors import SORTS, portfolio_rows, portfolio_summaries, refresh_stale_summaries
 from riskapp.dashboards.teachers import candidates as teacher_candidates
+from riskapp.gates.selectors import project_verdict
 from riskapp.projects.access import project_view
 
 PAGE_SIZE = 50
@@ -26,7 +27,7 @@ def portfolio(request):
     """Every project the user is a member of: highest band, counts per band, overdue acceptances,
     assessment status, last test and trend; sortable and filterable through the query string."""
     today = timezone.localdate()
-    refresh_stale_summaries(user=request.user)
+    refresh_stale_summaries(user=request.user, today=today)
     filters = {
         "band": request.GET.get("band", ""),
         "status": request.GET.get("status", ""),
@@ -100,6 +101,7 @@ def project_risk(request, access):
             "edges": edges,
             "lineage": figures.lineage_graph(summaries, edges) if summaries else None,
             "plan": plan_checklist(project=project, bank=bank, answers=answers),
+            "verdict": project_verdict(project=project, rows=rows),
         },
     )
 

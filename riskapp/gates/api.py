@@ -15,6 +15,7 @@ from riskapp.gates.evaluate import gates_evaluate, gates_passed
 from riskapp.gates.forms import PARAM_NAMES, GateForm
 from riskapp.gates.models import GateKind
 from riskapp.gates.selectors import gate_for_project, model_for_project
+from riskapp.gates.verdict import LABELS
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
 
@@ -38,6 +39,21 @@ class GateResultSerializer(serializers.Serializer):
     measured = serializers.JSONField(allow_null=True)
     message = serializers.CharField()
     job_id = serializers.IntegerField(allow_null=True)
+
+
+class VerdictReasonSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="Why, in plain language.")
+    next_step = serializers.CharField(help_text="What to do about it.")
+
+
+class VerdictSerializer(serializers.Serializer):
+    """The ship verdict (gates/verdict.py), the same words as the project page and the report."""
+
+    status = serializers.ChoiceField(choices=list(LABELS.items()))
+    label = serializers.CharField()
+    model = serializers.CharField(allow_null=True, help_text='The version judged ("name vN"); null: none yet.')
+    reasons = VerdictReasonSerializer(many=True, help_text="The deciding reasons, most serious first (at most 5).")
+    more_reasons = serializers.IntegerField(help_text="How many further reasons were left out.")
 
 
 class EvaluationOutputSerializer(serializers.Serializer):

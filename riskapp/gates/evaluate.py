@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.models import Treatment
-from riskapp.assessments.register import register_rows
+from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.jobs.models import Job, JobStatus
@@ -115,9 +115,10 @@ def _accepted(row) -> bool:
     return bool(t and t.treatment == Treatment.ACCEPT and not (t.expires_on and t.expires_on < timezone.localdate()))
 
 
-def _risk(gate: QualityGate, project: Project) -> GateResult:
-    version = assessment_latest(project=project)
-    _, rows = register_rows(project, version.answers if version else {})
+def _risk(gate: QualityGate, project: Project, rows: list[RegisterRow] | None) -> GateResult:
+    if rows is None:
+        version = assessment_latest(project=project)
+        _, rows = register_rows(project, version.answers if version else {})
     open_risks = [row.threat.id for row in rows if row.above_appetite and not _accepted(row)]
     if open_risks:
         return GateResult(
@@ -129,12 +130,15 @@ def _risk(gate: QualityGate, project: Project) -> GateResult:
     return GateResult(gate, True, [], "every risk above the appetite has an accepted treatment")
 
 
-def gates_evaluate(*, project: Project, model: ModelArtifact | None = None) -> list[GateResult]:
-    """Every gate of the project, evaluated for `model` (the register gate needs none; the others say so)."""
+def gates_evaluate(
+    *, project: Project, model: ModelArtifact | None = None, rows: list[RegisterRow] | None = None
+) -> list[GateResult]:
+    """Every gate of the project, evaluated for `model` (the register gate needs none; the others say so).
+    `rows`: the register of the latest answers, when the caller has it already."""
     results = []
     for gate in project.gates.order_by("id"):
         if gate.kind == GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE:
-            results.append(_risk(gate, project))
+            results.append(_risk(gate, project, rows))
         elif model is None:
             results.append(GateResult(gate, None, None, "not measured: choose a model to evaluate this gate"))
         elif gate.kind == GateKind.MIN_ROBUST_ACCURACY:

@@ -1,10 +1,24 @@
-"""Reads of a project's gates, scoped through the project the caller already has access to."""
+"""Reads of a project's gates, scoped through the project the caller already has access to, and the inputs of
+the ship verdict (verdict.py), gathered here so that the verdict itself stays pure."""
+
+import re
+from datetime import date
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from riskapp.artifacts.models import ModelArtifact
-from riskapp.gates.models import QualityGate
+from riskapp.artifacts.models import ModelArtifact, ModelRole
+from riskapp.assessments.bank import load_bank
+from riskapp.assessments.models import Treatment
+from riskapp.assessments.plan import engine_attack, recommended_plan
+from riskapp.assessments.register import RegisterRow, register_rows
+from riskapp.assessments.selectors import assessment_latest
+from riskapp.gates.evaluate import gates_evaluate
+from riskapp.gates.models import GateKind, QualityGate
+from riskapp.gates.verdict import BackdoorFlag, GateCheck, RiskAboveAppetite, Verdict, VerdictInputs, ship_verdict
+from riskapp.jobs.kinds import KINDS
+from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
 
@@ -19,3 +33,169 @@ def gate_for_project(*, project: Project, gate_id: int) -> QualityGate:
 
 def model_for_project(*, project: Project, model_id: int) -> ModelArtifact:
     return get_object_or_404(project.models.select_related("parent"), pk=model_id)
+
+
+# --- the ship verdict's inputs ------------------------------------------------------------------------------
+
+
+def _attack_words(name: str) -> str:
+    """An engine attack in words, from the engine's own catalogue: "pgd_linf" -> "PGD L∞"."""
+    from attacks.evasion.attacks import ATTACKS  # the engine's catalogue; imports no torch
+
+    spec = ATTACKS.get(engine_attack(name))
+    return re.split(r" \(| with |, ", spec.description)[0] if spec else name
+
+
+def _gate_words(gate: QualityGate) -> str:
+    """The gate as the verdict says it: QualityGate.describe() with the attack in words."""
+    if gate.kind == GateKind.MIN_ROBUST_ACCURACY:
+        p = gate.params or {}
+        return f"robust accuracy ≥ {p.get('threshold')} under {_attack_words(str(p.get('attack')))} at ε {p.get('eps')}"
+    return gate.describe()
+
+
+def _plan_label(planned) -> str:
+    kind = KINDS.get(planned.kind)
+    label = kind.label if kind else planned.kind.replace("_", " ").capitalize()
+    params = planned.params
+    if params.get("attack"):
+        label += f" ({_attack_words(params['attack'])}" + (f" at ε {params['eps']})" if "eps" in params else ")")
+    elif params.get("attacks"):
+        label += f" ({', '.join(_attack_words(a) for a in params['attacks'])})"
+    if planned.kind == "backdoor_scan" and params.get("target") == "teacher":
+        label += " of the teacher"
+    return label
+
+
+def _ran(job: Job, planned, model: ModelArtifact) -> bool:
+    """Whether the succeeded `job` ran this planned test for `model` (a teacher's scan runs on its parent)."""
+    if job.kind != planned.kind:
+        return False
+    on = job.parameters.get("model_id")
+    if planned.kind == "backdoor_scan" and planned.params.get("target") == "teacher":
+        return on == model.parent_id
+    if on != model.pk:
+        return False
+    if planned.kind == "attack" and "attack" in planned.params:
+        return engine_attack(planned.params["attack"]) in (job.parameters.get("attacks") or [])
+    return True
+
+
+def _tests_not_run(project: Project, model: ModelArtifact, answers: dict) -> tuple[str, ...]:
+    """The recommended plan's tests that no succeeded job has run on this version (in one query). Tests the
+    version cannot have (a teacher's scan, a transfer attack or a lineage check without a teacher) are left out."""
+    needs_teacher = {"transfer_attack", "lineage"}
+    plan = [
+        p
+        for p in recommended_plan(load_bank(), answers)
+        if model.parent_id is not None
+        or not (p.kind in needs_teacher or (p.kind == "backdoor_scan" and p.params.get("target") == "teacher"))
+    ]
+    if not plan:
+        return ()
+    targets = [model.pk] + ([model.parent_id] if model.parent_id else [])
+    jobs = list(
+        Job.objects.filter(
+            project=project,
+            status=JobStatus.SUCCEEDED,
+            kind__in={p.kind for p in plan},
+            parameters__model_id__in=targets,
+        ).only("id", "kind", "parameters")
+    )
+    return tuple(_plan_label(p) for p in plan if not any(_ran(job, p, model) for job in jobs))
+
+
+def _class_names(model: ModelArtifact, classes: list) -> tuple[str, ...]:
+    names = model.class_names or []
+    return tuple(f"{c} “{names[c]}”" if isinstance(c, int) and 0 <= c < len(names) else str(c) for c in classes)
+
+
+def _backdoor_flags(project: Project, model: ModelArtifact) -> tuple[BackdoorFlag, ...]:
+    """What the latest backdoor scan of the version, and that of its teacher, flagged (in one query)."""
+    scanned = {model.pk: (model, False)}
+    if model.parent_id is not None and model.parent is not None:
+        scanned[model.parent_id] = (model.parent, True)
+    scans = (
+        Job.objects.filter(
+            project=project, status=JobStatus.SUCCEEDED, kind="backdoor_scan", parameters__model_id__in=list(scanned)
+        )
+        .order_by("-finished_at", "-id")
+        .only("id", "parameters", "result")
+    )
+    latest: dict[int, Job] = {}
+    for scan in scans:
+        latest.setdefault(scan.parameters.get("model_id"), scan)
+    flags = []
+    for model_id, (target, is_teacher) in scanned.items():
+        flagged = (latest[model_id].result.get("flagged_classes") or []) if model_id in latest else []
+        if flagged:
+            flags.append(BackdoorFlag(f"{target.name} v{target.version}", _class_names(target, flagged), is_teacher))
+    return tuple(flags)
+
+
+def verdict_inputs(
+    *, project: Project, model: ModelArtifact | None, today: date, rows: list[RegisterRow] | None = None
+) -> VerdictInputs:
+    """Everything the ship verdict of `model` (None: the project has none) is decided on, read in a fixed
+    number of queries (a few per gate). `rows`: the register of the latest answers, when the caller has it."""
+    version = assessment_latest(project=project)
+    answers = version.answers if version else {}
+    if rows is None:
+        _, rows = register_rows(project, answers)
+    risks = tuple(
+        RiskAboveAppetite(
+            name=row.threat.name,
+            band=row.risk.current.band,
+            accepted=bool(row.treatment and row.treatment.treatment == Treatment.ACCEPT),
+            owner=row.treatment.owner.get_username() if row.treatment and row.treatment.owner else "",
+            expires_on=row.treatment.expires_on if row.treatment else None,
+        )
+        for row in rows
+        if row.above_appetite
+    )
+    results = [r for r in gates_evaluate(project=project, model=model, rows=rows) if r.gate.enabled]
+    gates = tuple(GateCheck(r.gate.kind, _gate_words(r.gate), r.passed, r.message) for r in results)
+    if model is None:
+        return VerdictInputs(None, project.risk_appetite, today, gates, risks)
+    return VerdictInputs(
+        model=f"{model.name} v{model.version}",
+        risk_appetite=project.risk_appetite,
+        today=today,
+        gates=gates,
+        risks=risks,
+        tests_not_run=_tests_not_run(project, model, answers),
+        backdoors=_backdoor_flags(project, model),
+    )
+
+
+def release_candidate(*, project: Project) -> ModelArtifact | None:
+    """The version a project ships: its newest model that is not a teacher and has no newer version."""
+    return (
+        project.models.exclude(role=ModelRole.TEACHER)
+        .filter(next_versions__isnull=True)
+        .select_related("parent")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def project_register_rows(*, project: Project) -> list[RegisterRow]:
+    """The register of the project's latest answers (to share between several models' verdicts)."""
+    version = assessment_latest(project=project)
+    return register_rows(project, version.answers if version else {})[1]
+
+
+def model_verdict(
+    *,
+    project: Project,
+    model: ModelArtifact | None,
+    today: date | None = None,
+    rows: list[RegisterRow] | None = None,
+) -> Verdict:
+    inputs = verdict_inputs(project=project, model=model, today=today or timezone.localdate(), rows=rows)
+    return ship_verdict(inputs)
+
+
+def project_verdict(*, project: Project, today: date | None = None, rows: list[RegisterRow] | None = None) -> Verdict:
+    """The project's verdict: its release candidate's."""
+    return model_verdict(project=project, model=release_candidate(project=project), today=today, rows=rows)

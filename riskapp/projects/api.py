@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 
 from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
+from riskapp.gates.api import VerdictSerializer
+from riskapp.gates.selectors import project_verdict
 from riskapp.projects import services
 from riskapp.projects.models import Membership, RiskBand
 from riskapp.projects.roles import Capability, Role
@@ -75,10 +77,14 @@ class ProjectCreateApi(APIView):
 
 
 class ProjectDetailApi(APIView):
-    @extend_schema(operation_id="projects_retrieve", responses=ProjectOutputSerializer)
+    class OutputSerializer(ProjectOutputSerializer):
+        verdict = VerdictSerializer(help_text="The ship verdict of the project's newest version that is not a teacher.")
+
+    @extend_schema(operation_id="projects_retrieve", responses=OutputSerializer)
     def get(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id)
-        return Response(ProjectOutputSerializer(_project_data(access.project, access.role)).data)
+        data = _project_data(access.project, access.role) | {"verdict": project_verdict(project=access.project)}
+        return Response(self.OutputSerializer(data).data)
 
 
 class ProjectUpdateApi(APIView):
