@@ -53,7 +53,7 @@ def env_rate(name: str, default: str) -> str:
     """A throttle rate such as 30/hour: a count, a slash, and second, minute, hour or day."""
     value = env_str(name, default).strip()
     count, _, period = value.partition("/")
-    if not count.isdigit() or int(count) < 1 or period not in ("second", "minute", "hour", "day"):
+    if not (count.isascii() and count.isdigit()) or int(count) < 1 or period not in ("second", "minute", "hour", "day"):
         raise ImproperlyConfigured(
             f"{name} must be a rate like 30/hour (per second, minute, hour or day), not {value!r}."
         )

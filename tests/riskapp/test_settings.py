@@ -46,6 +46,8 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
         ({"DEBUG": "0", "SECRET_KEY": "short", "ALLOWED_HOSTS": "x"}, "SECRET_KEY must be at least 50 characters"),
         ({"DEBUG": "0", "SECRET_KEY": GOOD_KEY}, "ALLOWED_HOSTS must list the host names"),
         ({"DEBUG": "1", "RISKAPP_SIGNIN_FAILURE_LIMIT": "0"}, "RISKAPP_SIGNIN_FAILURE_LIMIT must be at least 1"),
+        ({"DEBUG": "1", "RISKAPP_API_JOB_RATE": "²/hour"}, "RISKAPP_API_JOB_RATE must be a rate like 30/hour"),
+        ({"DEBUG": "1", "RISKAPP_SANDBOX_WARM": "sometimes"}, "RISKAPP_SANDBOX_WARM must be a boolean"),
     ],
 )
 def test_bad_values_raise_improperly_configured_naming_the_variable(tmp_path, env, message):
