@@ -36,6 +36,7 @@ project_urls = [
     path("datasets/<int:dataset_id>/", artifacts.DatasetDetailApi.as_view(), name="dataset_detail"),
     path("jobs/", jobs.JobListApi.as_view(), name="job_list"),
     path("jobs/create/", jobs.JobCreateApi.as_view(), name="job_create"),
+    path("jobs/estimate/", jobs.JobEstimateApi.as_view(), name="job_estimate"),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="job_detail"),
     path("jobs/<int:job_id>/cancel/", jobs.JobCancelApi.as_view(), name="job_cancel"),
     path("jobs/<int:job_id>/result/", jobs.JobResultApi.as_view(), name="job_result"),

@@ -19,8 +19,9 @@ from riskapp.api.fields import MAX_ECHO, ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.forms import ValidationForm
-from riskapp.artifacts.models import IntakeStatus
+from riskapp.artifacts.models import IntakeStatus, ModelArtifact
 from riskapp.artifacts.services import validation_start
+from riskapp.evaluations.estimates import evaluation_estimate
 from riskapp.evaluations.forms import KIND_CHOICES as EVALUATION_CHOICES
 from riskapp.evaluations.forms import EvaluationForm
 from riskapp.evaluations.services import evaluation_start
@@ -178,6 +179,18 @@ def _form_data(parameters: dict[str, Any], names: dict[str, str | None]) -> dict
     return {field: _form_value(name, parameters[name]) for name, field in names.items() if field and name in parameters}
 
 
+def _evaluation_form(*, project, kind: str, parameters: dict[str, Any]) -> tuple[ModelArtifact, EvaluationForm]:
+    """The model and the checked run form of a security test's parameters; field-named errors on bad input."""
+    _refuse_unknown(parameters, EVALUATION_PARAMS)
+    _refuse_non_integer_ids(parameters)
+    model = _project_model(project, parameters)
+    defaults = {"attack": "pgd_linf", "eps": "0.1", "sample_limit": 500}
+    form = EvaluationForm(data={**defaults, **_form_data(parameters, EVALUATION_PARAMS), "kind": kind}, model=model)
+    if not form.is_valid():
+        raise serializers.ValidationError({"parameters": _parameter_errors(form, EVALUATION_PARAMS)})
+    return model, form
+
+
 def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
     """Start a job of any user-startable kind through the service that owns it; field-named errors on bad input."""
     if kind == "validation":
@@ -194,13 +207,7 @@ def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
             sample_limit=form.cleaned_data["sample_limit"],
         )
     if kind in dict(EVALUATION_CHOICES):
-        _refuse_unknown(parameters, EVALUATION_PARAMS)
-        _refuse_non_integer_ids(parameters)
-        model = _project_model(project, parameters)
-        defaults = {"attack": "pgd_linf", "eps": "0.1", "sample_limit": 500}
-        form = EvaluationForm(data={**defaults, **_form_data(parameters, EVALUATION_PARAMS), "kind": kind}, model=model)
-        if not form.is_valid():
-            raise serializers.ValidationError({"parameters": _parameter_errors(form, EVALUATION_PARAMS)})
+        model, form = _evaluation_form(project=project, kind=kind, parameters=parameters)
         return evaluation_start(
             actor=user,
             kind=kind,
@@ -308,3 +315,45 @@ class JobFileDownloadApi(APIView):
         response["Content-Type"] = "application/octet-stream"  # as documented, whatever the file's name suggests
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+class JobEstimateApi(APIView):
+    """How long a security test would take at most, before it is queued (nothing is queued)."""
+
+    class InputSerializer(serializers.Serializer):
+        kind = ChoiceField(choices=EVALUATION_CHOICES)
+        parameters = serializers.DictField(
+            child=serializers.JSONField(), required=False, default=dict, help_text="As for jobs/create/."
+        )
+
+        def validate_parameters(self, value: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return user_json_check(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
+
+    class OutputSerializer(serializers.Serializer):
+        seconds = serializers.FloatField(
+            allow_null=True, help_text="At most, on a worker like the one that timed the model; null: not timed."
+        )
+        text = serializers.CharField()
+
+    @extend_schema(
+        operation_id="jobs_estimate",
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: OpenApiResponse(description="Bad input, as for jobs/create/.")},
+    )
+    def post(self, request, project_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        kind, parameters = serializer.validated_data["kind"], serializer.validated_data["parameters"]
+        model, form = _evaluation_form(project=access.project, kind=kind, parameters=parameters)
+        estimate = evaluation_estimate(
+            kind=kind,
+            model=model,
+            dataset=form.cleaned_data["dataset"],
+            teacher=form.cleaned_data.get("teacher"),
+            options=form.options(),
+        )
+        return Response(self.OutputSerializer({"seconds": estimate.seconds, "text": estimate.text}).data)

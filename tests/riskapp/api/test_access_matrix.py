@@ -51,6 +51,7 @@ RULES = {
     "api:dataset_detail": ("GET", ROLES),
     "api:job_list": ("GET", ROLES),
     "api:job_create": ("POST", EDITORS),
+    "api:job_estimate": ("POST", EDITORS),
     "api:job_detail": ("GET", ROLES),
     "api:job_cancel": ("POST", EDITORS),
     "api:job_result": ("GET", ROLES),
