@@ -1,8 +1,11 @@
 """Fixtures for jobs on real services: a Redis of the test's own, real Celery worker and beat processes."""
 
+import os
+
 import pytest
 
 from riskapp.jobs import services
+from riskapp.jobs.sandbox import bwrap_available
 from tests.riskapp.jobs.real_services import CeleryProcesses, RedisServer
 
 
@@ -46,3 +49,12 @@ def worker(celery_processes):
 def beat(celery_processes):
     """beat(**env) -> a running `celery beat`, which sends the reconciler on its schedule; stopped at the end."""
     return celery_processes.beat
+
+
+@pytest.fixture
+def bwrap():
+    """Skip a test that needs bubblewrap where it cannot run; fail instead with RISKAPP_REQUIRE_SERVICES=1 (CI)."""
+    if not bwrap_available():
+        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
+            pytest.fail("bubblewrap is required (RISKAPP_REQUIRE_SERVICES=1) but cannot run here")
+        pytest.skip("bubblewrap not available")

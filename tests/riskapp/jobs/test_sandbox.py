@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from riskapp.jobs.sandbox import SandboxLimits, Tick, bwrap_available, run_in_sandbox
+from riskapp.jobs.sandbox import SandboxLimits, Tick, run_in_sandbox
 
 
 def selftest(behaviour, limits=None, **kwargs):
@@ -110,14 +110,6 @@ def test_folders_left_by_a_killed_launcher_are_swept(tmp_path):
     )
     assert outcome.status == "succeeded"
     assert not stale.exists() and live.exists()
-
-
-@pytest.fixture
-def bwrap():
-    if not bwrap_available():
-        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
-            pytest.fail("bubblewrap is required (RISKAPP_REQUIRE_SERVICES=1) but cannot run here")
-        pytest.skip("bubblewrap not available")
 
 
 def test_an_isolated_task_has_no_network_and_cannot_see_the_data_folder(bwrap, tmp_path):

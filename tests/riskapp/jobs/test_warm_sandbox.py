@@ -5,7 +5,7 @@ import os
 import pytest
 
 from riskapp.jobs import sandbox
-from riskapp.jobs.sandbox import SandboxLimits, bwrap_available, discard_spare_sandboxes, run_in_sandbox
+from riskapp.jobs.sandbox import SandboxLimits, discard_spare_sandboxes, run_in_sandbox
 
 # A module the engine never imports by itself: seeing it imported proves the preload ran.
 MARKER = "xml.dom.minidom"
@@ -86,14 +86,6 @@ def test_inputs_over_the_copy_limit_start_cold_and_keep_the_spare(tmp_path, monk
     )
     assert outcome.status == "succeeded" and not outcome.warm
     assert list(sandbox._spares.values()) == [spare]
-
-
-@pytest.fixture
-def bwrap():
-    if not bwrap_available():
-        if os.environ.get("RISKAPP_REQUIRE_SERVICES") == "1":
-            pytest.fail("bubblewrap is required (RISKAPP_REQUIRE_SERVICES=1) but cannot run here")
-        pytest.skip("bubblewrap not available")
 
 
 def test_an_isolated_warm_job_reads_a_copy_of_its_input_and_cannot_see_or_change_the_stored_file(bwrap, tmp_path):
