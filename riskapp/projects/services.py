@@ -53,7 +53,14 @@ def _locked_for_change(membership: Membership) -> Membership:
     """
     owners = Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.OWNER)
     list(owners.order_by("pk").values_list("pk", flat=True))  # evaluated for its locks
-    return Membership.objects.select_for_update().get(pk=membership.pk)
+    try:
+        return Membership.objects.select_for_update().get(pk=membership.pk)
+    except Membership.DoesNotExist:
+        # Removed by someone else since this request read it: a refusal to show, not a server error.
+        raise ValidationError(
+            f"{membership.user.get_username()} is no longer a member of this project (someone removed them "
+            "a moment ago); reload the members page."
+        ) from None
 
 
 def _ensure_an_owner_remains(leaving: Membership) -> None:

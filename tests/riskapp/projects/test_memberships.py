@@ -10,6 +10,7 @@ import os
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from riskapp.projects import services
@@ -96,3 +97,37 @@ def test_two_owners_acting_on_each_other_at_once_leave_the_project_one_owner(tea
     (refused,) = [outcome for outcome in outcomes if outcome is not None]
     assert refused.messages == ["A project needs at least one owner: make someone else owner first."]
     assert Membership.objects.filter(project=team.project, role=Role.OWNER).count() == 1
+
+
+@pytest.mark.parametrize("change", [demote, remove], ids=["role change", "removal"])
+def test_a_change_to_a_member_removed_a_moment_ago_is_refused_cleanly(team, change):
+    """The request read the membership, then another owner removed it before this change took its lock:
+    a refusal naming the member (a message on the page, a 400 from the API), not a server error."""
+    read_by_this_request = team.project.memberships.get(user=team.reviewer)
+    services.membership_remove(actor=team.owner, membership=team.project.memberships.get(user=team.reviewer))
+
+    with pytest.raises(ValidationError) as refused:
+        change(team.owner, read_by_this_request)
+    assert refused.value.messages == [
+        "reviewer is no longer a member of this project (someone removed them a moment ago); reload the members page."
+    ]
+
+
+def test_the_api_answers_400_when_the_member_was_removed_a_moment_ago(team, monkeypatch):
+    from rest_framework.test import APIClient
+
+    reviewer = team.project.memberships.get(user=team.reviewer)
+    real_lock = services._locked_for_change
+
+    def removed_meanwhile(membership):
+        Membership.objects.filter(pk=membership.pk).delete()  # another owner's removal, committed just before
+        return real_lock(membership)
+
+    monkeypatch.setattr(services, "_locked_for_change", removed_meanwhile)
+    client = APIClient()
+    client.force_authenticate(team.owner)
+    response = client.post(
+        f"/api/v1/projects/{team.project.pk}/members/{reviewer.pk}/role/", {"role": "assessor"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "no longer a member" in response.json()["detail"]
