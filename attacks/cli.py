@@ -325,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     from attacks.backdoor.cli import add_commands as add_backdoor_commands
 
     add_backdoor_commands(commands)
+
+    from attacks.privacy.cli import add_commands as add_privacy_commands
+
+    add_privacy_commands(commands)
     return parser
 
 
