@@ -131,16 +131,23 @@ def _grid(params: dict[str, Any]) -> int:
 
 
 def _cleanse(params: dict[str, Any], samples: int, num_classes: int) -> Work:
-    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, planned_class_steps, shortlist_size
+    from attacks.backdoor.cleanse import (
+        DEFAULT_BATCH,
+        DEFAULT_RESTARTS,
+        DEFAULT_STEPS,
+        scan_class_steps,
+        shortlist_size,
+    )
 
     steps = int_param(params, "steps", DEFAULT_STEPS, 1, 100_000)
     batch = int_param(params, "batch_size", DEFAULT_BATCH, 1, 4096)
     screening = choice_param(params, "screening", "auto", ("auto", "all"))
+    restarts = int_param(params, "restarts", DEFAULT_RESTARTS, 1, 8)
     shortlist = shortlist_size(num_classes, screening)
-    class_steps = planned_class_steps(num_classes, steps, shortlist)
+    class_steps = scan_class_steps(num_classes, steps, shortlist, restarts)
     # Each class-step is one batch of triggered images through the network; then the shortlist's triggers are
-    # measured on the held-out half of the samples.
-    return Work(gradients=class_steps * batch, forwards=shortlist * max(1, samples // 2))
+    # measured on the held-out half of the samples, with their own pattern and with the class's average image.
+    return Work(gradients=class_steps * batch, forwards=2 * shortlist * max(1, samples // 2))
 
 
 def job_work(task: str, params: dict[str, Any], *, samples: int, num_classes: int) -> Work:

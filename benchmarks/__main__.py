@@ -7,18 +7,33 @@ import sys
 
 from benchmarks import (
     backdoor,
+    backdoor_suite,
     estimates,
     evasion,
     intake_library,
     library_pgd,
     load,
+    privacy,
     screening,
     startup,
     upload_memory,
     web,
 )
 
-BENCHMARKS = [upload_memory, web, load, startup, intake_library, evasion, library_pgd, estimates, backdoor, screening]
+BENCHMARKS = [
+    upload_memory,
+    web,
+    load,
+    startup,
+    intake_library,
+    evasion,
+    library_pgd,
+    estimates,
+    backdoor,
+    backdoor_suite,
+    screening,
+    privacy,
+]
 
 failed = []
 for benchmark in BENCHMARKS:

@@ -74,6 +74,7 @@ def _backdoor_scan(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     params = {**_common_params(args), "model_path": str(args.model), "data_path": str(args.data)}
     params.update(steps=args.steps, batch_size=args.batch_size, precision=args.precision, screening=args.screening)
+    params.update(cost_schedule=args.cost_schedule, restarts=args.restarts)
     result = _run_task(cleanse.run, params, args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -143,6 +144,8 @@ def _lineage(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         precision=args.precision,
         screening=args.screening,
+        cost_schedule=args.cost_schedule,
+        restarts=args.restarts,
     )
     result = _run_task(lineage.run, params, args)
     if args.json:
@@ -171,7 +174,16 @@ def _shared_options(parser: argparse.ArgumentParser, *, model: bool = True) -> N
 
 
 def _cleanse_options(parser: argparse.ArgumentParser) -> None:
-    from attacks.backdoor.cleanse import DEFAULT_BATCH, DEFAULT_STEPS, PRECISIONS, SCREEN_ABOVE, SCREEN_CHOICES
+    from attacks.backdoor.cleanse import (
+        COST_SCHEDULES,
+        DEFAULT_BATCH,
+        DEFAULT_COST_SCHEDULE,
+        DEFAULT_RESTARTS,
+        DEFAULT_STEPS,
+        PRECISIONS,
+        SCREEN_ABOVE,
+        SCREEN_CHOICES,
+    )
 
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})"
@@ -190,6 +202,19 @@ def _cleanse_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help=f"auto: above {SCREEN_ABOVE} classes, screen them by successive halving and fully optimise a "
         "shortlist; all: every class for every step",
+    )
+    parser.add_argument(
+        "--cost-schedule",
+        choices=COST_SCHEDULES,
+        default=DEFAULT_COST_SCHEDULE,
+        help="fixed (default): a constant weight of the mask; adaptive: the mask's weight per class rises while "
+        "its trigger works and falls when it stops",
+    )
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=DEFAULT_RESTARTS,
+        help=f"starting points per class, the smallest working trigger kept (default {DEFAULT_RESTARTS}, at most 8)",
     )
 
 

@@ -7,6 +7,9 @@ Evidence, all on the same clean data:
   - Neural Cleanse on the student.
 Verdict for each class the teacher scan flags: "inherited" when the teacher's trigger still sends at least
 half of the student's inputs to it, or the student scan flags the same class; otherwise "not_inherited".
+Only a class the teacher scan flags can be inherited: every class's reversed trigger is optimised until it
+works, so on a student that kept the teacher's features nearly all of them still work; what marks a backdoor
+is the teacher's unusually small trigger for that class (its anomaly index), which the evidence states.
 """
 
 from __future__ import annotations
@@ -58,11 +61,22 @@ def verdict(
         evidence.append("Neural Cleanse flags no class of the teacher.")
         return {"verdict": "no_teacher_backdoor", "inherited_classes": [], "evidence": evidence}
     inherited = []
+    teacher_rows = {row["class"]: row for row in teacher_scan["classes"]}
+    others = [rate for k, rate in transfer_rates.items() if k not in flagged]
+    if others:
+        evidence.append(
+            f"The teacher's triggers of the {len(others)} unflagged classes send {min(others):.0%}–{max(others):.0%} "
+            "of the student's inputs to their class: each trigger is optimised until it works, so success alone "
+            "marks no backdoor; the flagged class's unusually small trigger does."
+        )
     for k in flagged:
         rate = transfer_rates[k]
         again = k in student_scan["flagged_classes"]
+        row = teacher_rows[k]
         evidence.append(
-            f"class {k}: the teacher's reversed trigger sends {rate:.0%} of the student's inputs to it"
+            f"class {k}: flagged on the teacher (mask L1 {row['mask_l1']:g} against a median of "
+            f"{teacher_scan['median_mask_l1']:g}, anomaly index {row['anomaly_index']:g}); its reversed trigger "
+            f"sends {rate:.0%} of the student's inputs to it"
             f"{'; the student scan flags it too' if again else '; the student scan does not flag it'}"
         )
         if rate >= INHERITED_SUCCESS or again:
@@ -77,7 +91,7 @@ def verdict(
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """Engine task "lineage": teacher_path and student_path (same arch/num_classes), clean data_path."""
     from attacks.backdoor.common import device_of, load_classifier, load_data, subsample
-    from attacks.params import choice_param, float_param, int_param
+    from attacks.params import choice_param, int_param
 
     started = time.perf_counter()
     if not params.get("teacher_path") or not params.get("student_path"):
@@ -88,7 +102,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     student = load_classifier(params, "student_path", "student_preprocessing").model
     steps = int_param(params, "steps", cleanse.DEFAULT_STEPS, 1, 100_000)
     batch_size = int_param(params, "batch_size", cleanse.DEFAULT_BATCH, 1, 4096)
-    cost = float_param(params, "cost", cleanse.DEFAULT_COST, 0.0, 100.0)
+    schedule, cost, restarts = cleanse.schedule_params(params)
     limit = int_param(params, "sample_limit", 1000, 0, 10**9)
     seed = int_param(params, "seed", 0, 0, 2**32 - 1)
     precision = choice_param(params, "precision", "auto", cleanse.PRECISIONS)
@@ -103,6 +117,8 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "steps": steps,
         "batch_size": batch_size,
         "cost": cost,
+        "cost_schedule": schedule,
+        "restarts": restarts,
         "seed": seed,
         "precision": precision,
         "screening": screening,
@@ -127,7 +143,13 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "layers": layers,
         "frozen_layers": [entry["layer"] for entry in layers if entry["status"] == "frozen"],
         "teacher_trigger_on_student": [
-            {"class": k, "success_rate": round(rate, 4), "teacher_flagged": k in teacher_scan["flagged_classes"]}
+            {
+                "class": k,
+                "success_rate": round(rate, 4),
+                "teacher_flagged": k in teacher_scan["flagged_classes"],
+                "teacher_mask_l1": teacher_scan["classes"][k]["mask_l1"],
+                "teacher_anomaly_index": teacher_scan["classes"][k]["anomaly_index"],
+            }
             for k, rate in transfer.items()
         ],
         "teacher_scan": teacher_scan,

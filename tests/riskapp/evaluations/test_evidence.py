@@ -5,6 +5,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from riskapp.artifacts.models import IntakeStatus, ModelArtifact, ModelRole
+from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Evidence
 from riskapp.assessments.register import project_register
 from riskapp.evaluations.services import evaluation_finished, evidence_from_result
@@ -82,13 +83,30 @@ def test_the_anomaly_index_of_a_scan_with_nothing_below_the_median_is_zero():
     assert evidence["backdoor_anomaly_index"] == 0.0
 
 
+def test_the_anomaly_index_counts_only_the_classes_the_scan_could_flag_under_its_relative_floor():
+    """A scan that states its relative floor flags a class only when its trigger is under that share of the
+    median and it is no natural shortcut; the evidence reads the same candidates, so a clean scan whose
+    bunched classes give a high index just under the median never reads as an anomaly."""
+    # Class 0 is under the median but at 0.9 of it (above the 0.75 floor); class 1 is far under it but a
+    # natural shortcut; class 2 is a candidate with a modest index.
+    result = scan_result([(27.0, 3.6), (10.0, 4.1), (20.0, 1.4), (30.0, 0.1), (31.0, 0.3), (32.0, 0.4)])
+    result["relative_floor"] = 0.75
+    result["classes"][1]["natural_shortcut"] = True
+    for row in result["classes"]:
+        row["flagged"] = False
+    result["flagged_classes"] = []
+    evidence = evidence_from_result("backdoor_scan", result)
+    assert evidence == {"backdoor_flagged": False, "backdoor_anomaly_index": 1.4}
+
+
 def test_a_teacher_scan_is_teacher_evidence_and_never_lowers_the_latent_backdoor(team):
     teacher = make_model(team, "teacher", role=ModelRole.TEACHER)
     make_model(team, "student", role=ModelRole.STUDENT, parent=teacher)
-    before = project_register(team.project, {}).risk("backdoor_latent").current.likelihood
+    dont_know = {question.id: "unknown" for question in load_bank().questions}  # assessed, as the worst case
+    before = project_register(team.project, dont_know).risk("backdoor_latent").current.likelihood
     evaluation_finished(job=finished(team, teacher, "backdoor_scan", scan_result(CLEAN)))
     # A clean teacher says nothing about a latent backdoor, which only wakes up in the student.
-    assert project_register(team.project, {}).risk("backdoor_latent").current.likelihood == before == 5
+    assert project_register(team.project, dont_know).risk("backdoor_latent").current.likelihood == before == 5
     kinds = set(Evidence.objects.filter(project=team.project).values_list("kind", flat=True))
     assert kinds == {"teacher_backdoor_flagged", "teacher_backdoor_anomaly_index"}
 
