@@ -13,10 +13,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # bubblewrap: the job sandbox runs each untrusted-model job under bwrap where the
 # container allows user namespaces (see docker-compose.yml, worker services).
+# Pango (and a font): WeasyPrint draws the report's PDF with them.
 # Unpinned on purpose: the version follows bookworm's security updates.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 # Fixed ids so the shared /data volume has the same owner on every host.

@@ -238,6 +238,48 @@ STORAGES = {
     },
 }
 
+
+def _s3_storage() -> dict:
+    """RISKAPP_STORAGE=s3: an S3-compatible bucket (AWS S3, MinIO, Ceph) holds uploads and job files."""
+    bucket = env_str("RISKAPP_S3_BUCKET")
+    if not bucket:
+        raise ImproperlyConfigured("RISKAPP_STORAGE=s3 needs RISKAPP_S3_BUCKET, the name of an existing bucket.")
+    endpoint = env_str("AWS_S3_ENDPOINT_URL")
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL must start with http:// or https://, not {endpoint!r}.")
+    key, secret = env_str("AWS_ACCESS_KEY_ID"), env_str("AWS_SECRET_ACCESS_KEY")
+    if bool(key) != bool(secret):
+        raise ImproperlyConfigured(
+            "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (boto3 then finds credentials "
+            "itself, e.g. from the machine's instance role)."
+        )
+    return {
+        "BACKEND": "riskapp.storage.HashedS3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": key or None,
+            "secret_key": secret or None,
+            "location": env_str("RISKAPP_S3_PREFIX").strip("/"),
+            # Objects stay private: downloads pass through riskapp's permission-checked views, never a bucket URL.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            # Reading a stored file spools to disk above 64 MiB, not into memory (models are large).
+            "max_memory_size": 64 * 1024**2,
+        },
+    }
+
+
+# RISKAPP_STORAGE: "local" (the files folder under RISKAPP_DATA_DIR, which every worker must then see)
+# or "s3" (a bucket: workers on other hosts download their job's inputs and upload its outputs).
+STORAGE_KIND = env_str("RISKAPP_STORAGE", "local")
+if STORAGE_KIND == "s3":
+    STORAGES["default"] = _s3_storage()
+elif STORAGE_KIND != "local":
+    raise ImproperlyConfigured(f"RISKAPP_STORAGE must be local or s3, not {STORAGE_KIND!r}.")
+
 # Uploads: small in-memory threshold so every real file streams to disk.
 UPLOAD_MAX_BYTES = env_int("RISKAPP_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
@@ -269,6 +311,34 @@ JOB_SANDBOX_MEMORY_MB = env_int("RISKAPP_SANDBOX_MEMORY_MB", 0)
 # runs in a process of its own, which sees only copies of its inputs.
 JOB_SANDBOX_WARM = env_bool("RISKAPP_SANDBOX_WARM", True)
 JOB_SANDBOX_PRELOAD = env_list("RISKAPP_SANDBOX_PRELOAD", "attacks.tasks,timm")
+
+
+def env_gigabytes(name: str) -> list[float]:
+    """A comma-separated list of positive sizes in GB, e.g. 16,80 or 0.5."""
+    sizes = []
+    for item in env_list(name):
+        try:
+            size = float(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list sizes in GB (e.g. 16,80), not {item!r}.") from None
+        if not 0 < size < float("inf"):
+            raise ImproperlyConfigured(f"{name} must list positive sizes in GB, not {item!r}.")
+        sizes.append(size)
+    return sizes
+
+
+# Routing by need (see riskapp.jobs.routing): with memory tiers, a job goes to the queue of the smallest tier
+# that holds its inputs (gpu-16g, cpu-80g ...); a worker takes the tiers up to RISKAPP_WORKER_MEMORY_GB.
+JOB_MEMORY_TIERS_GB = sorted(set(env_gigabytes("RISKAPP_MEMORY_TIERS_GB")))
+for _tier in JOB_MEMORY_TIERS_GB:
+    if len(f"{_tier:g}") > 3:  # it names queues (interactive-141g) in a 16-character column
+        raise ImproperlyConfigured(
+            f"RISKAPP_MEMORY_TIERS_GB: write each tier in at most three characters (0.5, 16, 80, 141), not {_tier:g}."
+        )
+_worker_memory = env_gigabytes("RISKAPP_WORKER_MEMORY_GB")
+if len(_worker_memory) > 1:
+    raise ImproperlyConfigured("RISKAPP_WORKER_MEMORY_GB must be one size in GB (this worker's GPU or RAM memory).")
+WORKER_MEMORY_GB = _worker_memory[0] if _worker_memory else None
 
 # --- Celery -------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -318,9 +388,10 @@ CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT + 180
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Keep retrying the broker at start-up instead of crashing the worker.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Unrouted tasks (the reconciler) run on the cpu queue; jobs pick cpu or gpu by kind.
+# Jobs pick their queue by kind: intake and validation on `interactive` (a worker of its own, so a user's
+# upload never waits behind long attacks), attacks on cpu or gpu. The reconciler is short work too.
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {"riskapp.jobs.tasks.reconcile_jobs": {"queue": "cpu"}}
+CELERY_TASK_ROUTES = {"riskapp.jobs.tasks.reconcile_jobs": {"queue": "interactive"}}
 # Separate processes per task so a crashed job cannot poison the next one's state.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -16,8 +16,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-APP_SERVICES = ("migrate", "web", "worker-gpu", "worker-cpu", "beat")
-LONG_RUNNING_APP_SERVICES = ("web", "worker-gpu", "worker-cpu", "beat")
+APP_SERVICES = ("migrate", "web", "worker-gpu", "worker-cpu", "worker-interactive", "beat")
+LONG_RUNNING_APP_SERVICES = ("web", "worker-gpu", "worker-cpu", "worker-interactive", "beat")
 ALL_SERVICES = ("postgres", "redis", *APP_SERVICES)
 DATA_DIR = "/data"
 DATA_VOLUME = "riskapp-data"
@@ -190,6 +190,23 @@ def test_cpu_worker_consumes_only_the_cpu_queue_and_reserves_no_gpu(services):
     assert "deploy" not in worker
 
 
+def test_interactive_worker_consumes_only_the_interactive_queue(services):
+    args = argv(services["worker-interactive"])
+    assert args[:4] == ["celery", "-A", "riskapp", "worker"]
+    assert option(args, "-Q", "--queues") == "interactive"
+    assert option(args, "-n", "--hostname").startswith("interactive@")
+
+
+def test_every_queue_has_a_worker_and_no_long_work_shares_one_with_the_interactive_queue(services):
+    consumed = {}
+    for name, service in services.items():
+        if "command" in service and argv(service)[:4] == ["celery", "-A", "riskapp", "worker"]:
+            for queue in option(argv(service), "-Q", "--queues").split(","):
+                consumed.setdefault(queue, []).append(name)
+    assert set(consumed) == {"interactive", "cpu", "gpu"}
+    assert consumed["interactive"] == ["worker-interactive"]
+
+
 def test_only_the_gpu_worker_reserves_a_gpu(services):
     with_gpu = [name for name, service in services.items() if "deploy" in service]
     assert with_gpu == ["worker-gpu"]
@@ -294,6 +311,34 @@ def test_long_running_services_wait_for_healthy_stores_and_finished_migrations(s
     assert deps.get("postgres") == "service_healthy"
     assert deps.get("redis") == "service_healthy"
     assert deps.get("migrate") == "service_completed_successfully"
+
+
+# --- object storage ---------------------------------------------------------------------
+
+
+def test_app_services_store_files_in_the_s3_service_bucket_with_credentials_from_the_operator(services):
+    env = environment(services["web"])
+    assert env["RISKAPP_STORAGE"] == "${RISKAPP_STORAGE:-s3}" and env["RISKAPP_S3_BUCKET"] == "riskapp"
+    assert env["AWS_S3_ENDPOINT_URL"] == "http://s3:9000"
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert REQUIRED_VARIABLE.match(env[key]), f"{key} is not a required ${{VAR:?...}} reference"
+    server = environment(services["s3"])
+    assert (server["MINIO_ROOT_USER"], server["MINIO_ROOT_PASSWORD"]) == (
+        env["AWS_ACCESS_KEY_ID"],
+        env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def test_the_s3_service_keeps_its_objects_in_a_named_volume_and_reports_health(compose, services):
+    assert volume_mounts(services["s3"]).get("/data") in set(compose["volumes"])
+    assert services["s3"]["healthcheck"]["test"]
+    assert depends_on(services["s3-bucket"]) == {"s3": "service_healthy"}
+    assert "mc mb --ignore-existing store/riskapp" in " ".join(argv(services["s3-bucket"]))
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING_APP_SERVICES)
+def test_long_running_services_wait_for_the_bucket(services, name):
+    assert depends_on(services[name]).get("s3-bucket") == "service_completed_successfully"
 
 
 # --- Dockerfile -------------------------------------------------------------------------

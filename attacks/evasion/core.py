@@ -12,7 +12,7 @@ import numpy as np
 from attacks.context import RunContext, UserError
 from attacks.evasion import flags as checks
 from attacks.evasion.attacks import ATTACKS, Settings
-from attacks.evasion.metrics import norms, rate, summary, within
+from attacks.evasion.metrics import distances, norms, rate, summary, within
 from attacks.evasion.png import example_strip
 from attacks.evasion.target import Target
 from attacks.png import write_png
@@ -215,6 +215,8 @@ def evaluate_attack(
         "device": target.device,
         "examples": [],
     }
+    if not spec.eps_bounded:  # a minimum-norm attack measures distances, not accuracy inside a budget
+        result["distances"] = distances(linf, l2, fooled, len(x), settings.eps, settings.norm)
     if "stages" in details:  # AutoAttack: what each stage fooled among the samples every earlier stage missed
         result["stages"] = details["stages"]
     if examples and fooled.any():

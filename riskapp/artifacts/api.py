@@ -18,6 +18,7 @@ from riskapp.artifacts import services
 from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.forms import MAX_CLASSES, MIN_CLASSES
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact, ModelRole
+from riskapp.artifacts.prechecks import upload_refusal
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.gates.api import VerdictSerializer
 from riskapp.gates.selectors import model_verdict, project_register_rows
@@ -166,6 +167,42 @@ class DatasetDetailApi(APIView):
         return Response(DatasetDetailOutputSerializer(get_object_or_404(access.project.datasets, pk=dataset_id)).data)
 
 
+DELETE_RESPONSES = {
+    204: None,
+    400: OpenApiResponse(description="Only an upload the intake check refused (status rejected) can be deleted."),
+}
+
+
+class ModelDeleteApi(APIView):
+    """Delete a model upload the intake refused, with its stored file (POST, or HTTP DELETE on the same URL)."""
+
+    @extend_schema(operation_id="models_delete", request=None, responses=DELETE_RESPONSES)
+    def post(self, request, project_id: int, model_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        model = get_object_or_404(access.project.models, pk=model_id)
+        services.artifact_delete(actor=request.user, artifact=model)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(operation_id="models_delete_http", request=None, responses=DELETE_RESPONSES)
+    def delete(self, request, project_id: int, model_id: int):
+        return self.post(request, project_id, model_id)
+
+
+class DatasetDeleteApi(APIView):
+    """Delete a dataset upload the intake refused, with its stored file (POST, or HTTP DELETE on the same URL)."""
+
+    @extend_schema(operation_id="datasets_delete", request=None, responses=DELETE_RESPONSES)
+    def post(self, request, project_id: int, dataset_id: int):
+        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        dataset = get_object_or_404(access.project.datasets, pk=dataset_id)
+        services.artifact_delete(actor=request.user, artifact=dataset)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(operation_id="datasets_delete_http", request=None, responses=DELETE_RESPONSES)
+    def delete(self, request, project_id: int, dataset_id: int):
+        return self.post(request, project_id, dataset_id)
+
+
 class StreamingUploadApi(ThrottleMessageMixin, APIView):
     """Multipart uploads that stream to disk under the upload limit, with their SHA-256 computed on the way.
 
@@ -192,6 +229,14 @@ class StreamingUploadApi(ThrottleMessageMixin, APIView):
 
     def sha256(self) -> str:
         return self.upload_limit.sha256[FILE_FIELD]
+
+
+def _prechecked(upload, *, kind: str):
+    """The upload, or a 400 on its field when its name or first bytes already say it cannot be a `kind`."""
+    refusal = upload_refusal(upload, kind=kind)
+    if refusal:
+        raise serializers.ValidationError(refusal)
+    return upload
 
 
 def _duplicate(duplicate: services.DuplicateUpload) -> Response:
@@ -254,6 +299,9 @@ class ModelUploadApi(StreamingUploadApi):
         input_min = serializers.FloatField(required=False, default=0.0)
         input_max = serializers.FloatField(required=False, default=1.0)
 
+        def validate_file(self, value):
+            return _prechecked(value, kind="model")
+
         def validate_architecture(self, value: str) -> str:
             problem = architecture_problem(value.strip())
             if problem:
@@ -266,6 +314,10 @@ class ModelUploadApi(StreamingUploadApi):
             model = self.context["project"].models.filter(pk=model_id).first()
             if model is None:
                 raise serializers.ValidationError(f"There is no model {model_id} in this project.")
+            if model.status == IntakeStatus.REJECTED:
+                raise serializers.ValidationError(
+                    f"Model {model_id} was refused by the intake check; choose another model of this project."
+                )
             return model
 
         def validate_parent_id(self, value):
@@ -347,6 +399,9 @@ class DatasetUploadApi(StreamingUploadApi):
             help_text="For an image folder: decode the images with this model's input size, crop and interpolation, "
             "and match folder names to its class names (default 224×224 RGB, folders in alphabetical order).",
         )
+
+        def validate_file(self, value):
+            return _prechecked(value, kind="dataset")
 
         def validate_for_model_id(self, value):
             if value is None:

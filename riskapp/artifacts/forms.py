@@ -6,6 +6,8 @@ from django.utils.html import format_html
 
 from riskapp.artifacts.cards import architecture_problem, preprocessing_problem
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
+from riskapp.artifacts.prechecks import upload_refusal
+from riskapp.artifacts.selectors import models_not_refused
 from riskapp.user_json import user_json_parse
 
 CARD_FIELDS = [
@@ -95,7 +97,7 @@ class ModelCardForm(forms.ModelForm):
             "torchvision's classifiers, this project's small networks); huggingface for a Hugging Face model "
             "folder zip; empty for ONNX.",
         )
-        others = ModelArtifact.objects.filter(project=project).exclude(pk=self.instance.pk).order_by("name")
+        others = models_not_refused(project=project).exclude(pk=self.instance.pk).order_by("name")
         self.fields["parent"].queryset = others
         self.fields["parent"].label = "Teacher (in this project)"
         self.fields["previous_version"].queryset = others
@@ -157,11 +159,22 @@ class ModelCardForm(forms.ModelForm):
         return data
 
 
+def upload_precheck(upload, *, kind: str):
+    """The upload, or a ValidationError when its name or first bytes already say it cannot be a `kind`."""
+    refusal = upload_refusal(upload, kind=kind)
+    if refusal:
+        raise forms.ValidationError(refusal)
+    return upload
+
+
 class ModelUploadForm(ModelCardForm):
     upload = forms.FileField(label="Model file", help_text="safetensors, a PyTorch state_dict (.pt/.pth) or ONNX.")
 
     class Meta(ModelCardForm.Meta):
         fields = ["upload", *CARD_FIELDS]
+
+    def clean_upload(self):
+        return upload_precheck(self.cleaned_data["upload"], kind="model")
 
 
 class DatasetUploadForm(forms.Form):
@@ -189,6 +202,9 @@ class DatasetUploadForm(forms.Form):
             self.fields["for_model"].queryset = ModelArtifact.objects.filter(
                 project=project, status=IntakeStatus.READY
             ).order_by("name", "-id")
+
+    def clean_upload(self):
+        return upload_precheck(self.cleaned_data["upload"], kind="dataset")
 
 
 class ValidationForm(forms.Form):

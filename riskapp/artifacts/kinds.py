@@ -3,7 +3,7 @@
 from django import forms
 
 from riskapp.artifacts.cards import PreprocessingField
-from riskapp.jobs.kinds import JobKind, register_kind
+from riskapp.jobs.kinds import INTERACTIVE_QUEUE, JobKind, register_kind
 
 
 class IntakeParams(forms.Form):
@@ -47,7 +47,7 @@ def register_artifact_kinds() -> None:
             label="Intake",
             engine_task="intake",
             form=IntakeParams,
-            queue="cpu",
+            queue=INTERACTIVE_QUEUE,
             description="Scans an uploaded file, loads it with a safe loader and normalises it (safetensors / .npz).",
             user_startable=False,
             file_params=("path",),
@@ -60,7 +60,7 @@ def register_artifact_kinds() -> None:
             label="Validation",
             engine_task="validate",
             form=ValidationParams,
-            queue="cpu",
+            queue=INTERACTIVE_QUEUE,
             description="Clean accuracy, per-class accuracy and confusion matrix of a model on an evaluation set.",
             user_startable=False,
             file_params=("model_path", "data_path"),

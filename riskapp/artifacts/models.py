@@ -17,6 +17,8 @@ class ModelRole(models.TextChoices):
 class DatasetPurpose(models.TextChoices):
     EVALUATION = "evaluation", "Evaluation (clean)"
     TRAINING = "training", "Training (for poisoned-data detection)"
+    # Inputs that carry a backdoor trigger (STRIP's suspects; the demo's triggered test set): never clean data.
+    TRIGGERED = "triggered", "Triggered inputs (carry a backdoor trigger)"
 
 
 class Artifact(models.Model):

@@ -1,9 +1,17 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 
-from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
+from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
+from riskapp.projects.models import Project
+
+
+def models_not_refused(*, project: Project) -> QuerySet[ModelArtifact]:
+    """The project's models but those the intake refused: what choice lists, charts and default picks offer.
+    A refused upload is only listed on Models & data, with its reason, until someone deletes it."""
+    return project.models.exclude(status=IntakeStatus.REJECTED)
 
 
 @dataclass

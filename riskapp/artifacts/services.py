@@ -12,6 +12,7 @@ from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, Finding, IntakeStatus, ModelArtifact
 from riskapp.artifacts.names import clean_file_name
+from riskapp.artifacts.prechecks import in_dataset_terms
 from riskapp.assessments.services import evidence_record
 from riskapp.audit.services import audit_record
 from riskapp.jobs.models import Job, JobStatus
@@ -184,6 +185,39 @@ def model_update_card(*, actor: AbstractBaseUser, model: ModelArtifact, card: di
     return model
 
 
+@transaction.atomic
+def artifact_delete(*, actor: AbstractBaseUser, artifact: ModelArtifact | DatasetArtifact) -> None:
+    """Delete an upload the intake refused, with its stored file. Ready and checking uploads stay: results,
+    evidence and running jobs refer to them. Security findings about the file are kept."""
+    if artifact.status != IntakeStatus.REJECTED:
+        raise ValidationError(
+            f"Only an upload the intake check refused can be deleted; “{artifact.name}” is "
+            f"{artifact.get_status_display().lower()}."
+        )
+    kind = "model" if isinstance(artifact, ModelArtifact) else "dataset"
+    audit_record(
+        actor=actor,
+        action=f"{kind}.deleted",
+        target=artifact,
+        project_id=artifact.project_id,
+        before={
+            "name": artifact.name,
+            "original_name": artifact.original_name,
+            "sha256": artifact.sha256,
+            "status_message": artifact.status_message,
+        },
+    )
+    stored = [artifact.file, getattr(artifact, "weights", None), getattr(artifact, "normalised", None)]
+    names = [(f.storage, f.name) for f in stored if f]
+    artifact.delete()
+
+    def remove_files() -> None:  # once the row is gone for good: a rolled-back delete keeps both
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove_files)
+
+
 def _plain(value):
     return value.pk if hasattr(value, "pk") else value
 
@@ -217,6 +251,8 @@ def intake_finished(*, job: Job) -> None:
     else:
         artifact.status = IntakeStatus.REJECTED
         reasons = [reason.get("message", "") for reason in (scan or {}).get("reasons", [])]
+        if isinstance(artifact, DatasetArtifact):
+            reasons = [in_dataset_terms(reason) for reason in reasons]
         artifact.status_message = " ".join(reasons) or job.error or "The intake did not finish."
     artifact.save()
     if scan and scan.get("malicious"):

@@ -14,8 +14,10 @@ urlpatterns = [
     path("<int:model_id>/evaluate/", views.model_evaluate, name="model_evaluate"),
     path("<int:model_id>/estimate/", views.model_estimate, name="model_estimate"),
     path("<int:model_id>/download/", views.model_download, name="model_download"),
+    path("<int:model_id>/delete/", views.model_delete, name="model_delete"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
     path("datasets/demo/", views.dataset_demo, name="dataset_demo"),
     path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset"),
     path("datasets/<int:dataset_id>/download/", views.dataset_download, name="dataset_download"),
+    path("datasets/<int:dataset_id>/delete/", views.dataset_delete, name="dataset_delete"),
 ]

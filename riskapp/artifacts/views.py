@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from riskapp.artifacts import services
 from riskapp.artifacts.cards import architecture_options
 from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
-from riskapp.artifacts.models import DatasetArtifact
+from riskapp.artifacts.models import DatasetArtifact, IntakeStatus
 from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.evaluations.estimates import evaluation_estimate
@@ -35,7 +35,7 @@ def _inventory(access, model_form=None, dataset_form=None, status=200, request=N
         "dataset_form": dataset_form or DatasetUploadForm(project=project),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
-    context["lineage"] = lineage_roots(list(context["models"]))
+    context["lineage"] = lineage_roots([m for m in context["models"] if m.status != IntakeStatus.REJECTED])
     context["checking"] = any(a.status == "checking" for a in [*context["models"], *context["datasets"]])
     return render(request, "artifacts/inventory.html", context, status=status)
 
@@ -281,6 +281,31 @@ def model_estimate(request, access, model_id: int):
     else:
         text = "Complete the test's fields to see how long it takes."
     return render(request, "artifacts/_estimate.html", {"text": text})
+
+
+def _delete(request, access, artifact, page: str, **page_kwargs):
+    try:
+        services.artifact_delete(actor=request.user, artifact=artifact)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(f"projects:artifacts:{page}", project_id=access.project.pk, **page_kwargs)
+    messages.success(request, f"“{artifact.name}” and its stored file were deleted.")
+    return redirect("projects:artifacts:inventory", project_id=access.project.pk)
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def model_delete(request, access, model_id: int):
+    """Delete a model upload the intake refused (see services.artifact_delete)."""
+    return _delete(request, access, _model(access, model_id), "model", model_id=model_id)
+
+
+@project_view(Capability.EDIT)
+@require_POST
+def dataset_delete(request, access, dataset_id: int):
+    """Delete a dataset upload the intake refused (see services.artifact_delete)."""
+    dataset = get_object_or_404(access.project.datasets, pk=dataset_id)
+    return _delete(request, access, dataset, "dataset", dataset_id=dataset_id)
 
 
 def _download(stored_file, label: str):

@@ -17,6 +17,7 @@ from riskapp.assessments.bank import answer_error, load_bank
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import register_document, register_snapshot
 from riskapp.assessments.selectors import assessment_latest, questionnaire_sections
+from riskapp.assessments.signoff import SignoffNeedsConfirmation
 from riskapp.assessments.views import _report_context  # one builder for the print page, the export and this
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
@@ -146,19 +147,54 @@ class AnswerSetApi(APIView):
         return Response(AssessmentOutputSerializer(_assessment_data(access.project)).data)
 
 
+class ConfirmationSerializer(serializers.Serializer):
+    """Signing off despite open problems (incomplete, failing gates, unaccepted risks above the appetite)."""
+
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True to sign off despite the problems a 400 listed (`problems`); needs a `reason`.",
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why it is signed off despite the problems; kept in the audit log.",
+    )
+
+
+def _signoff_refused(error: SignoffNeedsConfirmation) -> ValidationError:
+    """400 with the message and the problems, one sentence each."""
+    return ValidationError({"detail": " ".join(error.messages), "problems": error.problems})
+
+
 class AssessmentSubmitApi(APIView):
-    @extend_schema(operation_id="assessment_submit", request=None, responses=AssessmentOutputSerializer)
+    class InputSerializer(ConfirmationSerializer):
+        pass
+
+    @extend_schema(operation_id="assessment_submit", request=InputSerializer, responses=AssessmentOutputSerializer)
     def post(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         version = assessment_latest(project=access.project)
         if version is None:
             raise ValidationError({"detail": "Answer the questionnaire before submitting it."})
-        services.assessment_submit(actor=request.user, version=version)
+        try:
+            services.assessment_submit(
+                actor=request.user,
+                version=version,
+                confirmed=serializer.validated_data["confirm"],
+                reason=serializer.validated_data["reason"],
+            )
+        except SignoffNeedsConfirmation as error:
+            raise _signoff_refused(error) from None
         return Response(AssessmentOutputSerializer(_assessment_data(access.project)).data)
 
 
 class AssessmentReviewApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ConfirmationSerializer):
         action = ChoiceField(choices=[("approve", "Approve"), ("return", "Return to the assessors")])
         comment = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -172,7 +208,16 @@ class AssessmentReviewApi(APIView):
             raise ValidationError({"detail": "There is no assessment to review yet."})
         comment = serializer.validated_data["comment"]
         if serializer.validated_data["action"] == "approve":
-            services.assessment_approve(actor=request.user, version=version, comment=comment)
+            try:
+                services.assessment_approve(
+                    actor=request.user,
+                    version=version,
+                    comment=comment,
+                    confirmed=serializer.validated_data["confirm"],
+                    reason=serializer.validated_data["reason"],
+                )
+            except SignoffNeedsConfirmation as error:
+                raise _signoff_refused(error) from None
         else:
             services.assessment_return(actor=request.user, version=version, comment=comment)
         return Response(AssessmentOutputSerializer(_assessment_data(access.project)).data)

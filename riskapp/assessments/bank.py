@@ -327,6 +327,7 @@ class EvidenceRule:
     bands: tuple[EvidenceBand, ...]
     note: str
     strength: EvidenceStrength | None = None  # every `set` rule has one; `at_least` rules never lower
+    superseded_by: str | None = None  # an evidence kind measuring the threat directly: once measured, this rule rests
 
     def likelihood_for(self, value: object) -> int | None:
         """The likelihood of the first band that matches ``value``; None when no band does."""
@@ -774,8 +775,13 @@ class _Builder:
                 for band in bands:
                     self.check_evidence_test(where, band.when, kind)
             strength = self.strength(where, raw, kind)
+            superseded_by = raw.get("superseded_by")
+            if superseded_by is not None and superseded_by not in kinds:
+                self.error(where, f"superseded_by names unknown evidence kind {superseded_by!r}")
             rules.append(
-                EvidenceRule(raw["id"], raw["threat"], raw["evidence"], raw["mode"], bands, raw["note"], strength)
+                EvidenceRule(
+                    raw["id"], raw["threat"], raw["evidence"], raw["mode"], bands, raw["note"], strength, superseded_by
+                )
             )
         return rules
 

@@ -9,10 +9,11 @@ from django.utils import timezone
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Evidence, RiskTreatment, Treatment
-from riskapp.assessments.scoring import Rating, Register, ThreatRisk, score
+from riskapp.assessments.scoring import NOT_ASSESSED, Rating, Register, ThreatRisk, score
 from riskapp.projects.models import Project
 
-BAND_ORDER = ("low", "medium", "high", "critical")
+# Lowest first. A threat not assessed yet ranks below "low", so it is never above any appetite.
+BAND_ORDER = (NOT_ASSESSED, "low", "medium", "high", "critical")
 
 
 def latest_evidence(project: Project) -> dict[str, list[dict[str, Any]]]:
@@ -45,6 +46,7 @@ def project_register(project: Project, answers: dict[str, Any]) -> Register:
 
 
 def _rating(rating: Rating) -> dict[str, Any]:
+    """Band "not_assessed" (score 0) for a threat none of whose questions is answered yet."""
     return {"likelihood": rating.likelihood, "impact": rating.impact, "score": rating.score, "band": rating.band}
 
 
@@ -107,6 +109,8 @@ def register_document(project: Project) -> dict[str, Any]:
             "version": version.number if version else None,
             "status": version.status if version else None,
             "bank_version": scored.bank_version,
+            "questions": scored.questions,
+            "answered": scored.answered,
         },
         "risks": [
             {
@@ -119,6 +123,9 @@ def register_document(project: Project) -> dict[str, Any]:
                 "current": _rating(row.risk.current),
                 "projected": _rating(row.risk.projected),
                 "above_appetite": row.above_appetite,
+                "assessed": row.risk.assessed,
+                "questions": row.risk.questions,
+                "answered": row.risk.answered,
                 "treatment": row.treatment.treatment if row.treatment else None,
                 "owner": row.treatment.owner.get_username() if row.treatment and row.treatment.owner else None,
                 "expires_on": row.treatment.expires_on.isoformat()

@@ -15,7 +15,11 @@ For every threat in the catalogue, on a 5 x 5 matrix (likelihood 1-5 x impact 1-
   to clean accuracy that masked gradients are the likelier explanation (the register then asks for a stronger
   attack: `Register.requests`).
 
-* An unknown or missing answer to a question that applies counts as the worst case: for each threat it takes the
+* A threat none of whose questions is answered yet (and that no evidence speaks to) is *not assessed yet*: it gets
+  no rating from the answers (band NOT_ASSESSED, score 0), so it is never counted as critical or above an appetite.
+  Each threat and the register say how many of their questions that apply are answered (the completeness).
+* Once a threat is assessed (one of its questions answered, "don't know" included, or evidence about it), an
+  unknown or missing answer to a question that applies counts as the worst case: for each threat it takes the
   largest increase any answer could bring (never a decrease), and a control answered unknown is not in place.
 * A question hidden by an earlier answer has no effect. A question that may apply because an earlier answer is
   unknown counts only its increases: no decreases, no control credit.
@@ -61,6 +65,8 @@ LEVEL_MIN, LEVEL_MAX = 1, 5
 # Critical starts at 4 x 4: likely and severe. High covers e.g. 5 x 2, 4 x 3 and 5 x 3; a 5 x 1 (almost certain,
 # negligible harm) is medium, as is 3 x 3.
 BANDS: tuple[tuple[int, str], ...] = ((16, "critical"), (10, "high"), (5, "medium"), (1, "low"))
+# The band of a threat none of whose questions is answered yet: no rating, not a worst case.
+NOT_ASSESSED = "not_assessed"
 
 Stage = Literal["inherent", "current", "projected"]
 
@@ -74,14 +80,21 @@ def band_for(score: int) -> str:
 class Rating:
     likelihood: int
     impact: int
+    assessed: bool = True  # False: none of the threat's questions is answered yet (the catalogue's seed is kept)
 
     @property
     def score(self) -> int:
-        return self.likelihood * self.impact
+        """likelihood x impact; 0 for a threat not assessed yet, so that it adds to no total and sorts last."""
+        return self.likelihood * self.impact if self.assessed else 0
 
     @property
     def band(self) -> str:
-        return band_for(self.score)
+        return band_for(self.score) if self.assessed else NOT_ASSESSED
+
+    @property
+    def label(self) -> str:
+        """The band as pages say it."""
+        return self.band if self.assessed else "not assessed yet"
 
 
 @dataclass(frozen=True)
@@ -109,10 +122,20 @@ class ThreatRisk:
     explanations: tuple[Explanation, ...]
     evidence_used: tuple[str, ...] = ()
     requests: tuple[str, ...] = ()  # measurements the evidence asks for before it may lower this risk
+    questions: int = 0  # the questions that apply (or may) and bear on this threat
+    answered: int = 0  # how many of them are answered ("don't know" included)
 
     @property
     def threat_id(self) -> str:
         return self.threat.id
+
+    @property
+    def assessed(self) -> bool:
+        return self.current.assessed
+
+    @property
+    def completeness(self) -> str:
+        return f"{self.answered} of {self.questions} question{'' if self.questions == 1 else 's'} answered"
 
 
 @dataclass(frozen=True)
@@ -121,9 +144,21 @@ class Register:
 
     bank_version: int
     risks: tuple[ThreatRisk, ...]
-    unanswered: tuple[str, ...] = ()  # questions that apply (or may) but are unknown: scored as the worst case
+    unanswered: tuple[str, ...] = ()  # apply (or may), missing or "don't know": worst case in an assessed threat
     ignored_evidence: tuple[str, ...] = ()  # evidence that could not be used, with the reason
     requests: tuple[str, ...] = ()  # stronger measurements the evidence asks for (every threat's, in order)
+    questions: int = 0  # questions that apply (or may) to these answers, as the questionnaire shows them
+    answered: int = 0  # how many of them are answered ("don't know" included)
+
+    @property
+    def completeness(self) -> str:
+        """E.g. "12 of 40 questions answered"."""
+        return f"{self.answered} of {self.questions} question{'' if self.questions == 1 else 's'} answered"
+
+    @property
+    def not_assessed(self) -> tuple[str, ...]:
+        """The threats none of whose questions is answered yet, in catalogue order."""
+        return tuple(risk.threat.id for risk in self.risks if not risk.assessed)
 
     def risk(self, threat_id: str) -> ThreatRisk:
         """The risk for this threat; KeyError when the catalogue has no such threat."""
@@ -146,19 +181,32 @@ def score(
     "measurement" ({attacks, steps, queries, samples, clean_accuracy, full_scan}) says how strong it is."""
     steps: dict[str, list[Explanation]] = defaultdict(list)
     unanswered = []
+    # Completeness, overall and per threat: questions that apply (or may), and how many of them have an answer.
+    # An answer is any stored value, "don't know" included; only a missing one is "not answered".
+    applicable = answered = 0
+    threat_questions: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for question in bank.questions:
         state = question_state(question, answers)
         if state is Truth.FALSE:
             continue
+        given = answers.get(question.id) is not None
+        applicable += 1
+        answered += given
+        for threat_id in dict.fromkeys(effect.threat for effect in question.effects):
+            threat_questions[threat_id][0] += 1
+            threat_questions[threat_id][1] += given
         answer = normalise_answer(question, answers.get(question.id))
         if answer == UNKNOWN:
             unanswered.append(question.id)
         for step in _answer_steps(question, answer, may_apply=state is Truth.UNDETERMINED):
             steps[step.threat].append(step)
     measured, ignored = _read_evidence(bank, evidence or {})
-    risks = tuple(_rate(threat, steps[threat.id], bank.evidence_rules, measured) for threat in bank.threats)
+    risks = tuple(
+        _rate(threat, steps[threat.id], bank.evidence_rules, measured, *threat_questions[threat.id])
+        for threat in bank.threats
+    )
     requests = tuple(dict.fromkeys(request for risk in risks for request in risk.requests))
-    return Register(bank.version, risks, tuple(unanswered), tuple(ignored), requests)
+    return Register(bank.version, risks, tuple(unanswered), tuple(ignored), requests, applicable, answered)
 
 
 # --- answers -> steps -------------------------------------------------------------------------------------------
@@ -408,6 +456,8 @@ def _evidence_steps(
     for rule in rules:
         if rule.threat != threat.id:
             continue
+        if rule.superseded_by and measured.get(rule.superseded_by):
+            continue  # a direct measurement of the threat (the rule's superseded_by) replaces this indirect one
         for value, item in measured.get(rule.evidence, []):
             level = rule.likelihood_for(value)
             if level is None:
@@ -533,6 +583,8 @@ def _rate(
     steps: list[Explanation],
     rules: tuple[EvidenceRule, ...],
     measured: Measured,
+    questions: int = 0,
+    answered: int = 0,
 ) -> ThreatRisk:
     seed: dict[Dimension, int] = {"likelihood": threat.likelihood, "impact": threat.impact}
     measured_here = any(
@@ -541,6 +593,10 @@ def _rate(
         if rule.threat == threat.id
         for value, _ in measured.get(rule.evidence, [])
     )
+    if questions and not answered and not measured_here:
+        # Nothing is known about this threat yet: say so, rather than score every question as the worst case.
+        unrated = Rating(threat.likelihood, threat.impact, assessed=False)
+        return ThreatRisk(threat, unrated, unrated, unrated, (), questions=questions, answered=0)
     steps = steps + _overlap_steps(threat, steps, measured=measured_here)
     inherent, inherent_steps = _stage(threat, "inherent", seed, steps)
     current, current_steps = _stage(threat, "current", inherent, steps)
@@ -568,4 +624,6 @@ def _rate(
         explanations=tuple(inherent_steps + current_steps + projected_steps),
         evidence_used=tuple(dict.fromkeys(s.evidence for s in evidence_steps if s.evidence)),
         requests=tuple(dict.fromkeys(requests)),
+        questions=questions,
+        answered=answered,
     )

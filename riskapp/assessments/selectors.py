@@ -9,7 +9,7 @@ from django.http import Http404
 from riskapp.artifacts.models import ModelArtifact, ModelRole
 from riskapp.assessments.bank import UNKNOWN, Area, Bank, Question, question_visible
 from riskapp.assessments.models import AssessmentVersion
-from riskapp.assessments.plan import PlannedJob, engine_attack, recommended_plan
+from riskapp.assessments.plan import PlannedJob, job_runs_planned, recommended_plan
 from riskapp.assessments.register import register_snapshot
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
@@ -119,10 +119,8 @@ class PlanItem:
 def _runs_planned(job: Job, planned: PlannedJob, roles: dict[int, str]) -> bool:
     """Whether `job` ran this planned job. The plan can list a kind more than once (a PGD and a Square attack;
     a backdoor scan of the teacher and one of the student): those are told apart by the attack and the target."""
-    if job.kind != planned.kind:
+    if not job_runs_planned(planned, job.kind, job.parameters):
         return False
-    if planned.kind == "attack" and "attack" in planned.params:
-        return engine_attack(planned.params["attack"]) in (job.parameters.get("attacks") or [])
     if planned.kind == "backdoor_scan" and "target" in planned.params:
         on_teacher = roles.get(job.parameters.get("model_id")) == ModelRole.TEACHER
         return on_teacher == (planned.params["target"] == "teacher")

@@ -1,7 +1,8 @@
 """Every write to assessments, treatments and evidence, each with its audit event.
 
 Workflow: draft → submitted (EDIT) → approved or returned (REVIEW, never by the submitter). An
-approved version is frozen; the next edit starts a new draft version with its answers copied.
+approved version is frozen; the next edit starts a new draft version with its answers copied. Submitting or
+approving a version with open problems (signoff.py) needs a confirmation with a reason, kept in the audit event.
 """
 
 import datetime
@@ -23,6 +24,7 @@ from riskapp.assessments.models import (
     Treatment,
 )
 from riskapp.assessments.register import BAND_ORDER, current_band, register_snapshot
+from riskapp.assessments.signoff import signoff_check
 from riskapp.audit.services import audit_record
 from riskapp.projects.models import Project
 from riskapp.user_json import user_json_check
@@ -108,13 +110,24 @@ def answer_set(*, actor: AbstractBaseUser, project: Project, question_id: str, r
 
 
 def _transition(
-    version: AssessmentVersion, *, actor: AbstractBaseUser, allowed_from, to: str, refused: str, comment=None, **fields
+    version: AssessmentVersion,
+    *,
+    actor: AbstractBaseUser,
+    allowed_from,
+    to: str,
+    refused: str,
+    comment=None,
+    overridden: dict | None = None,
+    **fields,
 ) -> AssessmentVersion:
-    """Move the version to status `to` if it is still in `allowed_from` (a conditional UPDATE), with its audit event."""
+    """Move the version to status `to` if it is still in `allowed_from` (a conditional UPDATE), with its audit event.
+    `overridden`: the problems signed off despite and the reason given, for the audit event."""
     before = version.status
     if not AssessmentVersion.objects.filter(pk=version.pk, status__in=allowed_from).update(status=to, **fields):
         raise ValidationError(refused)
     after = {"status": to} if comment is None else {"status": to, "comment": comment}
+    if overridden:
+        after |= overridden
     audit_record(
         actor=actor,
         action=f"assessment.{to}",
@@ -127,30 +140,53 @@ def _transition(
     return version
 
 
+def _overridden(problems: list[str], reason: str) -> dict | None:
+    return {"problems": problems, "reason": reason.strip()} if problems else None
+
+
 @transaction.atomic
-def assessment_submit(*, actor: AbstractBaseUser, version: AssessmentVersion) -> AssessmentVersion:
+def assessment_submit(
+    *, actor: AbstractBaseUser, version: AssessmentVersion, confirmed: bool = False, reason: str = ""
+) -> AssessmentVersion:
+    """Submit a draft or returned version for review. With open problems (incomplete, failing gates, unaccepted
+    risks above the appetite) it needs `confirmed` and a `reason`, else SignoffNeedsConfirmation lists them."""
+    refused = "Only a draft or returned assessment can be submitted."
+    if version.status not in EDITABLE_STATUSES:
+        raise ValidationError(refused)
+    problems = signoff_check(version=version, action="submit", confirmed=confirmed, reason=reason)
     return _transition(
         version,
         actor=actor,
         allowed_from=EDITABLE_STATUSES,
         to=AssessmentStatus.SUBMITTED,
-        refused="Only a draft or returned assessment can be submitted.",
+        refused=refused,
+        overridden=_overridden(problems, reason),
         submitted_by=actor,
         submitted_at=timezone.now(),
         snapshot=register_snapshot(version.project, version.answers),
     )
 
 
-def _review(*, actor, version, to: str, comment: str, **fields) -> AssessmentVersion:
+def _review_refusal(*, actor, version, to: str) -> str:
+    """The refusal of any review of this version by `actor` (four-eyes), raised before anything else is checked."""
     if version.submitted_by_id == actor.pk:
         raise ValidationError("You submitted this assessment: another reviewer must approve it (four-eyes rule).")
+    refused = f"Only a submitted assessment can be {to}."
+    if version.status != AssessmentStatus.SUBMITTED:
+        raise ValidationError(refused)
+    return refused
+
+
+def _review(*, actor, version, to: str, comment: str, overridden: dict | None = None, **fields) -> AssessmentVersion:
+    refused = _review_refusal(actor=actor, version=version, to=to)
     return _transition(
         version,
         actor=actor,
         allowed_from=[AssessmentStatus.SUBMITTED],
         to=to,
         comment=comment,
-        refused=f"Only a submitted assessment can be {to}.",
+        refused=refused,
+        overridden=overridden,
         reviewed_by=actor,
         reviewed_at=timezone.now(),
         review_comment=comment,
@@ -159,13 +195,24 @@ def _review(*, actor, version, to: str, comment: str, **fields) -> AssessmentVer
 
 
 @transaction.atomic
-def assessment_approve(*, actor: AbstractBaseUser, version: AssessmentVersion, comment: str = "") -> AssessmentVersion:
-    """Approve a submitted version (not by its submitter) and freeze its scores."""
+def assessment_approve(
+    *,
+    actor: AbstractBaseUser,
+    version: AssessmentVersion,
+    comment: str = "",
+    confirmed: bool = False,
+    reason: str = "",
+) -> AssessmentVersion:
+    """Approve a submitted version (not by its submitter) and freeze its scores. With open problems it needs
+    `confirmed` and a `reason`, as submitting does."""
+    _review_refusal(actor=actor, version=version, to=AssessmentStatus.APPROVED)
+    problems = signoff_check(version=version, action="approve", confirmed=confirmed, reason=reason)
     return _review(
         actor=actor,
         version=version,
         to=AssessmentStatus.APPROVED,
         comment=comment,
+        overridden=_overridden(problems, reason),
         snapshot=register_snapshot(version.project, version.answers),
     )
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("register/<str:threat_id>/treatment/", views.treatment, name="treatment"),
     path("plan/run/", views.plan_run, name="plan_run"),
+    path("plan/estimate/", views.plan_estimate, name="plan_estimate"),
     path("history/", views.history, name="history"),
     path("versions/<int:number>/", views.version_detail, name="version"),
     path("export/register.csv", views.export_register_csv, name="export_csv"),

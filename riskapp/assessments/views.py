@@ -22,19 +22,24 @@ from riskapp.assessments.selectors import (
     questionnaire_sections,
     versions_diff,
 )
+from riskapp.assessments.signoff import PAST, SignoffNeedsConfirmation, signoff_problems
 from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
-from riskapp.gates.services import model_test_plan_start
+from riskapp.gates.services import model_test_plan_estimate, model_test_plan_runs, model_test_plan_start
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
 
-def _questionnaire_context(access, request=None):
+def _questionnaire_context(access, user):
     bank = load_bank()
     version = assessment_latest(project=access.project)
     answers = version.answers if version else {}
     sections = questionnaire_sections(bank, answers)
     answered = sum(section.answered for section in sections)
     total = sum(section.total for section in sections)
+    can_submit = bool(access.can_edit and version and version.is_editable)
+    submitted = bool(version and version.status == AssessmentStatus.SUBMITTED)
+    own_submission = submitted and version.submitted_by_id == user.pk
+    can_review = access.can_review and submitted and not own_submission  # four-eyes: no Approve for the submitter
     return {
         "access": access,
         "project": access.project,
@@ -46,12 +51,17 @@ def _questionnaire_context(access, request=None):
         "percent": round(100 * answered / total) if total else 100,
         "can_answer": access.can_edit and (version is None or version.status != AssessmentStatus.SUBMITTED),
         "review_form": ReviewForm(),
+        "can_submit": can_submit,
+        "can_review": can_review,
+        "own_submission": own_submission and access.can_review,
+        # Shown before the Submit or Approve button, which then needs a confirmation with a reason.
+        "signoff_problems": signoff_problems(version=version) if can_submit or can_review else [],
     }
 
 
 @project_view()
 def questionnaire(request, access):
-    return render(request, "assessments/questionnaire.html", _questionnaire_context(access))
+    return render(request, "assessments/questionnaire.html", _questionnaire_context(access, request.user))
 
 
 @project_view(Capability.EDIT)
@@ -69,7 +79,7 @@ def answer(request, access):
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if request.headers.get("HX-Request"):
-        context = _questionnaire_context(access)
+        context = _questionnaire_context(access, request.user)
         shown = context["can_answer"] and any(
             item.question.id == question_id for section in context["sections"] for item in section.items
         )
@@ -88,11 +98,30 @@ def submit(request, access):
     try:
         if version is None:
             raise ValidationError("Answer the questionnaire before submitting it.")
-        services.assessment_submit(actor=request.user, version=version)
+        services.assessment_submit(actor=request.user, version=version, **_confirmation(request))
         messages.success(request, f"Version {version.number} submitted for review.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        _signoff_error(request, error)
     return redirect("projects:assessments:questionnaire", project_id=access.project.pk)
+
+
+def _confirmation(request) -> dict:
+    """The sign-off form's explicit confirmation (a checkbox) and its reason."""
+    return {"confirmed": request.POST.get("confirm") == "1", "reason": request.POST.get("reason", "")[:2000]}
+
+
+def _signoff_error(request, error: ValidationError) -> None:
+    if isinstance(error, SignoffNeedsConfirmation):
+        # The problems are listed on the page beside the confirmation; the message says what to do.
+        verb = error.action
+        messages.error(
+            request,
+            f"Not {PAST[verb]}: {len(error.problems)} problem{'s' if len(error.problems) != 1 else ''} "
+            f"listed below remain{'s' if len(error.problems) == 1 else ''}. To {verb} anyway, tick the confirmation "
+            "and give a reason.",
+        )
+    else:
+        messages.error(request, " ".join(error.messages))
 
 
 @project_view(Capability.REVIEW)
@@ -105,13 +134,13 @@ def review(request, access):
         if version is None:
             raise ValidationError("There is no assessment to review yet.")
         if request.POST.get("action") == "approve":
-            services.assessment_approve(actor=request.user, version=version, comment=comment)
+            services.assessment_approve(actor=request.user, version=version, comment=comment, **_confirmation(request))
             messages.success(request, f"Version {version.number} approved.")
         else:
             services.assessment_return(actor=request.user, version=version, comment=comment)
             messages.success(request, f"Version {version.number} returned to the assessors.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        _signoff_error(request, error)
     return redirect("projects:assessments:questionnaire", project_id=access.project.pk)
 
 
@@ -179,6 +208,28 @@ def plan_run(request, access):
         for skipped in started.skipped:
             messages.warning(request, f"Not run: {skipped['kind']}, {skipped['reason']}.")
     return redirect(reverse("projects:assessments:register", args=[access.project.pk]) + "#plan")
+
+
+@project_view(Capability.EDIT)
+def plan_estimate(request, access):
+    """The "Run the plan" form's estimate (htmx fragment): how long the plan's jobs take, before any is queued."""
+    form = PlanRunForm(request.GET, project=access.project)
+    if not form.is_valid():
+        return render(
+            request,
+            "artifacts/_estimate.html",
+            {"text": "Choose a model and evaluation data to see how long the plan takes."},
+        )
+    try:
+        plan = model_test_plan_runs(
+            model=form.cleaned_data["model"],
+            dataset=form.cleaned_data["dataset"],
+            sample_limit=form.cleaned_data["sample_limit"],
+            backdoor_steps=form.cleaned_data["backdoor_steps"],
+        )
+    except ValidationError as error:
+        return render(request, "artifacts/_estimate.html", {"text": " ".join(error.messages)})
+    return render(request, "artifacts/_estimate.html", {"text": model_test_plan_estimate(plan=plan).text})
 
 
 def _initial(row):

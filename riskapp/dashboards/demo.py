@@ -1,5 +1,10 @@
-"""The demo project: a backdoored public teacher, a head-only and an all-layer student, a filled
-assessment and the recommended tests queued, so that `make run` shows the whole loop on first start."""
+"""The demo project: a backdoored public teacher, a head-only and an all-layer student, a timm teacher and
+its fine-tuned student on colour images, a filled assessment, every model validated and every planned test
+queued, so that `make run` shows the whole loop on first start.
+
+The demo's jobs are background work (riskapp.jobs.services.jobs_to_background): a user's own job on the same
+queue runs before them, and uploads are taken in on the interactive queue, so trying riskapp with one's own
+model never waits behind the demo."""
 
 import hashlib
 import tempfile
@@ -11,17 +16,21 @@ from django.core.files import File
 from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
-from riskapp.artifacts.services import artifact_take_in
+from riskapp.artifacts.services import artifact_take_in, validation_start
 from riskapp.assessments.services import answer_set
 from riskapp.evaluations.services import evaluation_start
+from riskapp.gates.services import model_test_plan_start
 from riskapp.jobs.execute import job_execute
+from riskapp.jobs.services import jobs_to_background
 from riskapp.projects.models import Project
 from riskapp.projects.services import project_create
 
 DEMO_NAME = "Digits classifier fine-tuned from a public teacher (demo)"
 DESCRIPTION = (
     "A student digit classifier fine-tuned from a teacher downloaded from a public hub. The teacher carries a "
-    "BadNets backdoor (a corner patch sends any digit to class 0): does the student inherit it?"
+    "BadNets backdoor (a corner patch sends any digit to class 0): does the student inherit it? Beside it, a "
+    "timm resnet10t teacher and a student fine-tuned from it on colour images: do attacks crafted on the public "
+    "teacher transfer to the student?"
 )
 ANSWERS = {
     "context.uses_pretrained": "yes",
@@ -57,6 +66,18 @@ CARD = {
     "class_names": [str(digit) for digit in range(10)],
 }
 
+# The timm pair (attacks/demo_library.py): timm's own mean and std, at the 32×32 size of the demo's images.
+LIBRARY_CARD = {
+    "architecture": "timm/resnet10t",
+    "num_classes": 3,
+    "input_min": 0.0,
+    "input_max": 1.0,
+    "class_names": ["blue", "green", "red"],
+    "preprocessing": {"input_size": [3, 32, 32], "crop_pct": 1.0},
+}
+# Samples per test: enough for stable numbers, few enough that the whole demo runs in minutes on a CPU.
+SAMPLES = 300
+
 
 def _take(cls, *, actor, project, path: Path, fields: dict[str, Any]):
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -75,10 +96,13 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         return None
     if files is None:
         from attacks.backdoor.demo import build_demo
+        from attacks.demo_library import build_library_pair
 
         folder = Path(tempfile.mkdtemp(prefix="riskapp-demo-"))
-        log("Training the demo's teacher and students on scikit-learn's digits (about a minute on a CPU)…")
+        log("Training the demo's teacher and students on scikit-learn's digits (under a minute on a CPU)…")
         built = build_demo(folder)
+        log("Training a timm teacher and its student on small colour images (about half a minute on a CPU)…")
+        built["paths"] |= build_library_pair(folder)["paths"]
         files = {name: Path(path) for name, path in built["paths"].items()}
     with transaction.atomic():
         project = project_create(user=owner, name=DEMO_NAME, description=DESCRIPTION, risk_appetite="medium")
@@ -131,7 +155,7 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         actor=owner,
         project=project,
         path=files["test_triggered"],
-        fields={"name": "digits test with the trigger", "purpose": "evaluation"},
+        fields={"name": "digits test, triggered (every image carries the backdoor trigger)", "purpose": "triggered"},
     )
     train = _take(
         DatasetArtifact,
@@ -140,31 +164,73 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         path=files["train"],
         fields={"name": "teacher's training set (poisoned)", "purpose": "training"},
     )
-    log("Queueing the recommended tests; the worker runs them while you watch the progress bars.")
-    plan = [
-        ("backdoor_scan", teacher, test, None, {}),
-        ("backdoor_scan", head, test, None, {}),
-        ("backdoor_scan", full, test, None, {}),
-        ("lineage", head, test, teacher, {}),
-        ("lineage", full, test, teacher, {}),
-        ("strip", teacher, test, None, {"suspect_id": triggered.pk}),
-        ("data_scan", teacher, train, None, {}),
-        ("attack_suite", head, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
-        ("transfer_attack", head, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
-        ("robustness_curve", head, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
-        # The same tests on version 2 (all layers fine-tuned): its curve overlays version 1's, the Trends tab
-        # compares the versions, and the plan shows these as done on the current version.
-        ("attack_suite", full, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
-        ("transfer_attack", full, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
-        ("robustness_curve", full, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
-    ]
-    for kind, model, dataset, other, options in plan:
-        evaluation_start(
-            actor=owner,
-            kind=kind,
-            model=model,
-            dataset=dataset,
-            teacher=other,
-            options={"sample_limit": 300, **options},
-        )
+    library_teacher = _take(
+        ModelArtifact,
+        actor=owner,
+        project=project,
+        path=files["library_teacher"],
+        fields={
+            **LIBRARY_CARD,
+            "name": "Public colour teacher (timm resnet10t)",
+            "role": "teacher",
+            "teacher_name": "timm resnet10t from a public model hub",
+            "teacher_licence": "unknown",
+        },
+    )
+    library_student = _take(
+        ModelArtifact,
+        actor=owner,
+        project=project,
+        path=files["library_student"],
+        fields={
+            **LIBRARY_CARD,
+            "name": "Colour student (head fine-tuned)",
+            "role": "student",
+            "parent": library_teacher,
+        },
+    )
+    colours = _take(
+        DatasetArtifact,
+        actor=owner,
+        project=project,
+        path=files["library_test"],
+        fields={"name": "colour images test", "purpose": "evaluation"},
+    )
+    log("Queueing every model's validation and every planned test, as background work behind your own jobs…")
+    with transaction.atomic():
+        jobs = [
+            validation_start(actor=owner, model=model, dataset=dataset)
+            for model, dataset in (
+                (teacher, test),
+                (head, test),
+                (library_teacher, colours),
+                (library_student, colours),
+            )
+        ]
+        # The recommended plan for the current version (its validation included); then what the plan asks for
+        # but a plan run cannot choose by itself: STRIP on the triggered inputs and the scan of the training set.
+        jobs += model_test_plan_start(actor=owner, model=full, dataset=test, sample_limit=SAMPLES).jobs
+        for kind, model, dataset, other, options in (
+            ("strip", teacher, test, None, {"suspect_id": triggered.pk}),
+            ("data_scan", teacher, train, None, {}),
+            # Version 1 (head only) too: its curve overlays version 2's, and the Trends tab compares the versions.
+            ("backdoor_scan", head, test, None, {}),
+            ("lineage", head, test, teacher, {}),
+            ("attack_suite", head, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
+            ("transfer_attack", head, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
+            ("robustness_curve", head, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
+            # Does an attack crafted on the public timm teacher fool its fine-tuned student?
+            ("transfer_attack", library_student, colours, library_teacher, {"attacks": ["pgd_linf"], "eps": 0.03}),
+        ):
+            jobs.append(
+                evaluation_start(
+                    actor=owner,
+                    kind=kind,
+                    model=model,
+                    dataset=dataset,
+                    teacher=other,
+                    options={"sample_limit": SAMPLES, **options},
+                )
+            )
+        jobs_to_background(jobs=jobs)
     return project

@@ -79,6 +79,63 @@ def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[st
     }
 
 
+def distance_curves(attacks: list[dict[str, Any]], project_eps: float) -> dict[str, Any]:
+    """Minimum-norm attacks as what they measure: for each, the accuracy left at every L∞ ε, read off its
+    distances (an input stays correct until ε reaches the distance the attack needed for it; inputs it never
+    fooled stay correct at every ε), with the project's ε as a dashed vertical line."""
+    data = []
+    top = max((max(a["distances"]["linf"]["values"], default=0.0) for a in attacks), default=0.0)
+    right = max(top, project_eps) * 1.1 or 1.0
+    for i, attack in enumerate(attacks):
+        found, samples = attack["distances"], attack["samples"]
+        xs, ys, left = [0.0], [found["attacked"] / samples], found["attacked"]
+        for value in found["linf"]["values"]:
+            left -= 1
+            xs.append(value)
+            ys.append(left / samples)
+        xs.append(right)
+        ys.append(left / samples)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv", "color": PALETTE[i % len(PALETTE)], "dash": DASHES[i % len(DASHES)]},
+                "name": attack["attack"],
+                "x": xs,
+                "y": ys,
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            **_layout(
+                "Accuracy left at each ε, from the attacks' distances", "ε (L∞)", "accuracy", yaxis={"range": [0, 1.05]}
+            ),
+            "shapes": [
+                {
+                    "type": "line",
+                    "yref": "paper",
+                    "y0": 0,
+                    "y1": 1,
+                    "x0": project_eps,
+                    "x1": project_eps,
+                    "line": {"color": "#000000", "width": 2, "dash": "dash"},
+                }
+            ],
+            "annotations": [
+                {
+                    "yref": "paper",
+                    "y": 1,
+                    "x": project_eps,
+                    "text": f"project ε {project_eps:g}",
+                    "showarrow": False,
+                    "xanchor": "left",
+                }
+            ],
+        },
+    }
+
+
 def robustness_curves(series: list[dict[str, Any]], *, norm: str = "inf") -> dict[str, Any]:
     """Robust accuracy against ε, one line per series ({name, eps, robust_accuracy}); the first is this job's."""
     data = []
@@ -158,10 +215,17 @@ def _marked_bars(x: list[str], y: list[float], marked: list[bool], label: str, n
 def anomaly_bars(
     classes: list[dict[str, Any]], threshold: float, *, title: str = "Neural Cleanse anomaly index"
 ) -> dict[str, Any]:
-    """Anomaly index per class; flagged classes hatched and labelled, the threshold as a dashed line."""
+    """Anomaly index per class; flagged classes hatched and labelled, the threshold as a dashed line. A class
+    above the threshold that the scan cleared as a natural shortcut is labelled so: the chart shows why it is
+    not the verdict."""
     x, y = [str(c["class"]) for c in classes], [c["anomaly_index"] for c in classes]
+    bars = _marked_bars(x, y, [bool(c.get("flagged")) for c in classes], "flagged", "anomaly index")
+    bars["text"] = [
+        "natural shortcut" if c.get("natural_shortcut") and c.get("anomalous") else text
+        for c, text in zip(classes, bars["text"], strict=True)
+    ]
     return {
-        "data": [_marked_bars(x, y, [bool(c.get("flagged")) for c in classes], "flagged", "anomaly index")],
+        "data": [bars],
         "layout": _layout(
             title,
             "class",
@@ -236,15 +300,41 @@ def layer_change_bars(layers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def trigger_survival_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Success of each of the teacher's reversed triggers on the student; triggers the teacher scan flagged hatched."""
+    """Success of each of the teacher's reversed triggers on the student; triggers the teacher scan flagged hatched.
+
+    Every reversed trigger is optimised until it works, so on a student that kept the teacher's features they
+    nearly all succeed: success alone singles out no class. The teacher's mask L1 per class (a line on the right
+    axis, where the documents carry it) shows what does: the flagged class's trigger is far smaller."""
     x, y = [str(r["class"]) for r in rows], [r["success_rate"] for r in rows]
+    bars = _marked_bars(x, y, [bool(r.get("teacher_flagged")) for r in rows], "flagged on teacher", "success")
+    data = [bars]
+    extra: dict[str, Any] = {}
+    if all(r.get("teacher_mask_l1") is not None for r in rows):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": x,
+                "y": [r["teacher_mask_l1"] for r in rows],
+                "yaxis": "y2",
+                "name": "teacher's mask L1 (smaller = more suspicious)",
+                "line": {"color": "#000000", "dash": "dot"},
+            }
+        )
+        extra["yaxis2"] = {
+            "title": {"text": "teacher's mask L1"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        }
     return {
-        "data": [_marked_bars(x, y, [bool(r.get("teacher_flagged")) for r in rows], "flagged on teacher")],
+        "data": data,
         "layout": _layout(
             "The teacher's reversed triggers on the student",
             "class",
             "share of inputs sent to the class",
             xaxis={"type": "category"},
             yaxis={"range": [0, 1.1]},
+            **extra,
         ),
     }

@@ -17,6 +17,7 @@ from django.utils import timezone
 from riskapp.artifacts.models import DatasetArtifact
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import BAND_ORDER, register_document
+from riskapp.assessments.scoring import NOT_ASSESSED
 from riskapp.dashboards.risk import ModelSummary, model_summaries
 from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
@@ -79,6 +80,8 @@ def report_document(project: Project) -> dict[str, Any]:
         "project": register["project"] | {"description": project.description},
         "summary": {
             "risks": len(risks),
+            "assessed": sum(1 for r in risks if r["current"]["band"] != NOT_ASSESSED),
+            "not_assessed": sum(1 for r in risks if r["current"]["band"] == NOT_ASSESSED),
             "current_by_band": counts,
             "highest_current_band": next((b for b in reversed(BAND_ORDER) if counts[b]), None),
             "above_appetite": [r["threat"] for r in risks if r["above_appetite"]],
@@ -127,7 +130,7 @@ def defectdojo_findings(project: Project) -> dict[str, Any]:
     findings = []
     for risk in register["risks"]:
         band = risk["current"]["band"]
-        if band == "low":
+        if band not in SEVERITY or band == "low":  # low, or not assessed yet: nothing to import
             continue
         references = ", ".join([*risk["atlas"], *risk["owasp_ml"], *([risk["nist"]] if risk["nist"] else [])])
         findings.append(

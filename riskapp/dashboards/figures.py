@@ -14,10 +14,13 @@ def band_for_score(score: int) -> str:
 
 
 def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
-    """5×5 likelihood × impact grid; each cell lists the threats rated there at `stage`."""
+    """5×5 likelihood × impact grid; each cell lists the threats rated there at `stage` (threats not assessed
+    yet have no place on it)."""
     cells: dict[tuple[int, int], list[str]] = {}
     for row in rows:
         rating = getattr(row.risk, stage)
+        if not rating.assessed:
+            continue
         cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
     ordered_bands = list(BAND_COLOURS)
     z, text, hover = [], [], []
@@ -70,6 +73,8 @@ def heatmap_cells(rows: list[Any], *, stage: str = "current") -> list[dict[str, 
     cells: dict[tuple[int, int], list[str]] = {}
     for row in rows:
         rating = getattr(row.risk, stage)
+        if not rating.assessed:
+            continue
         cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
     return [
         {"likelihood": l_, "impact": i, "score": l_ * i, "band": band_for_score(l_ * i), "threats": names}
@@ -186,9 +191,13 @@ def lineage_graph(summaries: list[Any], edges: list[dict[str, Any]]) -> dict[str
 
 def version_trend(chains: list[list[Any]]) -> dict[str, Any]:
     """Worst trustworthy robust accuracy per model version, one line per version chain; versions where a
-    backdoor scan flagged a class are marked with a large ✕ (shape and label, not colour alone)."""
+    backdoor scan flagged a class are marked with a large ✕ (shape and label, not colour alone).
+
+    A version whose robustness was not measured has no point (a gap in its line, never a 0); if its scan flagged
+    a backdoor, the ✕ stands at the top of the chart with a label saying robustness was not measured."""
     palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
-    data = []
+    data: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i, chain in enumerate(chains):
         colour = palette[i % len(palette)]
         data.append(
@@ -203,6 +212,20 @@ def version_trend(chains: list[list[Any]]) -> dict[str, Any]:
             }
         )
         flagged = [s for s in chain if s.backdoor is not None and s.backdoor.result.get("flagged_classes")]
+        annotations += [
+            {
+                "x": f"{s.model.name} v{s.model.version}",
+                "xref": "x",
+                "y": 1,
+                "yref": "paper",
+                "text": "✕ backdoor (robustness not measured)",
+                "showarrow": False,
+                "font": {"color": "#D55E00"},
+            }
+            for s in flagged
+            if s.worst_robust_accuracy is None
+        ]
+        flagged = [s for s in flagged if s.worst_robust_accuracy is not None]
         if flagged:
             data.append(
                 {
@@ -210,7 +233,7 @@ def version_trend(chains: list[list[Any]]) -> dict[str, Any]:
                     "mode": "markers+text",
                     "name": f"{chain[0].model.name}: backdoor flagged",
                     "x": [f"{s.model.name} v{s.model.version}" for s in flagged],
-                    "y": [s.worst_robust_accuracy or 0 for s in flagged],
+                    "y": [s.worst_robust_accuracy for s in flagged],
                     "text": ["backdoor"] * len(flagged),
                     "textposition": "top center",
                     "marker": {"symbol": "x", "size": 16, "color": "#D55E00"},
@@ -222,6 +245,7 @@ def version_trend(chains: list[list[Any]]) -> dict[str, Any]:
             "title": {"text": "Robust accuracy across model versions"},
             "xaxis": {"title": {"text": "version"}, "type": "category"},
             "yaxis": {"title": {"text": "worst robust accuracy"}, "range": [0, 1.05]},
+            "annotations": annotations,
             "height": 380,
             "margin": {"l": 60, "r": 20, "t": 50, "b": 80},
             "legend": {"orientation": "h", "y": -0.3},

@@ -15,6 +15,9 @@ class ProjectRiskSummary(models.Model):
     risk_score = models.PositiveIntegerField(default=0)  # sum of the current scores: the trend's measure
     baseline_score = models.PositiveIntegerField(null=True, blank=True)  # the same sum at the last approval
     above_appetite = models.PositiveIntegerField(default=0)
+    # The questionnaire's completeness: questions that apply to the latest answers, and how many are answered.
+    questions = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
     acceptance_expiries = models.JSONField(default=list)  # ISO dates of accepted risks' expiries
     next_expiry = models.DateField(null=True, blank=True)  # the earliest of them: "any overdue?" in SQL
     assessment_status = models.CharField(max_length=32, blank=True)

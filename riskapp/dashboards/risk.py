@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
-from riskapp.artifacts.models import ModelArtifact
+from riskapp.artifacts.models import IntakeStatus, ModelArtifact
+from riskapp.artifacts.selectors import models_not_refused
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
@@ -37,9 +38,15 @@ class ModelSummary:
         return next((row["clean_accuracy"] for row in self.robustness.values()), None)
 
     @property
+    def worst_robust(self) -> dict[str, Any] | None:
+        """The trustworthy result row with the lowest robust accuracy (None when none was measured)."""
+        rows = [row for row in self.robustness.values() if row["trustworthy"]]
+        return min(rows, key=lambda row: row["robust_accuracy"], default=None)
+
+    @property
     def worst_robust_accuracy(self) -> float | None:
-        values = [row["robust_accuracy"] for row in self.robustness.values() if row["trustworthy"]]
-        return min(values, default=None)
+        worst = self.worst_robust
+        return worst["robust_accuracy"] if worst else None
 
     @property
     def backdoor_verdict(self) -> str:
@@ -69,12 +76,12 @@ def _latest_results(project: Project) -> list[Job]:
 
 
 def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[int, int], Job]]:
-    """Each model with its latest robust accuracy per attack, latest curve and latest backdoor scan; and the
-    latest lineage job per (teacher, student) pair."""
+    """Each model (but refused uploads) with its latest robust accuracy per attack, latest curve and latest
+    backdoor scan; and the latest lineage job per (teacher, student) pair."""
+    # A refused upload is no model: it has no results, is in no chart and replaces no earlier version.
+    newer = ModelArtifact.objects.filter(previous_version=OuterRef("pk")).exclude(status=IntakeStatus.REJECTED)
     models = list(
-        project.models.annotate(
-            has_next_version=Exists(ModelArtifact.objects.filter(previous_version=OuterRef("pk")))
-        ).order_by("name", "version", "id")
+        models_not_refused(project=project).annotate(has_next_version=Exists(newer)).order_by("name", "version", "id")
     )
     by_id = {m.pk: ModelSummary(m) for m in models}
     lineage: dict[tuple[int, int], Job] = {}
@@ -92,9 +99,11 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
                 summary.robustness.setdefault(
                     attack["attack"],
                     {
+                        "attack": attack["attack"],
                         "robust_accuracy": attack["robust_accuracy"],
                         "clean_accuracy": attack["clean_accuracy"],
                         "eps": attack["eps"],
+                        "samples": attack.get("samples"),
                         "trustworthy": job.result.get("trustworthy", False),
                         "job": job,
                     },

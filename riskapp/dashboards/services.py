@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import BAND_ORDER, register_rows
+from riskapp.assessments.scoring import NOT_ASSESSED
 from riskapp.dashboards.models import ProjectRiskSummary
 from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
@@ -15,8 +16,9 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     """Score the project's register now and store the portfolio's figures for it."""
     versions = list(project.assessment_versions.order_by("-number")[:1])
     version = versions[0] if versions else None
-    _, rows = register_rows(project, version.answers if version else {})
+    register, rows = register_rows(project, version.answers if version else {})
     bands = Counter(row.risk.current.band for row in rows)
+    rated = [band for band in bands if band != NOT_ASSESSED]  # the highest band of the threats assessed so far
     approved = project.assessment_versions.filter(status=AssessmentStatus.APPROVED).order_by("-number").first()
     baseline = None
     if approved and approved.snapshot:
@@ -30,11 +32,13 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     summary, _ = ProjectRiskSummary.objects.update_or_create(
         project=project,
         defaults={
-            "highest_band": max(bands, key=BAND_ORDER.index) if bands else "",
+            "highest_band": max(rated, key=BAND_ORDER.index) if rated else "",
             "band_counts": {band: bands.get(band, 0) for band in BAND_ORDER},
             "risk_score": sum(row.risk.current.score for row in rows),
             "baseline_score": baseline,
             "above_appetite": sum(row.above_appetite for row in rows),
+            "questions": register.questions,
+            "answered": register.answered,
             "acceptance_expiries": [day.isoformat() for day in expiries],
             "next_expiry": expiries[0] if expiries else None,
             "assessment_status": version.status if version else "",

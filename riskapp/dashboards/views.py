@@ -10,9 +10,11 @@ from django.utils.text import slugify
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus
 from riskapp.assessments.register import BAND_ORDER, register_rows
+from riskapp.assessments.scoring import NOT_ASSESSED
 from riskapp.assessments.selectors import plan_checklist
 from riskapp.dashboards import evaluation_figures, figures
 from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, report_document
+from riskapp.dashboards.report_pdf import report_pdf
 from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries, version_chains
 from riskapp.dashboards.selectors import SORTS, portfolio_rows, portfolio_summaries, refresh_stale_summaries
 from riskapp.dashboards.teachers import candidates as teacher_candidates
@@ -52,7 +54,7 @@ def portfolio(request):
             "filters": filters,
             "sort": sort,
             "descending": descending,
-            "bands": BAND_ORDER,
+            "bands": [band for band in BAND_ORDER if band != NOT_ASSESSED],  # a highest band is a rated one
             "statuses": AssessmentStatus.choices,
             "query_without_page": query.urlencode(),
             "sorts": [
@@ -75,7 +77,7 @@ def project_risk(request, access):
     versions = list(project.assessment_versions.select_related("submitted_by", "reviewed_by").order_by("-number"))
     latest = versions[0] if versions else None
     answers = latest.answers if latest else {}
-    _, rows = register_rows(project, answers)
+    register, rows = register_rows(project, answers)
     summaries, lineage = model_summaries(project)
     edges = lineage_edges(summaries, lineage)
     series = curve_series(summaries)
@@ -91,6 +93,7 @@ def project_risk(request, access):
             "versions": versions[:10],
             "rows": rows[:10],
             "risk_count": len(rows),
+            "register": register,
             "heatmap": figures.risk_heatmap(rows),
             "heatmap_cells": figures.heatmap_cells(rows),
             "summaries": summaries,
@@ -143,6 +146,14 @@ def project_report(request, access):
 def project_report_json(request, access):
     document = report_document(access.project)
     return _download(json.dumps(document, indent=2, default=str), f"{_slug(access.project)}-report.json")
+
+
+@project_view()
+def project_report_pdf(request, access):
+    """The printable report as a PDF file, the verdict and its reasons first."""
+    response = HttpResponse(report_pdf(access.project), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{_slug(access.project)}-report.pdf"'
+    return response
 
 
 @project_view()

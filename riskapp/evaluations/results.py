@@ -9,8 +9,10 @@ from typing import Any
 from django.urls import reverse
 
 from riskapp.artifacts.models import ModelArtifact
+from riskapp.assessments.scoring import wilson_interval
 from riskapp.dashboards import evaluation_figures as figures
 from riskapp.dashboards.risk import curve_line
+from riskapp.evaluations.services import accuracy_at_eps, project_eps_of
 from riskapp.jobs.models import Job, JobFile, JobStatus
 
 # Other models' curves drawn beside this one: enough to compare versions, few enough to read.
@@ -29,12 +31,51 @@ def _model_label(model: ModelArtifact | None, fallback: str) -> str:
     return f"{model.name} v{model.version}" if model else fallback
 
 
+def uncertainty(value: float | None, count: int | None) -> str:
+    """A measured share in words with its uncertainty: "95% CI 0.520–0.660 over 200"; "" when not measured."""
+    if value is None or not isinstance(count, int) or count <= 0:
+        return ""
+    low, high = wilson_interval(round(value * count), count)
+    return f"95% CI {low:.3f}–{high:.3f} over {count}"
+
+
+def _bounded_row(attack: dict[str, Any]) -> dict[str, Any]:
+    return attack | {
+        "robust_ci": uncertainty(attack.get("robust_accuracy"), attack.get("samples")),
+        "success_ci": uncertainty(attack.get("attack_success_rate"), attack.get("attacked")),
+    }
+
+
+def _min_norm_row(attack: dict[str, Any], project_eps: float) -> dict[str, Any]:
+    """A minimum-norm attack as distances: percentiles, and the accuracy at the project's ε read off them."""
+    at_eps = accuracy_at_eps(attack, project_eps)
+    return attack | {
+        "distances": attack.get("distances") or {},
+        "at_project_eps": at_eps,
+        "at_project_eps_ci": uncertainty(at_eps, attack.get("samples")),
+        "found_ci": uncertainty(attack.get("attack_success_rate"), attack.get("attacked")),
+    }
+
+
 def _attacks(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    attacks = result.get("attacks", [])
-    rows = [a | {"example_urls": [images[name] for name in a.get("examples", []) if name in images]} for a in attacks]
+    """ε-bounded attacks as robust accuracy at the run's ε; minimum-norm attacks (no ε) as distances, never as a
+    bounded result: their accuracy at the project's ε is read off the distances."""
+    project_eps = project_eps_of(job.project)
+    rows = []
+    for a in result.get("attacks", []):
+        row = _bounded_row(a) if a.get("eps_bounded", a.get("eps") is not None) else _min_norm_row(a, project_eps)
+        rows.append(row | {"example_urls": [images[name] for name in a.get("examples", []) if name in images]})
+    bounded = [row for row in rows if "robust_ci" in row]
+    min_norm = [row for row in rows if "robust_ci" not in row]
+    with_distances = [row for row in min_norm if row["distances"].get("linf", {}).get("values") is not None]
     return {
-        "figure": figures.attack_bars(attacks, result.get("clean_accuracy", 0.0)) if attacks else None,
+        "figure": figures.attack_bars(bounded, result.get("clean_accuracy", 0.0)) if bounded else None,
+        "distance_figure": figures.distance_curves(with_distances, project_eps) if with_distances else None,
         "attacks": rows,
+        "bounded": bounded,
+        "min_norm": min_norm,
+        "project_eps": project_eps,
+        "clean_ci": uncertainty(result.get("clean_accuracy"), (result.get("data") or {}).get("samples")),
     }
 
 
@@ -64,7 +105,13 @@ def overlaid_curves(job: Job, result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _curve(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
     series = overlaid_curves(job, result)
-    return {"figure": figures.robustness_curves(series, norm=result.get("norm", "inf")), "series": series}
+    samples = (result.get("data") or {}).get("samples")
+    points = [{**p, "ci": uncertainty(p.get("robust_accuracy"), samples)} for p in result.get("curve", [])]
+    return {
+        "figure": figures.robustness_curves(series, norm=result.get("norm", "inf")),
+        "series": series,
+        "points": points,
+    }
 
 
 def _transfer(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
@@ -73,7 +120,38 @@ def _transfer(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[
         "figure": figures.transfer_bars(result) if result.get("transfer_success_rate") is not None else None,
         "teacher": names.get(job.parameters.get("teacher_id")),
         "student": names.get(job.parameters.get("model_id")),
+        "transfer_ci": uncertainty(result.get("transfer_success_rate"), result.get("attacked")),
     }
+
+
+BACKDOOR_CHECKS = ("backdoor_scan", "strip", "data_scan")
+
+
+def backdoor_verdict(job: Job) -> dict[str, Any]:
+    """The model's combined backdoor verdict (attacks.backdoor.verdict) from this job and the latest succeeded
+    job of each other backdoor check on the same model, with each method's evidence and the job it came from."""
+    from attacks.backdoor.verdict import combined_verdict
+
+    latest: dict[str, Job | None] = {}
+    for kind in BACKDOOR_CHECKS:
+        latest[kind] = (
+            job
+            if kind == job.kind
+            else Job.objects.filter(
+                project_id=job.project_id,
+                kind=kind,
+                status=JobStatus.SUCCEEDED,
+                parameters__model_id=job.parameters.get("model_id"),
+            )
+            .order_by("-finished_at", "-id")
+            .only("id", "project_id", "result")
+            .first()
+        )
+    verdict = combined_verdict(*[(latest[kind].result if latest[kind] else None) for kind in BACKDOOR_CHECKS])
+    for method, kind in zip(verdict["methods"], BACKDOOR_CHECKS, strict=True):
+        source = latest[kind]
+        method["url"] = reverse("projects:jobs:detail", args=[job.project_id, source.pk]) if source else None
+    return verdict
 
 
 def _backdoor_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
@@ -82,6 +160,8 @@ def _backdoor_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> 
         "figure": figures.anomaly_bars(classes, result.get("anomaly_threshold", 2.0)) if classes else None,
         "classes": classes,
         "flagged": [c for c in classes if c.get("flagged")],
+        "shortcuts": [c for c in classes if c.get("natural_shortcut") and c.get("anomalous")],
+        "backdoor_verdict": backdoor_verdict(job),
     }
 
 
@@ -102,6 +182,7 @@ def _strip(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str
     return {
         "figure": figures.strip_histogram(histogram, result["threshold"]) if histogram else None,
         "bins": [row for row in rows if row["clean"] or row["suspect"]],
+        "backdoor_verdict": backdoor_verdict(job),
     }
 
 
@@ -128,6 +209,7 @@ def _data_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict
         else None,
         "classes": classes,
         "thumbnails": [t for t in thumbnails if t["url"]],
+        "backdoor_verdict": backdoor_verdict(job),
     }
 
 

@@ -11,8 +11,10 @@ from riskapp.assessments.services import evidence_record
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.jobs.services import job_create
 
-# Measured on ε-bounded attacks only: minimum-norm attacks (cw_l2, deepfool, hopskipjump) are not robust accuracy.
+# An ε-bounded attack measures robust accuracy at its ε. A minimum-norm attack (cw_l2, deepfool, hopskipjump)
+# measures how far each input had to move: its accuracy at the project's ε is read off those distances.
 EPS_BOUNDED = {"fgsm", "pgd_linf", "pgd_l2", "autoattack", "square"}
+MIN_NORM = {"cw_l2", "deepfool", "hopskipjump"}
 BLACK_BOX = {"square", "hopskipjump"}
 # A scan of a teacher is evidence about what the student may inherit, never about the student itself: its
 # findings are recorded under the teacher's own kinds, which the evidence rules weigh as such (a clean teacher
@@ -21,6 +23,10 @@ TEACHER_EVIDENCE = {
     "backdoor_flagged": "teacher_backdoor_flagged",
     "backdoor_anomaly_index": "teacher_backdoor_anomaly_index",
 }
+# Likewise an attack on the teacher is evidence about what an attacker holding the public teacher can craft (the
+# student's transfer evasion), never the student's own robustness. Its white-box and query results become one
+# teacher kind: the lower decides, weighed by the attack that measured it.
+TEACHER_ROBUSTNESS = ("robust_accuracy", "query_robust_accuracy")
 
 
 def _model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
@@ -83,20 +89,50 @@ def evaluation_start(
 DEFAULT_PROJECT_EPS = 0.03
 
 
+def accuracy_at_eps(attack: dict[str, Any], eps: float) -> float | None:
+    """A minimum-norm attack's accuracy at L∞ `eps` (the project's budget is a change per input value), read off
+    its distances: an input counts as robust unless the attack found an example for it within ε (with the
+    engine's rounding slack, attacks.evasion.metrics.within). An upper bound of robust accuracy, usually loose:
+    the attack minimised a distance, it did not search the ε-ball. None for a document without distances."""
+    found = attack.get("distances")
+    if not isinstance(found, dict) or not attack.get("samples"):
+        return None
+    values = (found.get("linf") or {}).get("values")
+    if not isinstance(values, list) or not isinstance(found.get("attacked"), int):
+        return None
+    fooled = sum(1 for value in values if value <= eps * (1 + 1e-4) + 1e-6)
+    return round((found["attacked"] - fooled) / attack["samples"], 6)
+
+
+def attack_accuracies(result: dict[str, Any], project_eps: float | None) -> list[tuple[dict[str, Any], float]]:
+    """(attack entry, its accuracy at the budget) for each attack of a result that has one: an ε-bounded attack's
+    robust accuracy, a minimum-norm attack's accuracy at `project_eps` read off its distances."""
+    rows = []
+    for attack in result.get("attacks", []):
+        if attack.get("attack") in EPS_BOUNDED:
+            rows.append((attack, attack["robust_accuracy"]))
+        elif attack.get("attack") in MIN_NORM and project_eps is not None:
+            value = accuracy_at_eps(attack, project_eps)
+            if value is not None:
+                rows.append((attack, value))
+    return rows
+
+
 def evidence_from_result(kind: str, result: dict[str, Any], *, project_eps: float | None = None) -> dict[str, Any]:
     """Evidence kind -> value from an evaluation's result document. A result flagged as not trustworthy
     gives no robustness evidence: it is shown, never counted as robust. A robustness curve speaks at the
     project's stated budget `project_eps`: its point at the largest ε not above it (none if the grid starts
-    above it: robustness at a larger ε says nothing good about the budget, and a smaller one nothing bad)."""
+    above it: robustness at a larger ε says nothing good about the budget, and a smaller one nothing bad).
+    A minimum-norm attack speaks through its accuracy at `project_eps` (`accuracy_at_eps`)."""
     evidence: dict[str, Any] = {}
     if kind == "robustness_curve" and result.get("trustworthy", False) and project_eps is not None:
         points = [p for p in result.get("curve", []) if p["eps"] <= project_eps * (1 + 1e-9)]
         if points:
             evidence["robust_accuracy"] = max(points, key=lambda p: p["eps"])["robust_accuracy"]
     elif kind in ("attack", "attack_suite") and result.get("trustworthy", False):
-        bounded = [a for a in result.get("attacks", []) if a.get("attack") in EPS_BOUNDED]
-        white = [a["robust_accuracy"] for a in bounded if a["attack"] not in BLACK_BOX]
-        black = [a["robust_accuracy"] for a in bounded if a["attack"] in BLACK_BOX]
+        measured = attack_accuracies(result, project_eps)
+        white = [value for a, value in measured if a["attack"] not in BLACK_BOX]
+        black = [value for a, value in measured if a["attack"] in BLACK_BOX]
         if white:
             evidence["robust_accuracy"] = min(white)
         if black:
@@ -121,22 +157,32 @@ def evidence_from_result(kind: str, result: dict[str, Any], *, project_eps: floa
         total = sum(layer["parameters"] for layer in result["layers"])
         kept = sum(layer["parameters"] for layer in result["layers"] if layer["status"] in ("frozen", "barely_moved"))
         evidence["teacher_similarity"] = kept / total if total else 0.0
+        if result.get("verdict") in ("inherited", "not_inherited"):
+            # The teacher is flagged and the lineage measured the student: the direct answer on inheritance.
+            evidence["backdoor_inherited"] = result["verdict"] == "inherited"
     return evidence
 
 
 def flagged_side_anomaly_index(scan: dict[str, Any]) -> float:
-    """The largest anomaly index among the classes whose reversed trigger is smaller than the median: the only
-    side Neural Cleanse flags (an unusually large trigger is no sign of a backdoor). 0 when no class is below."""
+    """The largest anomaly index among the classes Neural Cleanse could flag: those whose reversed trigger is
+    smaller than the median (an unusually large trigger is no sign of a backdoor), and, in scans that state a
+    relative floor (`relative_floor`), smaller than that share of the median and not a natural shortcut: the
+    same candidates as the scan's own flags, so that the evidence never reads as an anomaly the scan did not
+    flag for a reason it states. 0 when no class is a candidate."""
     median = scan.get("median_mask_l1")
+    floor = scan.get("relative_floor")
 
-    def below_median(row: dict[str, Any]) -> bool:
+    def candidate(row: dict[str, Any]) -> bool:
+        norm = row.get("mask_l1")
+        if floor is not None and median is not None and norm is not None:
+            return norm < floor * median and not row.get("natural_shortcut", False)
         if "below_median" in row:
             return bool(row["below_median"])
-        return median is not None and row.get("mask_l1") is not None and row["mask_l1"] < median
+        return median is not None and norm is not None and norm < median
 
     rows = scan.get("classes", [])
     return max(
-        (row["anomaly_index"] for row in rows if row.get("anomaly_index") is not None and below_median(row)),
+        (row["anomaly_index"] for row in rows if row.get("anomaly_index") is not None and candidate(row)),
         default=0.0,
     )
 
@@ -155,11 +201,11 @@ def evidence_measurements(
     settings = result.get("settings") or {}
     measured: dict[str, dict[str, Any]] = {}
     if kind in ("attack", "attack_suite"):
-        bounded = [a for a in result.get("attacks", []) if a.get("attack") in EPS_BOUNDED]
-        samples = max((a.get("samples") or 0 for a in bounded), default=0) or None
+        measured_attacks = [a for a, _ in attack_accuracies(result, project_eps)]
+        samples = max((a.get("samples") or 0 for a in measured_attacks), default=0) or None
         clean = result.get("clean_accuracy")
-        white = [a["attack"] for a in bounded if a["attack"] not in BLACK_BOX]
-        black = [a["attack"] for a in bounded if a["attack"] in BLACK_BOX]
+        white = [a["attack"] for a in measured_attacks if a["attack"] not in BLACK_BOX]
+        black = [a["attack"] for a in measured_attacks if a["attack"] in BLACK_BOX]
         if "robust_accuracy" in given:
             # A suite's robust accuracy is its lowest: as strong as its strongest attack, so all are listed.
             measured["robust_accuracy"] = _present(
@@ -191,6 +237,14 @@ def evidence_measurements(
             samples=result.get("samples"),
         )
         measured = {name: dict(scan) for name in given}
+    elif kind == "lineage" and "backdoor_inherited" in given:
+        student = result.get("student_scan") or {}
+        rows = student.get("classes", [])
+        measured["backdoor_inherited"] = _present(
+            steps=student.get("steps"),
+            full_scan=bool(rows) and all(row.get("fully_optimised") for row in rows),
+            samples=result.get("samples"),
+        )
     return measured
 
 
@@ -199,8 +253,25 @@ def _is_teacher(model: ModelArtifact | None) -> bool:
     return model is not None and (model.role == ModelRole.TEACHER or model.students.exists())
 
 
-def _project_eps(job: Job) -> float:
-    version = job.project.assessment_versions.order_by("-number").first()
+def _teacher_robustness(
+    evidence: dict[str, Any], measurements: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A teacher's robustness evidence as `teacher_robust_accuracy`: the lowest of its white-box and query
+    results, with the measurement of the attack that gave it (so a query attack cannot lower what it measured)."""
+    found = [(evidence[kind], kind) for kind in TEACHER_ROBUSTNESS if kind in evidence]
+    if not found:
+        return evidence, measurements
+    value, decisive = min(found, key=lambda pair: pair[0])
+    rest = {kind: v for kind, v in evidence.items() if kind not in TEACHER_ROBUSTNESS}
+    rest_measured = {kind: m for kind, m in measurements.items() if kind not in TEACHER_ROBUSTNESS}
+    if decisive in measurements:
+        rest_measured["teacher_robust_accuracy"] = measurements[decisive]
+    return rest | {"teacher_robust_accuracy": value}, rest_measured
+
+
+def project_eps_of(project) -> float:
+    """The project's stated attack budget (requirements.input_eps of its latest assessment version)."""
+    version = project.assessment_versions.order_by("-number").first()
     value = (version.answers if version else {}).get("requirements.input_eps")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else DEFAULT_PROJECT_EPS
 
@@ -209,13 +280,15 @@ def evaluation_finished(*, job: Job) -> None:
     """Attach a succeeded evaluation's measurements to the register as evidence."""
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return
-    project_eps = _project_eps(job)
+    project_eps = project_eps_of(job.project)
     evidence = evidence_from_result(job.kind, job.result, project_eps=project_eps)
     measurements = evidence_measurements(job.kind, job.result, project_eps=project_eps)
     model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
     if job.kind == "backdoor_scan" and _is_teacher(model):
         evidence = {TEACHER_EVIDENCE.get(kind, kind): value for kind, value in evidence.items()}
         measurements = {TEACHER_EVIDENCE.get(kind, kind): value for kind, value in measurements.items()}
+    elif job.kind in ("attack", "attack_suite", "robustness_curve") and _is_teacher(model):
+        evidence, measurements = _teacher_robustness(evidence, measurements)
     for kind, value in evidence.items():
         evidence_record(
             project=job.project,

@@ -21,15 +21,20 @@ from riskapp.projects.selectors import project_access
 
 
 class GateOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True, help_text="null: a default gate, derived from the answers.")
     kind = serializers.ChoiceField(choices=GateKind.choices)
     params = serializers.DictField(
         help_text="min_robust_accuracy: attack, eps, threshold; max_transfer_success: threshold."
     )
     enabled = serializers.BooleanField()
     description = serializers.CharField(source="describe")
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    default = serializers.BooleanField(
+        source="is_default",
+        help_text="A default derived from the answers; saving a gate of the same kind replaces it.",
+    )
+    default_from = serializers.CharField(help_text="Why the default is there; empty for a saved gate.")
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
 
 
 class GateResultSerializer(serializers.Serializer):

@@ -10,9 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from riskapp.artifacts.models import ModelArtifact
+from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Treatment
 from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
+from riskapp.gates.defaults import default_gates, with_defaults
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
@@ -130,13 +132,26 @@ def _risk(gate: QualityGate, project: Project, rows: list[RegisterRow] | None) -
     return GateResult(gate, True, [], "every risk above the appetite has an accepted treatment")
 
 
+def project_gates(*, project: Project, answers: dict | None = None) -> list[QualityGate]:
+    """The project's gates in effect: those its owners saved, and the defaults from the answers (gates/defaults.py)
+    for every kind they have not saved. `answers`: the latest answers, when the caller has them."""
+    if answers is None:
+        version = assessment_latest(project=project)
+        answers = version.answers if version else {}
+    return with_defaults(list(project.gates.order_by("id")), default_gates(load_bank(), answers))
+
+
 def gates_evaluate(
-    *, project: Project, model: ModelArtifact | None = None, rows: list[RegisterRow] | None = None
+    *,
+    project: Project,
+    model: ModelArtifact | None = None,
+    rows: list[RegisterRow] | None = None,
+    answers: dict | None = None,
 ) -> list[GateResult]:
-    """Every gate of the project, evaluated for `model` (the register gate needs none; the others say so).
-    `rows`: the register of the latest answers, when the caller has it already."""
+    """Every gate in effect (saved and default), evaluated for `model` (the register gate needs none; the others
+    say so). `rows`, `answers`: the register and the latest answers, when the caller has them already."""
     results = []
-    for gate in project.gates.order_by("id"):
+    for gate in project_gates(project=project, answers=answers):
         if gate.kind == GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE:
             results.append(_risk(gate, project, rows))
         elif model is None:

@@ -22,11 +22,19 @@ class QualityGate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Not a column: set on the unsaved gates that gates/defaults.py derives from the answers, saying why.
+    default_from = ""
+
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return self.describe()
+
+    @property
+    def is_default(self) -> bool:
+        """A default derived from the answers (never saved), not a gate the owner set."""
+        return bool(self.default_from)
 
     def describe(self) -> str:
         """The gate in words, e.g. "robust accuracy ≥ 0.6 under pgd_linf at ε 0.03"."""

@@ -4,14 +4,15 @@ the ship verdict (verdict.py), gathered here so that the verdict itself stays pu
 import re
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from riskapp.artifacts.models import ModelArtifact, ModelRole
+from riskapp.artifacts.selectors import models_not_refused
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Treatment
-from riskapp.assessments.plan import engine_attack, recommended_plan
+from riskapp.assessments.plan import engine_attack, job_runs_planned, recommended_plan
 from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.gates.evaluate import gates_evaluate
@@ -50,8 +51,12 @@ def _gate_words(gate: QualityGate) -> str:
     """The gate as the verdict says it: QualityGate.describe() with the attack in words."""
     if gate.kind == GateKind.MIN_ROBUST_ACCURACY:
         p = gate.params or {}
-        return f"robust accuracy ≥ {p.get('threshold')} under {_attack_words(str(p.get('attack')))} at ε {p.get('eps')}"
-    return gate.describe()
+        words = (
+            f"robust accuracy ≥ {p.get('threshold')} under {_attack_words(str(p.get('attack')))} at ε {p.get('eps')}"
+        )
+    else:
+        words = gate.describe()
+    return f"{words} (default from the answers)" if gate.is_default else words
 
 
 def _plan_label(planned) -> str:
@@ -69,16 +74,12 @@ def _plan_label(planned) -> str:
 
 def _ran(job: Job, planned, model: ModelArtifact) -> bool:
     """Whether the succeeded `job` ran this planned test for `model` (a teacher's scan runs on its parent)."""
-    if job.kind != planned.kind:
+    if not job_runs_planned(planned, job.kind, job.parameters):
         return False
     on = job.parameters.get("model_id")
     if planned.kind == "backdoor_scan" and planned.params.get("target") == "teacher":
         return on == model.parent_id
-    if on != model.pk:
-        return False
-    if planned.kind == "attack" and "attack" in planned.params:
-        return engine_attack(planned.params["attack"]) in (job.parameters.get("attacks") or [])
-    return True
+    return on == model.pk
 
 
 def _tests_not_run(project: Project, model: ModelArtifact, answers: dict) -> tuple[str, ...]:
@@ -142,6 +143,7 @@ def verdict_inputs(
     answers = version.answers if version else {}
     if rows is None:
         _, rows = register_rows(project, answers)
+    not_assessed = tuple(row.threat.name for row in rows if not row.risk.assessed)
     risks = tuple(
         RiskAboveAppetite(
             name=row.threat.name,
@@ -153,10 +155,10 @@ def verdict_inputs(
         for row in rows
         if row.above_appetite
     )
-    results = [r for r in gates_evaluate(project=project, model=model, rows=rows) if r.gate.enabled]
+    results = [r for r in gates_evaluate(project=project, model=model, rows=rows, answers=answers) if r.gate.enabled]
     gates = tuple(GateCheck(r.gate.kind, _gate_words(r.gate), r.passed, r.message) for r in results)
     if model is None:
-        return VerdictInputs(None, project.risk_appetite, today, gates, risks)
+        return VerdictInputs(None, project.risk_appetite, today, gates, risks, not_assessed=not_assessed)
     return VerdictInputs(
         model=f"{model.name} v{model.version}",
         risk_appetite=project.risk_appetite,
@@ -165,14 +167,18 @@ def verdict_inputs(
         risks=risks,
         tests_not_run=_tests_not_run(project, model, answers),
         backdoors=_backdoor_flags(project, model),
+        not_assessed=not_assessed,
     )
 
 
 def release_candidate(*, project: Project) -> ModelArtifact | None:
-    """The version a project ships: its newest model that is not a teacher and has no newer version."""
+    """The version a project ships: its newest model that is not a teacher and has no newer version. An upload
+    the intake refused is never a candidate and never replaces the version it was meant to follow."""
+    candidates = models_not_refused(project=project)
+    newer = candidates.filter(previous_version=OuterRef("pk"))
     return (
-        project.models.exclude(role=ModelRole.TEACHER)
-        .filter(next_versions__isnull=True)
+        candidates.exclude(role=ModelRole.TEACHER)
+        .exclude(Exists(newer))
         .select_related("parent")
         .order_by("-created_at", "-id")
         .first()

@@ -14,7 +14,9 @@ from riskapp.assessments.bank import load_bank
 from riskapp.assessments.plan import engine_attack, recommended_plan
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.audit.services import audit_record
+from riskapp.evaluations.estimates import Estimate, duration_words, evaluation_estimate
 from riskapp.evaluations.services import evaluation_start
+from riskapp.gates.evaluate import project_gates
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.jobs.models import Job
 from riskapp.projects.models import Project
@@ -129,18 +131,30 @@ def _needs_gradients(kind: str, options: dict[str, Any]) -> bool:
     return False  # validation; a transfer attack is crafted on the teacher
 
 
-@transaction.atomic
-def model_test_plan_start(
+@dataclass(frozen=True)
+class PlannedRun:
+    kind: str
+    options: dict[str, Any]
+    target: ModelArtifact  # the model the job runs on (a teacher's scan runs on the parent)
+
+
+@dataclass(frozen=True)
+class PlanRuns:
+    dataset: DatasetArtifact
+    runs: list[PlannedRun]
+    skipped: list[dict[str, str]]  # {kind, reason}
+
+
+def model_test_plan_runs(
     *,
-    actor: AbstractBaseUser,
     model: ModelArtifact,
     dataset: DatasetArtifact | None = None,
     sample_limit: int = 200,
     backdoor_steps: int | None = None,
-) -> PlanStart:
-    """Queue the project's recommended test plan for `model` (from the latest answers), plus the attack each
-    robust-accuracy gate needs and the plan does not already run. Jobs that need what the model lacks are
-    skipped with a reason."""
+) -> PlanRuns:
+    """The jobs "Run the plan" would queue for `model`, without queueing anything: the project's recommended test
+    plan (from the latest answers), plus the attack each robust-accuracy gate needs and the plan does not already
+    run. Jobs that need what the model lacks are skipped with a reason."""
     project = model.project
     dataset = dataset or _latest_ready_dataset(project, DatasetPurpose.EVALUATION)
     if dataset is None:
@@ -148,15 +162,19 @@ def model_test_plan_start(
     if model.status != IntakeStatus.READY:
         raise ValidationError(f"“{model.name}” has not passed intake yet (status: {model.status}).")
     version = assessment_latest(project=project)
-    plan = recommended_plan(load_bank(), version.answers if version else {})
+    answers = version.answers if version else {}
+    plan = recommended_plan(load_bank(), answers)
     runs = [_planned_runs(p, model=model, sample_limit=sample_limit, backdoor_steps=backdoor_steps) for p in plan]
-    for gate in project.gates.filter(enabled=True, kind=GateKind.MIN_ROBUST_ACCURACY):
+    gates = [gate for gate in project_gates(project=project, answers=answers) if gate.enabled]  # defaults included
+    for gate in gates:
+        if gate.kind != GateKind.MIN_ROBUST_ACCURACY:
+            continue
         options = {"sample_limit": sample_limit, "attacks": [gate.params["attack"]], "eps": gate.params["eps"]}
         runs.append(("attack", options, model, ""))
-    if project.gates.filter(enabled=True, kind=GateKind.NO_BACKDOOR_FLAG).exists():
+    if any(gate.kind == GateKind.NO_BACKDOOR_FLAG for gate in gates):
         nc_steps = {"steps": backdoor_steps} if backdoor_steps else {}
         runs.append(("backdoor_scan", {"sample_limit": sample_limit} | nc_steps, model, ""))
-    jobs, skipped, seen = [], [], set()
+    planned, skipped, seen = [], [], set()
     for kind, options, target, reason in runs:
         if options is not None and target.format == "onnx" and _needs_gradients(kind, options):
             options, reason = (
@@ -176,13 +194,59 @@ def model_test_plan_start(
         if target.status != IntakeStatus.READY:
             skipped.append({"kind": kind, "reason": f"“{target.name}” has not passed intake"})
             continue
-        if kind == "validation":
-            jobs.append(validation_start(actor=actor, model=target, dataset=dataset, sample_limit=sample_limit))
-            continue
-        teacher = target.parent if kind in ("transfer_attack", "lineage") else None
-        jobs.append(
-            evaluation_start(actor=actor, kind=kind, model=target, dataset=dataset, teacher=teacher, options=options)
+        planned.append(PlannedRun(kind, options, target))
+    return PlanRuns(dataset, planned, skipped)
+
+
+def model_test_plan_estimate(*, plan: PlanRuns) -> Estimate:
+    """How long the plan's jobs take at most, one after the other, on workers like the ones that timed the
+    models at upload (the sum of each job's estimate, riskapp.evaluations.estimates)."""
+    total, untimed = 0.0, []
+    for run in plan.runs:
+        teacher = run.target.parent if run.kind in ("transfer_attack", "lineage") else None
+        estimate = evaluation_estimate(
+            kind=run.kind, model=run.target, dataset=plan.dataset, options=run.options, teacher=teacher
         )
+        if estimate.seconds is None:
+            untimed.append(run.target)
+        else:
+            total += estimate.seconds
+    if not plan.runs:
+        return Estimate(0.0, "Nothing to run: the plan has no test this model allows.")
+    if untimed:
+        names = ", ".join(sorted({f"“{m.name}” v{m.version}" for m in untimed}))
+        return Estimate(None, f"No run-time estimate: {names} was not timed at upload (upload it again to time it).")
+    return Estimate(
+        total,
+        f"{len(plan.runs)} jobs, at most {duration_words(total)} of worker time in all on workers like the ones "
+        "that timed the models at upload; jobs run side by side on several workers. Usually less: attacks stop "
+        "on samples already fooled.",
+    )
+
+
+@transaction.atomic
+def model_test_plan_start(
+    *,
+    actor: AbstractBaseUser,
+    model: ModelArtifact,
+    dataset: DatasetArtifact | None = None,
+    sample_limit: int = 200,
+    backdoor_steps: int | None = None,
+) -> PlanStart:
+    """Queue what model_test_plan_runs plans for `model`."""
+    plan = model_test_plan_runs(model=model, dataset=dataset, sample_limit=sample_limit, backdoor_steps=backdoor_steps)
+    project, dataset, jobs = model.project, plan.dataset, []
+    for run in plan.runs:
+        if run.kind == "validation":
+            jobs.append(validation_start(actor=actor, model=run.target, dataset=dataset, sample_limit=sample_limit))
+            continue
+        teacher = run.target.parent if run.kind in ("transfer_attack", "lineage") else None
+        jobs.append(
+            evaluation_start(
+                actor=actor, kind=run.kind, model=run.target, dataset=dataset, teacher=teacher, options=run.options
+            )
+        )
+    skipped = plan.skipped
     audit_record(
         actor=actor,
         action="model.test_plan_started",

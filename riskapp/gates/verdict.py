@@ -11,8 +11,11 @@ Rules, in the order the reasons are listed (at most MAX_REASONS; the rest are co
 5. an acceptance of a risk above the appetite has expired                      blocks
 6. a risk above the appetite has no accepted treatment (none, or not "accept") blocks
 7. a test of the recommended plan (or one a gate needs) has not run on the version  blocks
-8. no release gate is set                         blocks
-9. risks above the appetite accepted, with an owner, until a date not yet past  "ship with accepted risks"
+8. a threat is not assessed yet (none of its questions answered)                   blocks
+9. no release gate is enabled (the owner disabled every default and set none)      blocks
+10. risks above the appetite accepted, with an owner, until a date not yet past  "ship with accepted risks"
+
+The gates include the defaults derived from the answers (gates/defaults.py), so rule 9 needs a deliberate choice.
 
 Any blocking reason: *do not ship*. Otherwise accepted risks: *ship with accepted risks*. Otherwise *ready to ship*,
 with the checks that passed as its reasons.
@@ -71,6 +74,7 @@ class VerdictInputs:
     risks: tuple[RiskAboveAppetite, ...] = ()
     tests_not_run: tuple[str, ...] = ()
     backdoors: tuple[BackdoorFlag, ...] = ()
+    not_assessed: tuple[str, ...] = ()  # threats none of whose questions is answered yet
 
 
 @dataclass(frozen=True)
@@ -261,13 +265,23 @@ def ship_verdict(inputs: VerdictInputs) -> Verdict:
     blocking += risk_blocking
     if inputs.model is not None:
         blocking += _tests_reason(inputs, [g for g in inputs.gates if g.passed is None])
+    if inputs.not_assessed:
+        blocking.append(
+            Reason(
+                "not_assessed",
+                f"{_plural(len(inputs.not_assessed), 'threat is', 'threats are')} not assessed yet: "
+                f"{_listing(list(inputs.not_assessed))}.",
+                "Answer their questions on the questionnaire (“Don't know” counts as the worst case), then look again.",
+                blocking=True,
+            )
+        )
     if not inputs.gates:
         blocking.append(
             Reason(
                 "no_gates",
-                "No release gates are set: nothing says what robustness a version must reach before it ships.",
-                "Have the project owner set release gates on the Gates page, for example a minimum robust accuracy "
-                "under PGD at the project's ε and “no backdoor flagged”.",
+                "Every release gate is disabled: nothing says what robustness a version must reach before it ships.",
+                "Have the project owner enable the default gates again (delete the disabled ones) or set others on "
+                "the Gates page, for example a minimum robust accuracy under PGD at the project's ε.",
                 blocking=True,
             )
         )

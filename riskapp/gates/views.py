@@ -4,16 +4,18 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from riskapp.artifacts.selectors import models_not_refused
 from riskapp.gates import services
 from riskapp.gates.evaluate import gates_evaluate, gates_passed
 from riskapp.gates.forms import GateForm
+from riskapp.gates.models import GateKind
 from riskapp.gates.selectors import gate_for_project
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
 
 def _chosen_model(request, project):
-    models = list(project.models.order_by("-created_at", "-id"))
+    models = list(models_not_refused(project=project).order_by("-created_at", "-id"))
     wanted = request.GET.get("model", "")
     chosen = next((m for m in models if str(m.pk) == wanted), models[0] if models else None)
     return models, chosen
@@ -24,9 +26,18 @@ def gate_list(request, access):
     return _render_list(request, access)
 
 
+def _override_form(request, results) -> GateForm:
+    """The add form, filled with a default gate's settings when the owner chose to change that default."""
+    wanted = request.GET.get("override", "")
+    default = next((r.gate for r in results if r.gate.is_default and r.gate.kind == wanted), None)
+    return GateForm(initial=GateForm.initial_for(default) if default else {"enabled": True})
+
+
 def _render_list(request, access, form=None, status=200):
     models, model = _chosen_model(request, access.project)
     results = gates_evaluate(project=access.project, model=model)
+    if form is None and access.can_manage:
+        form = _override_form(request, results)
     return render(
         request,
         "gates/list.html",
@@ -37,7 +48,8 @@ def _render_list(request, access, form=None, status=200):
             "model": model,
             "results": results,
             "passed": gates_passed(results),
-            "form": form or (GateForm(initial={"enabled": True}) if access.can_manage else None),
+            "form": form,
+            "has_robust_gate": any(r.gate.kind == GateKind.MIN_ROBUST_ACCURACY for r in results),
         },
         status=status,
     )

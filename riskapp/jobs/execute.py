@@ -10,10 +10,10 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from riskapp.jobs import services
+from riskapp.jobs.inputs import StoredInputError, job_inputs
 from riskapp.jobs.kinds import get_kind
 from riskapp.jobs.models import Job, JobFile, JobStatus
 from riskapp.jobs.sandbox import (
@@ -93,17 +93,6 @@ def _reconnecting(job: Job, what: str, write: Callable[[], T]) -> T:
         return write()
 
 
-def _resolve_file_params(kind, parameters: dict) -> tuple[dict, list[Path]]:
-    """Stored-file names in the parameters become absolute paths the sandbox may read."""
-    params, inputs = dict(parameters), []
-    for name in kind.file_params:
-        if params.get(name):
-            path = Path(default_storage.path(params[name])).resolve()
-            params[name] = str(path)
-            inputs.append(path)
-    return params, inputs
-
-
 def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
     stored = []
     for path in files[:MAX_OUTPUT_FILES]:
@@ -126,15 +115,15 @@ def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
 
 def job_execute(*, job_id: int) -> str | None:
     """Claim the job, run it in the sandbox, record the outcome. Returns the final status, or None if not ours.
+    Background work first gives way to a more urgent job waiting on its queue (services.job_to_run).
 
     (Celery's Django fix-up closes stale database connections before and after each task.)
     """
-    job = services.job_claim(job_id=job_id)
+    job = services.job_claim(job_id=services.job_to_run(job_id=job_id))
     if job is None:
         return None
     log.info("job %s: %s attempt %s started", job.pk, job.kind, job.attempts)
     kind = get_kind(job.kind)
-    params, inputs = _resolve_file_params(kind, job.parameters)
     latest = {"progress": None, "message": None}
     last_beat = [0.0]
 
@@ -188,28 +177,37 @@ def job_execute(*, job_id: int) -> str | None:
 
     started = "cold"
     try:
-        outcome = run_in_sandbox(
-            task=kind.engine_task,
-            params=params,
-            limits=sandbox_limits(),
-            on_progress=on_progress,
+        # Stored-file names in the parameters become paths the sandbox may read: in place on local storage,
+        # else private copies this worker downloads (riskapp.jobs.inputs). Its outputs go back through storage.
+        with job_inputs(
+            job_id=job.pk,
+            file_params=kind.file_params,
+            parameters=job.parameters,
+            private_dir=settings.JOB_SANDBOX_DIR,
             on_tick=on_tick,
-            on_start=lambda pid: _reconnecting(
-                job, "recording the sandbox's pid", lambda: services.job_set_sandbox_pid(job=job, pid=pid)
-            ),
-            on_finish=on_finish,
-            base_dir=settings.JOB_SANDBOX_DIR,
-            isolate=sandbox_isolation(),
-            hide=[settings.DATA_DIR],
-            inputs=inputs,
-            tick_seconds=HEARTBEAT_EVERY_S,
-            warm=settings.JOB_SANDBOX_WARM,
-            preload=settings.JOB_SANDBOX_PRELOAD,
-        )
+        ) as (params, inputs):
+            outcome = run_in_sandbox(
+                task=kind.engine_task,
+                params=params,
+                limits=sandbox_limits(),
+                on_progress=on_progress,
+                on_tick=on_tick,
+                on_start=lambda pid: _reconnecting(
+                    job, "recording the sandbox's pid", lambda: services.job_set_sandbox_pid(job=job, pid=pid)
+                ),
+                on_finish=on_finish,
+                base_dir=settings.JOB_SANDBOX_DIR,
+                isolate=sandbox_isolation(),
+                hide=[settings.DATA_DIR],
+                inputs=inputs,
+                tick_seconds=HEARTBEAT_EVERY_S,
+                warm=settings.JOB_SANDBOX_WARM,
+                preload=settings.JOB_SANDBOX_PRELOAD,
+            )
         started = "warm" if outcome.warm else "cold"
     except Exception as error:  # our own fault, not the task's: log it with context, fail the job
         log.exception("job %s: the worker failed while running it", job.pk)
-        message = f"Internal error in the worker: {error!r}"
+        message = str(error) if isinstance(error, StoredInputError) else f"Internal error in the worker: {error!r}"
 
         def record_failure() -> None:
             with transaction.atomic():

@@ -9,7 +9,10 @@ from django.core.exceptions import ValidationError
 
 from riskapp.user_json import NumberField, user_json_check
 
-QUEUES = (("gpu", "GPU workers (attacks, scans)"), ("cpu", "CPU workers (intake, reports)"))
+QUEUES = (("gpu", "GPU workers (attacks, scans)"), ("cpu", "CPU workers (tests without a GPU)"))
+# Short work a user waits for (intake, validation, the reconciler): a queue of its own with its own worker
+# process in `make run` and docker-compose.yml, so it never waits behind long attacks on cpu or gpu.
+INTERACTIVE_QUEUE = "interactive"
 QUEUE_CHOICE = {"invalid_choice": "%(value)s is not a queue; choose gpu or cpu."}
 
 

@@ -11,6 +11,14 @@ class JobStatus(models.TextChoices):
     TIMED_OUT = "timed_out", "Timed out"
 
 
+class JobPriority(models.IntegerChoices):
+    """Which queued job of a queue a worker takes first. The demo's tests are background work: a user's
+    job on the same queue runs before them (riskapp.jobs.execute), on either broker."""
+
+    BACKGROUND = 0, "Background"
+    NORMAL = 5, "Normal"
+
+
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT)
 
 
@@ -22,6 +30,7 @@ class Job(models.Model):
     queue = models.CharField(max_length=16)
     parameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    priority = models.PositiveSmallIntegerField(choices=JobPriority.choices, default=JobPriority.NORMAL)
     attempts = models.PositiveSmallIntegerField(default=0)
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True)
@@ -48,6 +57,8 @@ class Job(models.Model):
             # The portfolio's "last tested" and the risk page's latest results: finished jobs per project.
             models.Index(fields=["project", "status", "-finished_at"], name="job_project_finished"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            # A worker's question before it runs background work: is a more urgent job waiting on this queue?
+            models.Index(fields=["queue", "status", "priority"], name="job_queue_waiting"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_at_most_100"),

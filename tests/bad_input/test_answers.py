@@ -33,7 +33,7 @@ def answer(question, *values, htmx=True, who="assessor"):
 def submitted(by="owner"):
     def given(w):
         version = AssessmentVersion.objects.get(project=w.project)
-        assessment_submit(actor=getattr(w.team, by), version=version)
+        assessment_submit(actor=getattr(w.team, by), version=version, confirmed=True, reason="Pilot sign-off.")
 
     return given
 
@@ -51,6 +51,9 @@ def post(path, data=None, who="owner", api=True):
 WAITING = "This assessment is waiting for review: a reviewer must approve or return it first."
 FOUR_EYES = "You submitted this assessment: another reviewer must approve it (four-eyes rule)."
 RETURN_NEEDS_COMMENT = "Say what needs to change: returning an assessment needs a comment."
+INCOMPLETE = "The questionnaire is incomplete:"
+SUBMIT_ANYWAY = "To submit it anyway, confirm and give a reason (kept in the audit log)."
+APPROVE_ANYWAY = "To approve it anyway, confirm and give a reason (kept in the audit log)."
 
 NUL = "operation.risk_owner: a NUL character (\\u0000) cannot be stored; remove it."
 DEEP = "[" * 5000 + "]" * 5000
@@ -178,6 +181,25 @@ API = [
         given=submitted(),
     ),
     Refused(
+        "submit an incomplete assessment without confirming",
+        post("assessment/submit/"),
+        400,
+        {"detail": SUBMIT_ANYWAY, "problems": INCOMPLETE},
+    ),
+    Refused(
+        "submit an incomplete assessment, confirmed with a blank reason",
+        post("assessment/submit/", {"confirm": True, "reason": "  "}),
+        400,
+        {"detail": SUBMIT_ANYWAY, "problems": INCOMPLETE},
+    ),
+    Refused(
+        "approve an incomplete assessment with a reason but no confirmation",
+        post("assessment/review/", {"action": "approve", "reason": "Pilot only."}, who="reviewer"),
+        400,
+        {"detail": APPROVE_ANYWAY, "problems": INCOMPLETE},
+        given=submitted(),
+    ),
+    Refused(
         "approve a draft",
         post("assessment/review/", {"action": "approve"}, who="reviewer"),
         400,
@@ -254,6 +276,19 @@ BROWSER = [
         302,
         {"message": "Answer the questionnaire before submitting it."},
         given=no_answers_yet,
+    ),
+    Refused(
+        "submit an incomplete assessment without confirming",
+        post("assessment/submit/", {"reason": "Pilot only."}, api=False),
+        302,
+        {"message": "To submit anyway, tick the confirmation and give a reason."},
+    ),
+    Refused(
+        "approve an incomplete assessment without a reason",
+        post("assessment/review/", {"action": "approve", "confirm": "1"}, who="reviewer", api=False),
+        302,
+        {"message": "To approve anyway, tick the confirmation and give a reason."},
+        given=submitted(),
     ),
     Refused(
         "approve your own submission",

@@ -1,8 +1,9 @@
 """Bad uploads of models and datasets, through the browser's forms and the API.
 
 Three tables:
-- REQUEST: refused by the request itself (empty, oversize, duplicate, a bad card): nothing is stored, no row,
-  no job, no file left on disk or in the upload temporary folder;
+- REQUEST: refused by the request itself (empty, oversize, duplicate, a bad card, a name or first bytes that
+  already say the file is not of the kind uploaded): nothing is stored, no row, no job, no file left on disk or
+  in the upload temporary folder;
 - INTAKE: taken in, then refused by the intake scan in the sandbox (wrong format, pickles, TorchScript, Keras,
   zip bombs, .npz problems): the upload is recorded as rejected with a message that says how to export a
   supported file, nothing is loaded (the payloads' canary never appears), no weights or dataset come out of it;
@@ -34,7 +35,14 @@ from tests.bad_input.checks import Refused, check_refused, state
 
 pytestmark = pytest.mark.django_db
 
-WEIGHTS = b"the intake decides what these bytes are"
+# First bytes the upload pre-check lets through (a safetensors header length, then "{"; a zip's member header);
+# what the rest is, the intake decides.
+WEIGHTS = (64).to_bytes(8, "little") + b"{the intake decides what these bytes are"
+NPZ = b"PK\x03\x04 not really an npz"
+NOTES = b"These are my notes, not a model.\n"
+HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(64)
+PRECHECK_MODEL = "Upload a model as safetensors weights, a PyTorch state_dict saved with torch.save (.pt / .pth)"
+PRECHECK_DATASET = "Upload a dataset as an .npz with arrays x and y (numpy.savez), or a zip of an image folder"
 CARD = {"name": "uploaded", "version": "1", "role": "other", "input_min": 0, "input_max": 1}
 
 
@@ -50,25 +58,25 @@ def api_model(content: bytes = WEIGHTS, filename: str = "w.safetensors", **card)
     return send
 
 
-def api_dataset(content: bytes = b"PK not really an npz", **fields):
+def api_dataset(content: bytes = NPZ, filename: str = "d.npz", **fields):
     def send(w):
-        data = {"file": SimpleUploadedFile("d.npz", content), "purpose": "evaluation", **_resolved(fields, w)}
+        data = {"file": SimpleUploadedFile(filename, content), "purpose": "evaluation", **_resolved(fields, w)}
         return w.api("assessor").post(w.api_url("datasets/upload/"), data, format="multipart")
 
     return send
 
 
-def browser_model(content: bytes = WEIGHTS, **card):
+def browser_model(content: bytes = WEIGHTS, filename: str = "w.safetensors", **card):
     def send(w):
-        data = {"upload": SimpleUploadedFile("w.safetensors", content), **CARD, **_resolved(card, w)}
+        data = {"upload": SimpleUploadedFile(filename, content), **CARD, **_resolved(card, w)}
         return w.browser("assessor").post(w.page("models/upload/"), data)
 
     return send
 
 
-def browser_dataset(content: bytes = b"PK not really an npz", **fields):
+def browser_dataset(content: bytes = NPZ, filename: str = "d.npz", **fields):
     def send(w):
-        data = {"upload": SimpleUploadedFile("d.npz", content), "name": "d", "purpose": "evaluation", **fields}
+        data = {"upload": SimpleUploadedFile(filename, content), "name": "d", "purpose": "evaluation", **fields}
         return w.browser("assessor").post(w.page("models/datasets/upload/"), data)
 
     return send
@@ -105,6 +113,62 @@ NUL = "A NUL character (\\u0000) cannot be stored; remove it."
 NOT_FINITE = "NaN and infinite numbers (such as 1e999) are not JSON; give finite numbers."
 
 REQUEST = [
+    # Refused from the name and the first bytes, before anything is stored or queued.
+    Refused(
+        "browser: a text file as a model",
+        browser_model(NOTES, filename="notes.txt"),
+        400,
+        {"form:model_form/upload": "“notes.txt” cannot be taken in as a model: its name (.txt) says it is a text"},
+    ),
+    Refused("API: a text file as a model", api_model(NOTES, filename="notes.txt"), 400, {"file": PRECHECK_MODEL}),
+    Refused(
+        "API: text under a model's name",
+        api_model(NOTES, filename="w.safetensors"),
+        400,
+        {"file": "its first bytes are plain text, not a model file"},
+    ),
+    Refused(
+        "API: a dataset uploaded as a model",
+        api_model(NPZ, filename="data.npz"),
+        400,
+        {"file": ".npz files are datasets; upload it as a dataset instead"},
+    ),
+    Refused(
+        "browser: a model uploaded as a dataset",
+        browser_dataset(NPZ, filename="weights.pt"),
+        400,
+        {"form:dataset_form/upload": ".pt files are models; upload it as a model instead. " + PRECHECK_DATASET},
+    ),
+    Refused(
+        "API: safetensors bytes as a dataset",
+        api_dataset(WEIGHTS, filename="weights.bin"),
+        400,
+        {"file": "its first bytes are those of a model (safetensors or ONNX); upload it as a model instead"},
+    ),
+    Refused(
+        "browser: a text file as a dataset",
+        browser_dataset(NOTES, filename="labels.csv"),
+        400,
+        {"form:dataset_form/upload": "its name (.csv) says it is a text or document file, not a dataset"},
+    ),
+    Refused(
+        "browser: Keras .h5",
+        browser_model(HDF5, filename="model.h5"),
+        400,
+        {"form:model_form/upload": "Export a Keras or TensorFlow model to ONNX (e.g. with tf2onnx)"},
+    ),
+    Refused(
+        "API: HDF5 bytes under a checkpoint's name",
+        api_model(HDF5, filename="model.pt"),
+        400,
+        {"file": "its first bytes are those of an HDF5 (Keras .h5) file"},
+    ),
+    Refused(
+        "API: Keras v3 .keras",
+        api_model(NPZ, filename="model.keras"),
+        400,
+        {"file": "its name (.keras) says it is a Keras or TensorFlow file, not a model"},
+    ),
     Refused("API: empty model file", api_model(b""), 400, {"file": "The submitted file is empty."}),
     Refused("API: empty dataset file", api_dataset(b""), 400, {"file": "The submitted file is empty."}),
     Refused(
@@ -135,17 +199,17 @@ REQUEST = [
     ),
     Refused(
         "API: the same model file twice",
-        api_model(b"twice", name="again"),
+        api_model(WEIGHTS + b"twice", name="again"),
         409,
         {"detail": "This file was uploaded already, as “uploaded” (same SHA-256).", "existing_id": ""},
-        given=uploaded_already(api_model(b"twice")),
+        given=uploaded_already(api_model(WEIGHTS + b"twice")),
     ),
     Refused(
         "API: the same dataset file twice",
-        api_dataset(b"PK twice"),
+        api_dataset(NPZ + b"twice"),
         409,
         {"detail": "This file was uploaded already, as “d.npz” (same SHA-256)."},
-        given=uploaded_already(api_dataset(b"PK twice")),
+        given=uploaded_already(api_dataset(NPZ + b"twice")),
     ),
     Refused(
         "API: unknown architecture",
@@ -338,17 +402,17 @@ REQUEST = [
     ),
     Refused(
         "browser: the same model file twice",
-        browser_model(b"twice", name="again"),
+        browser_model(WEIGHTS + b"twice", name="again"),
         302,
         {"message": "This file was uploaded already, as “uploaded” (same SHA-256)."},
-        given=uploaded_already(browser_model(b"twice")),
+        given=uploaded_already(browser_model(WEIGHTS + b"twice")),
     ),
     Refused(
         "browser: the same dataset file twice",
-        browser_dataset(b"PK twice"),
+        browser_dataset(NPZ + b"twice"),
         302,
         {"message": "This file was uploaded already, as “d” (same SHA-256)."},
-        given=uploaded_already(browser_dataset(b"PK twice")),
+        given=uploaded_already(browser_dataset(NPZ + b"twice")),
     ),
     Refused(
         "browser: card edit with the range upside down",
@@ -466,11 +530,6 @@ def _zip_bomb(path: Path) -> Path:
     return path
 
 
-def _text_file(path: Path) -> Path:
-    path.write_text("These are my notes, not a model.\n")
-    return path
-
-
 def _tiny_safetensors(path: Path) -> Path:
     save_safetensors(hostile.TinyNet().state_dict(), path)
     return path
@@ -478,19 +537,14 @@ def _tiny_safetensors(path: Path) -> Path:
 
 INTAKE = [
     RefusedAtIntake(
-        "a text file (wrong extension and content)",
-        lambda d, c: _text_file(d / "notes.txt"),
-        ("not a format riskapp accepts", "Supported model files: safetensors weights"),
-    ),
-    RefusedAtIntake(
-        "a dataset uploaded as a model",
-        lambda d, c: _npz(d / "data.npz", **_digits()),
+        "a dataset uploaded as a model, under a model's name",
+        lambda d, c: _npz(d / "data.pt", **_digits()),
         ("This file is a dataset (npz) but a model was expected here.", "datasets go under evaluation data"),
         via="api",
     ),
     RefusedAtIntake(
-        "a model uploaded as a dataset",
-        lambda d, c: hostile.benign_state_dict(d / "weights.pt"),
+        "a model uploaded as a dataset, under a zip's name",
+        lambda d, c: hostile.benign_state_dict(d / "weights.zip"),
         ("This file is a model (pytorch_zip) but a dataset was expected here.", "Upload an .npz with arrays x and y"),
         kind="dataset",
     ),
@@ -505,9 +559,10 @@ INTAKE = [
         lambda d, c: hostile.torchscript_archive(d / "model.pt"),
         ("This is a TorchScript archive (torch.jit.save), which is code and has no safe loader.", SAVE_WEIGHTS),
     ),
-    RefusedAtIntake("Keras .h5", lambda d, c: hostile.keras_h5(d / "model.h5"), ("Keras .h5 file", EXPORT_ONNX)),
     RefusedAtIntake(
-        "Keras v3 .keras", lambda d, c: hostile.keras_v3(d / "model.keras"), ("Keras v3 (.keras) archive", EXPORT_ONNX)
+        "Keras v3 under a zip's name",
+        lambda d, c: hostile.keras_v3(d / "model.zip"),
+        ("Keras v3 (.keras) archive", EXPORT_ONNX),
     ),
     RefusedAtIntake(
         "a legacy torch.save file",
@@ -711,7 +766,8 @@ def test_file_refused_by_the_intake_says_how_to_export_a_supported_one(
     output = artifact.weights if case.kind == "model" else artifact.normalised
     assert not output  # no normalised weights or dataset came out of it
     new_jobs = Job.objects.exclude(pk__in=jobs_before)
-    assert [job.pk for job in new_jobs] == [artifact.intake_job_id] and sent_jobs == [(artifact.intake_job_id, "cpu")]
+    assert [job.pk for job in new_jobs] == [artifact.intake_job_id]
+    assert sent_jobs == [(artifact.intake_job_id, "interactive")]
     findings = Finding.objects.filter(project=world.project, kind="malicious_file")
     evidence = Evidence.objects.filter(project=world.project, kind="malicious_file_found")
     if case.malicious:  # recorded as a security finding, and as evidence for the risk register
@@ -745,7 +801,7 @@ NAMES = [
 @pytest.mark.parametrize("via", ["api", "browser"])
 @pytest.mark.parametrize("name", NAMES, ids=["dotdot", "backslashes", "nul", "500 characters", "markup"])
 def test_hostile_file_name_is_only_a_cleaned_label(world, via, name):
-    content = f"{via} {name}".encode()
+    content = b"\x08\x07" + f"{via} {name}".encode()  # first bytes an ONNX file may have: past the pre-check
     upload = SimpleUploadedFile(name, content)
     if via == "api":
         data = {"file": upload}

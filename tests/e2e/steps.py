@@ -39,10 +39,23 @@ def upload_model(page, path, name, role, architecture="cnn-digits", classes=10):
     page.click("button:has-text('Upload model')")
 
 
+SIGNOFF_REASON = "Pilot release; the open items are tracked on the risk register."
+
+
+def confirm_signoff_if_asked(page, action, reason=SIGNOFF_REASON):
+    """When the assessment page lists open problems, tick the sign-off confirmation ("submit" or "approve") and
+    give a reason, as a user signing off despite them does."""
+    settled(page)  # the list comes with the last answer's htmx swap
+    if page.locator("#signoff-problems").count():
+        page.check(f"#id_confirm_{action}")
+        page.fill(f"#id_reason_{action}", reason)
+
+
 def submit_for_review(page):
     from playwright.sync_api import expect
 
     page.click("nav.subnav >> text=Assessment")
+    confirm_signoff_if_asked(page, "submit")
     page.click("button:has-text('Submit for review')")
     expect(page.get_by_text("Version 1 submitted for review.")).to_be_visible()
 
@@ -54,4 +67,6 @@ def review(page, server, reviewer, password, project, button, comment):
     page.click(f"text={project}")
     page.click("nav.subnav >> text=Assessment")
     page.fill("#id_comment", comment)
+    if button == "Approve":
+        confirm_signoff_if_asked(page, "approve")
     page.click(f"button:has-text('{button}')")

@@ -3,7 +3,15 @@
 
 import re
 
-from tests.e2e.steps import create_project, review, settled, sign_in, sign_out, submit_for_review
+from tests.e2e.steps import (
+    confirm_signoff_if_asked,
+    create_project,
+    review,
+    settled,
+    sign_in,
+    sign_out,
+    submit_for_review,
+)
 from tests.e2e.test_browser import shoot
 
 
@@ -65,12 +73,14 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     expect(page.get_by_text("Pin the teacher's hash before approval.")).to_be_visible()
     page.locator("#q-teacher\\.pinned").get_by_label("Yes, in place").check()
     expect(page.locator("#q-teacher\\.pinned input[value=yes]")).to_be_checked()
+    confirm_signoff_if_asked(page, "submit")
     page.click("button:has-text('Submit for review')")
     sign_out(page)
 
     sign_in(page, server, "rita", "reviewer password 42")
     page.click("text=Traffic-sign classifier")
     page.click("nav.subnav >> text=Assessment")
+    confirm_signoff_if_asked(page, "approve")
     page.click("button:has-text('Approve')")
     expect(page.get_by_text("Version 1 approved.")).to_be_visible()
     sign_out(page)

@@ -13,7 +13,9 @@ from riskapp.projects.services import project_create
 
 pytestmark = pytest.mark.django_db
 
-WEIGHTS = b"not really safetensors, the intake job decides" * 20
+# A safetensors file's first bytes (a header length, then "{"), which the upload pre-check lets through; the rest is
+# not safetensors: the intake job decides.
+WEIGHTS = (1024).to_bytes(8, "little") + b"{not really safetensors, the intake job decides" * 20
 
 
 def base(team) -> str:
@@ -49,7 +51,7 @@ def test_model_upload_creates_the_artifact_and_queues_its_intake_job(
     intake = Job.objects.get(pk=body["intake_job_id"])
     assert intake.kind == "intake" and intake.parameters["path"] == model.file.name
     assert intake.parameters["arch"] == "cnn-digits" and intake.created_by == team.assessor
-    assert sent_jobs == [(intake.pk, "cpu")]
+    assert sent_jobs == [(intake.pk, "interactive")]
 
 
 def test_the_same_file_twice_is_a_409_naming_the_existing_model(team, api_for):
@@ -83,7 +85,7 @@ def test_a_browser_session_upload_is_limited_too(team, settings):
 def test_dataset_upload_creates_the_dataset_and_queues_its_intake(
     team, api_for, sent_jobs, django_capture_on_commit_callbacks
 ):
-    content = b"PK fake npz" * 10
+    content = b"PK\x03\x04 fake npz" * 10  # a zip's first bytes, as an .npz's are
     with django_capture_on_commit_callbacks(execute=True):
         response = api_for(team.owner).post(
             f"{base(team)}/datasets/upload/",
@@ -97,7 +99,7 @@ def test_dataset_upload_creates_the_dataset_and_queues_its_intake(
         "training",
         hashlib.sha256(content).hexdigest(),
     )
-    assert sent_jobs == [(dataset.intake_job_id, "cpu")]
+    assert sent_jobs == [(dataset.intake_job_id, "interactive")]
     bad = api_for(team.owner).post(
         f"{base(team)}/datasets/upload/", {"file": SimpleUploadedFile("d.npz", b"1")}, format="multipart"
     )

@@ -86,7 +86,8 @@ def test_submit_then_review_with_the_four_eyes_rule(team, api_for):
         "detail": "Answer the questionnaire before submitting it."
     }
     answer(assessor, team, {"context.uses_pretrained": "yes"})
-    submitted = owner.post(f"{base(team)}/assessment/submit/")
+    confirmed = {"confirm": True, "reason": "Pilot sign-off; the open questions are tracked separately."}
+    submitted = owner.post(f"{base(team)}/assessment/submit/", confirmed, format="json")
     assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
     assert submitted.json()["submitted_by"] == "owner"
     frozen = answer(assessor, team, {"context.uses_pretrained": "no"})
@@ -95,7 +96,9 @@ def test_submit_then_review_with_the_four_eyes_rule(team, api_for):
     assert own.status_code == 400 and "four-eyes" in own.json()["detail"]
     no_comment = reviewer.post(f"{base(team)}/assessment/review/", {"action": "return"}, format="json")
     assert no_comment.status_code == 400 and "needs a comment" in no_comment.json()["detail"]
-    approved = reviewer.post(f"{base(team)}/assessment/review/", {"action": "approve", "comment": "ok"}, format="json")
+    approved = reviewer.post(
+        f"{base(team)}/assessment/review/", {"action": "approve", "comment": "ok", **confirmed}, format="json"
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert approved.json()["reviewed_by"] == "reviewer"
     # The next edit starts version 2.

@@ -85,7 +85,7 @@ def problems(directory) -> str:
 def test_bank_has_at_least_45_questions_and_14_threats(bank):
     assert len(bank.questions) >= 45
     assert len(bank.threats) >= 14
-    assert bank.version == 2
+    assert bank.version == 3
 
 
 def test_every_area_of_the_threat_model_has_questions(bank):
@@ -246,7 +246,7 @@ def test_answer_error_explains_an_invalid_answer_and_accepts_unknown(bank):
 
 
 def test_the_packaged_content_and_an_unchanged_copy_are_valid(content):
-    assert read_bank(content).version == 2
+    assert read_bank(content).version == 3
 
 
 def test_a_typo_in_an_atlas_id_is_rejected(content):
@@ -411,8 +411,8 @@ def test_invalid_yaml_is_reported_by_file(content):
 
 
 def test_mismatched_file_versions_are_rejected(content):
-    content.edit("test_plan_rules.yaml", "version: 2", "version: 3")
-    assert "test_plan_rules.yaml: version 3 does not match questions.yaml (2)" in problems(content)
+    content.edit("test_plan_rules.yaml", "version: 3", "version: 4")
+    assert "test_plan_rules.yaml: version 4 does not match questions.yaml (3)" in problems(content)
 
 
 def test_schemas_are_valid_json_schema_documents():

@@ -45,7 +45,7 @@ def test_bank_check_json_reports_counts():
     assert summary["questions"] == len(bank.questions) >= 45
     assert summary["threats"] == len(bank.threats) >= 14
     assert isinstance(summary["questions"], int) and isinstance(summary["threats"], int)
-    assert summary["version"] == 2
+    assert summary["version"] == 3
     assert set(summary["areas"]) == {area.id for area in bank.areas}
     assert summary["evidence_rules"] == len(bank.evidence_rules)
     assert summary["plan_rules"] == len(bank.plan_rules)
@@ -54,7 +54,7 @@ def test_bank_check_json_reports_counts():
 def test_bank_check_prints_a_readable_summary():
     output = run_bank_check()
     bank = load_bank()
-    assert "Question bank v2 is valid" in output
+    assert "Question bank v3 is valid" in output
     assert re.search(rf"^  questions\s+{len(bank.questions)}$", output, re.MULTILINE)
     assert re.search(rf"^  threats\s+{len(bank.threats)}$", output, re.MULTILINE)
     assert re.search(r"^    teacher\s+\d+$", output, re.MULTILINE)

@@ -1,7 +1,7 @@
 """Measured evidence lowers a likelihood only as far as its strength justifies (docs/risk-scoring.md).
 
-Every threat starts at likelihood 5 with no answers (unknowns are the worst case), so each test reads how far one
-measurement brings it down."""
+With no answers, a threat that evidence speaks to is assessed and starts at likelihood 5 (unanswered questions are
+then the worst case), so each test reads how far one measurement brings it down."""
 
 from pathlib import Path
 
@@ -26,8 +26,8 @@ def measured(value, **measurement):
     return {"value": value, "measurement": measurement}
 
 
-def test_with_no_answers_the_measured_threats_start_at_the_top(bank):
-    register = score(bank, {})
+def test_with_every_answer_dont_know_the_measured_threats_start_at_the_top(bank):
+    register = score(bank, {question.id: "unknown" for question in bank.questions})
     for threat in ("evasion_white_box", "evasion_query", "evasion_transfer", "backdoor_inherited", "backdoor_latent"):
         assert register.risk(threat).current.likelihood == 5, threat
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskapp.assessments.bank import CONTENT_DIR, UNKNOWN, load_bank
-from riskapp.assessments.scoring import BANDS, band_for, score
+from riskapp.assessments.scoring import BANDS, NOT_ASSESSED, band_for, score
 
 # --- a tiny bank whose arithmetic is easy to follow --------------------------------------------------------------
 #
@@ -228,11 +228,34 @@ def test_unknown_answer_scores_as_worst_case(tiny):
 
 
 def test_unknown_answer_is_explained_with_the_answer_it_stands_for(tiny):
-    steps = score(tiny, {}).risk("t").explanations
+    # One answer makes the threat assessed; its missing ones (ctx.teacher here) then count as the worst case.
+    steps = score(tiny, {"ctx.stakes": "low"}).risk("t").explanations
     teacher = next(s for s in steps if s.question == "ctx.teacher")
     assert teacher.answer == UNKNOWN and teacher.change == 2
     assert "worst case" in teacher.text and "'Yes'" in teacher.text
     assert any(str(source) == "OWASP-ML ML07" for source in teacher.sources)
+
+
+def test_a_threat_none_of_whose_questions_is_answered_is_not_assessed_yet(tiny):
+    register = score(tiny, {})
+    risk = register.risk("t")
+    assert not risk.assessed and risk.explanations == ()
+    for rating in (risk.inherent, risk.current, risk.projected):
+        assert (rating.band, rating.score, rating.label) == (NOT_ASSESSED, 0, "not assessed yet")
+    # ctx.layers and ctx.teacher_scanned may apply (the teacher is unknown): 7 questions, none answered
+    assert (risk.questions, risk.answered, risk.completeness) == (7, 0, "0 of 7 questions answered")
+    assert register.not_assessed == ("t",) and register.completeness == "0 of 7 questions answered"
+    # A threat no question bears on keeps its catalogue rating: there is nothing to answer.
+    assert register.risk("u").assessed and ratings(register, "u") == ((1, 1), (1, 1), (1, 1))
+
+
+def test_dont_know_still_scores_as_the_worst_case_once_answered(tiny):
+    # The same missing questions, but one answered "don't know": the threat is assessed, and scored as the worst.
+    register = score(tiny, {"ctx.teacher": "unknown"})
+    risk = register.risk("t")
+    assert risk.assessed and (risk.current.score, risk.current.band) == (25, "critical")
+    assert (risk.answered, register.answered, register.completeness) == (1, 1, "1 of 7 questions answered")
+    assert register.not_assessed == ()
 
 
 def test_hidden_question_has_no_effect(tiny):
@@ -572,8 +595,12 @@ STAGES = ("inherent", "current", "projected")
 
 
 def not_higher(lower, higher):
-    """Every rating in register `lower` is at most the same rating in register `higher`."""
+    """Every rating in register `lower` is at most the same rating in register `higher`. A threat not assessed
+    yet on either side has no rating to compare (leaving every question of it unanswered is not a "better" answer:
+    it is no answer)."""
     for low, high in zip(lower.risks, higher.risks, strict=True):
+        if not (low.assessed and high.assessed):
+            continue
         for stage in STAGES:
             a, b = getattr(low, stage), getattr(high, stage)
             if a.likelihood > b.likelihood or a.impact > b.impact:
@@ -587,6 +614,9 @@ def test_ratings_stay_within_1_to_5_for_any_answers(answers, evidence):
     for risk in score(_BANK, answers, evidence):
         for rating in (risk.inherent, risk.current, risk.projected):
             assert 1 <= rating.likelihood <= 5 and 1 <= rating.impact <= 5
+            if not rating.assessed:
+                assert (rating.score, rating.band) == (0, NOT_ASSESSED)
+                continue
             assert rating.score == rating.likelihood * rating.impact
             assert rating.band == band_for(rating.score)
 
@@ -661,6 +691,20 @@ def test_hidden_questions_have_no_effect(answers, other):
     assert [(r.inherent, r.current, r.projected) for r in first] == [
         (r.inherent, r.current, r.projected) for r in second
     ]
+
+
+def test_a_new_empty_project_has_no_critical_risk_and_nothing_assessed(bank):
+    register = score(bank, {})
+    assert [risk.current.band for risk in register] == [NOT_ASSESSED] * len(bank.threats)
+    assert register.answered == 0 and register.questions > 0
+    assert register.completeness == f"0 of {register.questions} questions answered"
+
+
+def test_every_question_answered_dont_know_scores_the_worst_case(bank):
+    dont_know = score(bank, {q.id: UNKNOWN for q in bank.questions})
+    assert dont_know.not_assessed == () and dont_know.answered == dont_know.questions
+    critical = [risk.threat.id for risk in dont_know if risk.current.band == "critical"]
+    assert len(critical) >= len(bank.threats) - 1  # the worst case, as before: "don't know" is no excuse
 
 
 def test_score_does_not_change_the_answers_it_is_given(bank):

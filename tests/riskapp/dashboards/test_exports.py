@@ -75,6 +75,18 @@ def test_printable_report_shows_the_same_content(team, client_for, populated):
     assert "report-heatmap-figure" in page and "Sign-off" in page
 
 
+def test_the_report_of_a_project_with_no_answers_says_not_assessed_yet_rather_than_zero(team, client_for):
+    report = json.loads(get(client_for(team.viewer), "report_json", team).content)
+    assert report["summary"]["assessed"] == 0 and report["summary"]["not_assessed"] == report["summary"]["risks"] > 0
+    assert report["summary"]["current_by_band"]["critical"] == 0
+    for name in ("report", "report_pdf"):
+        response = get(client_for(team.viewer), name, team)
+        assert response.status_code == 200
+    page = get(client_for(team.viewer), "report", team).content.decode()
+    assert f"0 of {report['summary']['risks']} threats assessed" in page
+    assert "not assessed yet" in page and "0 not_assessed" not in page
+
+
 def test_defectdojo_export_follows_the_generic_findings_format(team, client_for, populated):
     document = json.loads(get(client_for(team.viewer), "defectdojo", team).content)
     findings = document["findings"]

@@ -19,16 +19,21 @@ def test_heatmap_places_every_threat_in_its_cell_with_the_band_as_text(team):
             names = [
                 r.threat.name
                 for r in rows
-                if (r.risk.current.likelihood, r.risk.current.impact) == (likelihood, impact)
+                if r.risk.assessed and (r.risk.current.likelihood, r.risk.current.impact) == (likelihood, impact)
             ]
             hover = trace["customdata"][likelihood - 1][impact - 1]
             assert all(name in hover for name in names)
             if names:
                 assert f"<b>{len(names)}</b>" in trace["text"][likelihood - 1][impact - 1]
             counted += len(names)
-    assert counted == len(rows)
+    assert counted == sum(r.risk.assessed for r in rows)
+    # A threat not assessed yet has no place on the grid.
+    not_assessed = [r.threat.name for r in rows if not r.risk.assessed]
+    assert not_assessed and not any(
+        name in cell for row in trace["customdata"] for cell in row for name in not_assessed
+    )
     assert {colour for _, colour in trace["colorscale"]} == set(BAND_COLOURS.values())
-    assert sum(len(cell["threats"]) for cell in heatmap_cells(rows)) == len(rows)
+    assert sum(len(cell["threats"]) for cell in heatmap_cells(rows)) == sum(r.risk.assessed for r in rows)
 
 
 def test_register_page_embeds_the_heatmap_and_its_numbers(team, client_for):

@@ -84,6 +84,8 @@ def populated_project(owner, name: str) -> Project:
 def test_portfolio_lists_only_the_users_projects_with_their_bands(team, client_for):
     hidden = Project.objects.create(name="Someone else's", risk_appetite="low", created_by=team.outsider)
     Membership.objects.create(project=hidden, user=team.outsider, role="owner")
+    # One answer, so that some threats are assessed and the project has a highest band.
+    assessments.answer_set(actor=team.owner, project=team.project, question_id="context.uses_pretrained", raw="yes")
     page = client_for(team.viewer).get(PORTFOLIO).content.decode()
     assert "Traffic signs" in page and "Someone else" not in page
     summary = ProjectRiskSummary.objects.get(project=team.project)
@@ -124,8 +126,8 @@ def test_portfolio_filters_and_sorts(team, client_for):
 def test_overdue_acceptance_and_trend_are_shown(team, client_for):
     assessments.answer_set(actor=team.owner, project=team.project, question_id="context.uses_pretrained", raw="no")
     version = team.project.assessment_versions.get()
-    assessments.assessment_submit(actor=team.owner, version=version)
-    assessments.assessment_approve(actor=team.reviewer, version=version)
+    assessments.assessment_submit(actor=team.owner, version=version, confirmed=True, reason="Pilot sign-off.")
+    assessments.assessment_approve(actor=team.reviewer, version=version, confirmed=True, reason="Pilot sign-off.")
     threat = "backdoor_inherited"
     assessments.treatment_set(
         actor=team.owner,

@@ -19,12 +19,15 @@ def test_job_work_counts_each_tasks_passes_from_the_engines_own_parameters():
     assert job_work("evasion", {"attacks": ["fgsm", "square"], "max_queries": 500}, samples=10, num_classes=10) == Work(
         10, 10 * (2 + 501)
     )
-    scan = job_work("backdoor_scan", {"steps": 300}, samples=200, num_classes=100)
+    scan = job_work("backdoor_scan", {"steps": 300, "restarts": 1}, samples=200, num_classes=100)
     assert scan.gradients == planned_class_steps(100, 300) * DEFAULT_BATCH  # screened: 8 classes shortlisted
     assert scan.gradients < 100 * 300 * DEFAULT_BATCH / 4
-    assert job_work("backdoor_scan", {"steps": 300, "screening": "all"}, samples=200, num_classes=100).gradients == (
-        100 * 300 * DEFAULT_BATCH
-    )
+    # Each restart beyond the first runs the shortlist's last round once more (the last 180 of the 300 steps).
+    restarted = job_work("backdoor_scan", {"steps": 300, "restarts": 3}, samples=200, num_classes=100)
+    assert restarted.gradients == scan.gradients + 2 * 8 * 180 * DEFAULT_BATCH
+    assert job_work(
+        "backdoor_scan", {"steps": 300, "screening": "all", "restarts": 2}, samples=200, num_classes=100
+    ).gradients == (2 * 100 * 300 * DEFAULT_BATCH)
     assert job_work("strip", {"overlays": 10, "suspect_path": "x"}, samples=50, num_classes=10) == Work(0, 1000)
     assert Work(100, 50).seconds(TIMING) == pytest.approx(3.5)
 
@@ -67,3 +70,61 @@ def test_an_uploaded_model_is_timed_and_the_run_form_shows_the_estimate(team, re
     assert text.startswith("At most") and "300 samples" in text
     incomplete = assessor.get(url("model_estimate", team, model_id=model.pk), {"kind": "attack"})
     assert "Complete the test&#x27;s fields" in incomplete.content.decode()
+
+
+def test_run_the_plan_says_how_long_the_whole_plan_takes_before_queueing_anything(team, client_for):
+    from django.urls import reverse
+
+    from riskapp.artifacts.models import IntakeStatus, ModelRole
+    from riskapp.assessments import services as assessments
+    from riskapp.gates.services import model_test_plan_estimate, model_test_plan_runs
+    from riskapp.jobs.models import Job
+
+    project = team.project
+    assessments.answer_set(actor=team.owner, project=project, question_id="context.uses_pretrained", raw="yes")
+    common = {
+        "project": project,
+        "size": 1,
+        "num_classes": 10,
+        "status": IntakeStatus.READY,
+        "intake": {"timing": TIMING},
+    }
+    teacher = ModelArtifact.objects.create(
+        name="t", original_name="t", sha256="c" * 64, file="t", role=ModelRole.TEACHER, **common
+    )
+    student = ModelArtifact.objects.create(
+        name="s", original_name="s", sha256="a" * 64, file="s", parent=teacher, **common
+    )
+    dataset = DatasetArtifact.objects.create(
+        project=project, name="d", original_name="d", sha256="b" * 64, size=1, file="d", intake={"samples": 2000},
+        status=IntakeStatus.READY,
+    )  # fmt: skip
+
+    plan = model_test_plan_runs(model=student, dataset=dataset, sample_limit=100)
+    assert len(plan.runs) >= 3  # the plan's tests on the student and its teacher, and the default gates' tests
+    each = [
+        evaluation_estimate(
+            kind=run.kind,
+            model=run.target,
+            dataset=dataset,
+            options=run.options,
+            teacher=run.target.parent if run.kind in ("transfer_attack", "lineage") else None,
+        ).seconds
+        for run in plan.runs
+    ]
+    total = model_test_plan_estimate(plan=plan)
+    assert total.seconds == pytest.approx(sum(each)) and total.seconds > START_SECONDS * len(plan.runs)
+    assert total.text.startswith(f"{len(plan.runs)} jobs, at most {duration_words(sum(each))}")
+
+    register = client_for(team.assessor).get(reverse("projects:assessments:register", args=[project.pk]))
+    estimate_url = reverse("projects:assessments:plan_estimate", args=[project.pk])
+    assert estimate_url in register.content.decode() and 'id="plan-estimate"' in register.content.decode()
+    fields = {"model": student.pk, "dataset": dataset.pk, "sample_limit": 100}
+    fragment = client_for(team.assessor).get(estimate_url, fields).content.decode()
+    assert fragment.startswith(f"{len(plan.runs)} jobs, at most")
+    assert not Job.objects.filter(project=project).exists()  # nothing queued by asking
+    student.intake = {}
+    student.save()
+    untimed = client_for(team.assessor).get(estimate_url, fields).content.decode()
+    assert "No run-time estimate" in untimed and "“s” v1 was not timed" in untimed
+    assert client_for(team.viewer).get(estimate_url, fields).status_code == 403

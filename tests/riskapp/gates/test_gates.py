@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
+from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentVersion, RiskTreatment
 from riskapp.audit.models import AuditEvent
 from riskapp.gates.evaluate import gates_evaluate, gates_passed
@@ -67,21 +68,26 @@ def robust_gate(team, threshold=0.5):
     return QualityGate.objects.create(project=team.project, kind=GateKind.MIN_ROBUST_ACCURACY, params=params)
 
 
+def saved_gates(project, model=None):
+    """The evaluation of the gates the owners saved, without the defaults derived from the answers."""
+    return [r for r in gates_evaluate(project=project, model=model) if not r.gate.is_default]
+
+
 def test_robust_accuracy_gate_reads_the_latest_attack_at_its_eps(team):
     model = make_model(team)
     robust_gate(team)
-    [result] = gates_evaluate(project=team.project, model=model)
+    [result] = saved_gates(team.project, model)
     assert result.passed is None and "not measured" in result.message and "counts as failed" in result.message
     finished(team, model, "attack", attack_result(0.9, eps=0.1))  # another ε measures nothing here
-    assert gates_evaluate(project=team.project, model=model)[0].passed is None
+    assert saved_gates(team.project, model)[0].passed is None
     finished(team, model, "attack", attack_result(0.4))
-    [result] = gates_evaluate(project=team.project, model=model)
+    [result] = saved_gates(team.project, model)
     assert (result.passed, result.measured) == (False, 0.4) and "below 0.5" in result.message
     finished(team, model, "attack", attack_result(0.7))
-    [result] = gates_evaluate(project=team.project, model=model)
+    [result] = saved_gates(team.project, model)
     assert result.passed is True and gates_passed([result])
     finished(team, model, "attack", attack_result(0.8, trustworthy=False))
-    [result] = gates_evaluate(project=team.project, model=model)
+    [result] = saved_gates(team.project, model)
     assert result.passed is False and "not trustworthy" in result.message
 
 
@@ -91,19 +97,21 @@ def test_backdoor_and_transfer_gates(team):
     QualityGate.objects.create(project=team.project, kind=GateKind.MAX_TRANSFER_SUCCESS, params={"threshold": 0.2})
     finished(team, model, "backdoor_scan", {"flagged_classes": [0], "classes": []})
     finished(team, model, "transfer_attack", {"transfer_success_rate": 0.1})
-    backdoor, transfer = gates_evaluate(project=team.project, model=model)
+    backdoor, transfer = saved_gates(team.project, model)
     assert backdoor.passed is False and "class 0" in backdoor.message
     assert transfer.passed is True and transfer.measured == 0.1
     other = make_model(team, name="other")
-    assert [r.passed for r in gates_evaluate(project=team.project, model=other)] == [None, None]
+    assert [r.passed for r in saved_gates(team.project, other)] == [None, None]
 
 
 def test_risk_gate_fails_until_the_risks_above_appetite_are_accepted(team):
     team.project.risk_appetite = "low"
     team.project.save()
-    AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1, answers={})
+    # Every question answered "don't know": the worst case, so risks above a low appetite.
+    answers = {question.id: "unknown" for question in load_bank().questions}
+    AssessmentVersion.objects.create(project=team.project, number=1, bank_version=1, answers=answers)
     QualityGate.objects.create(project=team.project, kind=GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE)
-    [result] = gates_evaluate(project=team.project)
+    [result] = saved_gates(team.project)
     assert result.passed is False and result.measured
     for threat in result.measured:
         RiskTreatment.objects.create(
@@ -115,7 +123,7 @@ def test_risk_gate_fails_until_the_risks_above_appetite_are_accepted(team):
             expires_on=timezone.localdate() + timedelta(days=30),
             decided_by=team.reviewer,
         )
-    assert gates_evaluate(project=team.project)[0].passed is True
+    assert saved_gates(team.project)[0].passed is True
 
 
 def test_owner_adds_edits_and_deletes_a_gate_on_the_page(team, client_for):
@@ -217,17 +225,18 @@ def test_assessor_runs_the_plan_from_the_register_page_and_follows_its_jobs(team
     response = client.post(reverse("projects:assessments:plan_run", args=[team.project.pk]), data, follow=True)
     assert response.redirect_chain == [(register + "#plan", 302)]
     jobs = list(Job.objects.filter(project=team.project).order_by("id"))
-    assert [job.kind for job in jobs] == ["validation", "attack", "attack"]
-    assert [job.parameters.get("attacks") for job in jobs] == [None, ["pgd_linf"], ["square"]]
+    # The plan's tests, then the scan the default "no backdoor flagged" gate needs (a teacher is used).
+    assert [job.kind for job in jobs] == ["validation", "attack", "attack", "backdoor_scan"]
+    assert [job.parameters.get("attacks") for job in jobs] == [None, ["pgd_linf"], ["square"], None]
     # The plan's Square budget is the engine's query budget per input (evidence rules weigh a run by it).
-    assert [job.parameters.get("max_queries") for job in jobs] == [None, None, 1000]
+    assert [job.parameters.get("max_queries") for job in jobs] == [None, None, 1000, None]
     assert all(job.parameters["sample_limit"] == 20 and job.parameters["dataset_id"] == dataset.pk for job in jobs)
     assert all(job.created_by == team.assessor for job in jobs)
     page = response.content.decode()
     assert f"Test plan queued on student v1: validation (job {jobs[0].pk})" in page
     assert "Not run: transfer_attack, the model has no parent (teacher) to craft the attack on." in page
     # Each planned test now links to its job, whose page shows the progress.
-    for job in jobs:
+    for job in jobs[:3]:
         assert reverse("projects:jobs:detail", args=[team.project.pk, job.pk]) in page
     assert AuditEvent.objects.filter(action="model.test_plan_started", project_id=team.project.pk).exists()
 
@@ -308,3 +317,75 @@ def test_the_plan_on_an_onnx_model_runs_its_black_box_tests_and_says_why_white_b
     assert [(job.kind, job.parameters.get("attacks")) for job in jobs] == [("validation", None), ("attack", ["square"])]
     page = response.content.decode()
     assert "Not run: attack, “student” is ONNX: no gradients or features, so white-box tests cannot run" in page
+
+
+# --- default gates, from the answers -------------------------------------------------------------------------
+
+
+def defaults_for(answers):
+    from riskapp.gates.defaults import default_gates
+
+    return [(gate.kind, gate.params) for gate in default_gates(load_bank(), answers)]
+
+
+def test_default_gates_follow_the_answers():
+    answers = {
+        "context.uses_pretrained": "yes",
+        "requirements.input_eps": 0.05,
+        "requirements.robust_accuracy_target": 0.6,
+    }
+    assert defaults_for(answers) == [
+        (GateKind.MIN_ROBUST_ACCURACY, {"attack": "pgd_linf", "eps": 0.05, "threshold": 0.6}),
+        (GateKind.NO_BACKDOOR_FLAG, {}),
+        (GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE, {}),
+    ]
+    # ε unanswered: the recommended test's own ε; no teacher: no backdoor gate; no requirement: no robustness gate.
+    assert defaults_for({"context.uses_pretrained": "no", "requirements.robust_accuracy_target": 0.6})[0] == (
+        GateKind.MIN_ROBUST_ACCURACY,
+        {"attack": "pgd_linf", "eps": 0.03, "threshold": 0.6},
+    )
+    assert defaults_for({"context.uses_pretrained": "no"}) == [(GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE, {})]
+    # "Don't know" about the teacher keeps the backdoor gate: a teacher may be used.
+    assert (GateKind.NO_BACKDOOR_FLAG, {}) in defaults_for({"context.uses_pretrained": "unknown"})
+
+
+def test_the_gates_page_marks_the_defaults_and_an_owner_disables_and_restores_one(team, client_for):
+    AssessmentVersion.objects.create(
+        project=team.project,
+        number=1,
+        bank_version=1,
+        answers={"context.uses_pretrained": "yes", "requirements.robust_accuracy_target": 0.6},
+    )
+    owner = client_for(team.owner)
+    url = reverse("projects:gates:list", args=[team.project.pk])
+    page = owner.get(url).content.decode()
+    assert page.count('<span class="badge">default</span>') == 3
+    assert "from the answers: the robustness requirement (0.6)" in page and "Disable" in page
+    # "Change" fills the add form with the default's settings.
+    page = owner.get(url, {"override": "min_robust_accuracy"}).content.decode()
+    assert 'name="threshold" value="0.6"' in page and 'name="eps" value="0.03"' in page
+    # "Disable" saves the default's kind, switched off: it replaces the default.
+    owner.post(reverse("projects:gates:create", args=[team.project.pk]), {"kind": "no_backdoor_flag"})
+    gate = QualityGate.objects.get()
+    assert (gate.kind, gate.enabled) == (GateKind.NO_BACKDOOR_FLAG, False)
+    results = gates_evaluate(project=team.project)
+    assert [(r.gate.kind, r.gate.is_default, r.gate.enabled) for r in results] == [
+        (GateKind.NO_BACKDOOR_FLAG, False, False),
+        (GateKind.MIN_ROBUST_ACCURACY, True, True),
+        (GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE, True, True),
+    ]
+    # Deleting the saved gate brings the default back.
+    owner.post(reverse("projects:gates:delete", args=[team.project.pk, gate.pk]))
+    assert sum(r.gate.is_default for r in gates_evaluate(project=team.project)) == 3
+    viewer_page = client_for(team.viewer).get(url).content.decode()
+    assert '<span class="badge">default</span>' in viewer_page and "Disable" not in viewer_page
+
+
+def test_the_api_lists_the_default_gates_marked_as_such(team, api_for):
+    AssessmentVersion.objects.create(
+        project=team.project, number=1, bank_version=1, answers={"context.uses_pretrained": "no"}
+    )
+    body = api_for(team.viewer).get(f"/api/v1/projects/{team.project.pk}/gates/").json()
+    [gate] = [result["gate"] for result in body["gates"]]
+    assert gate["id"] is None and gate["default"] is True and gate["kind"] == "no_unaccepted_risk_above_appetite"
+    assert gate["default_from"] and gate["created_at"] is None

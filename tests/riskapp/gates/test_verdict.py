@@ -103,8 +103,15 @@ def test_a_backdoor_flag_on_the_version_or_its_teacher_blocks_it_and_replaces_th
 def test_no_gates_is_a_reason_not_a_pass():
     verdict = ship_verdict(inputs(gates=()))
     assert verdict.status == DO_NOT_SHIP and kinds(verdict) == ["no_gates"]
-    assert verdict.reasons[0].text.startswith("No release gates are set:")
+    assert verdict.reasons[0].text.startswith("Every release gate is disabled:")
     assert "Gates page" in verdict.reasons[0].next_step
+
+
+def test_threats_not_assessed_yet_block_shipping_and_say_how_to_assess_them():
+    verdict = ship_verdict(inputs(not_assessed=("Model extraction", "Model theft")))
+    assert verdict.status == DO_NOT_SHIP and kinds(verdict) == ["not_assessed"]
+    assert verdict.reasons[0].text == "2 threats are not assessed yet: Model extraction, Model theft."
+    assert "questionnaire" in verdict.reasons[0].next_step
 
 
 def test_a_project_without_a_model_is_not_ready_and_still_lists_its_register_reasons():

@@ -35,8 +35,17 @@ def run_the_whole_plan(project, student, teacher) -> None:
         target = teacher if planned.params.get("target") == "teacher" else student
         attacks = [engine_attack(a) for a in planned.params.get("attacks", [planned.params.get("attack", "pgd")])]
         result = scan_result([]) if planned.kind == "backdoor_scan" else {"trustworthy": True}
-        finished(project, planned.kind, target, result, attacks=attacks)
+        # A STRIP run counts as the planned test only with suspicious inputs to screen (calibration alone does not).
+        suspects = {"suspect_path": "suspects.npz"} if planned.kind == "strip" else {}
+        finished(project, planned.kind, target, result, attacks=attacks, **suspects)
     finished(project, "attack", student, attack_result(0.42), attacks=["pgd_linf"])
+
+
+def answer_the_rest_dont_know(project) -> None:
+    """Every question not answered yet answered "don't know", so that every threat is assessed (as the worst case)."""
+    version = project.assessment_versions.order_by("-number").first()
+    version.answers = {question.id: "unknown" for question in load_bank().questions} | version.answers
+    version.save()
 
 
 @pytest.fixture
@@ -46,6 +55,7 @@ def shippable(team):
     project.risk_appetite = "critical"
     project.save()
     assessments.answer_set(actor=team.owner, project=project, question_id="context.uses_pretrained", raw="yes")
+    answer_the_rest_dont_know(project)
     teacher = make_model(project, "public teacher", role=ModelRole.TEACHER)
     student = make_model(project, "student", parent=teacher)
     robustness_gate(project)
@@ -109,11 +119,64 @@ def test_a_newer_version_must_be_tested_again(team, shippable):
     assert model_verdict(project=shippable.project, model=newer).status == DO_NOT_SHIP
 
 
-def test_a_project_without_gates_says_so(team):
+def test_a_refused_upload_is_never_the_release_candidate_nor_replaces_the_version_it_follows(team, shippable):
+    from riskapp.artifacts.models import IntakeStatus
+
+    refused = make_model(shippable.project, "student", "2", parent=shippable.teacher, previous=shippable.student)
+    refused.status = IntakeStatus.REJECTED
+    refused.save()
+    verdict = project_verdict(project=shippable.project)
+    assert verdict.model == "student v1" and verdict.status == READY, verdict.reasons
+    refused_new_model = make_model(shippable.project, "other student", parent=shippable.teacher)
+    refused_new_model.status = IntakeStatus.REJECTED
+    refused_new_model.save()
+    assert project_verdict(project=shippable.project).model == "student v1"
+
+
+def test_a_project_whose_owner_disabled_every_default_gate_says_so(team):
+    for kind in GateKind.values:
+        QualityGate.objects.create(project=team.project, kind=kind, params=DISABLED_PARAMS[kind], enabled=False)
     verdict = project_verdict(project=team.project)
     assert verdict.status == DO_NOT_SHIP
-    assert any(reason.text.startswith("No release gates are set:") for reason in verdict.reasons)
+    assert any(reason.text.startswith("Every release gate is disabled:") for reason in verdict.reasons)
     assert verdict.reasons[0].text.startswith("No model version has been uploaded yet")
+
+
+DISABLED_PARAMS = {
+    GateKind.MIN_ROBUST_ACCURACY: {"attack": "pgd_linf", "eps": 0.1, "threshold": 0.4},
+    GateKind.NO_BACKDOOR_FLAG: {},
+    GateKind.MAX_TRANSFER_SUCCESS: {"threshold": 0.2},
+    GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE: {},
+}
+
+
+def test_a_project_with_answers_and_no_gate_set_gets_its_verdict_from_the_default_gates(team):
+    """No gate saved: the robustness requirement and ε answered make a default gate that decides the verdict."""
+    project = team.project
+    project.risk_appetite = "critical"
+    project.save()
+    for question_id, raw in (
+        ("context.uses_pretrained", "no"),
+        ("requirements.input_eps", "0.1"),
+        ("requirements.robust_accuracy_target", "0.5"),
+    ):
+        assessments.answer_set(actor=team.owner, project=project, question_id=question_id, raw=raw)
+    answer_the_rest_dont_know(project)
+    student = make_model(project, "student")
+    run_the_whole_plan(project, student, None)  # robust accuracy 0.42 under PGD L∞ at ε 0.1
+    assert not QualityGate.objects.filter(project=project).exists()
+    verdict = project_verdict(project=project)
+    assert verdict.status == DO_NOT_SHIP
+    assert verdict.reasons[0].text == (
+        "1 release gate fails: robust accuracy ≥ 0.5 under PGD L∞ at ε 0.1 (default from the answers) "
+        "(robust accuracy 0.420 is below 0.5)."
+    )
+    assert not any(reason.kind == "no_gates" for reason in verdict.reasons)
+    # The same version meets a lower requirement: the default follows the answer, and the version may ship.
+    assessments.answer_set(
+        actor=team.owner, project=project, question_id="requirements.robust_accuracy_target", raw="0.4"
+    )
+    assert project_verdict(project=project).status == READY, project_verdict(project=project).reasons
 
 
 def test_the_project_page_and_the_risk_page_lead_with_the_verdict(team, client_for):

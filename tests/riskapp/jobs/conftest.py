@@ -41,7 +41,8 @@ def celery_processes(redis_url, tmp_path, monkeypatch):
 
 @pytest.fixture
 def worker(celery_processes):
-    """worker(concurrency=1, **env) -> a running `celery worker -P prefork` on both queues; stopped at the end."""
+    """worker(concurrency=1, queues=..., **env) -> a running `celery worker -P prefork` (every queue by default);
+    stopped at the end."""
     return celery_processes.worker
 
 

@@ -200,9 +200,9 @@ class CeleryProcesses:
         self.started.append((started, log))
         return started
 
-    def worker(self, concurrency=1, **extra_env):
-        """A running `celery worker -P prefork` on both queues."""
-        args = ["worker", "-P", "prefork", "-c", str(concurrency), "-Q", "cpu,gpu"]
+    def worker(self, concurrency=1, queues="interactive,cpu,gpu", **extra_env):
+        """A running `celery worker -P prefork` on `queues` (default: all of riskapp's)."""
+        args = ["worker", "-P", "prefork", "-c", str(concurrency), "-Q", queues]
         args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         return self._spawn("worker", args, extra_env)
 

@@ -51,6 +51,7 @@ RULES = {
     "projects:dashboards:trends": ("GET", ROLES),
     "projects:dashboards:report": ("GET", ROLES),
     "projects:dashboards:report_json": ("GET", ROLES),
+    "projects:dashboards:report_pdf": ("GET", ROLES),
     "projects:dashboards:defectdojo": ("GET", ROLES),
     "projects:dashboards:cyclonedx": ("GET", ROLES),
     "projects:artifacts:inventory": ("GET", ROLES),
@@ -61,8 +62,10 @@ RULES = {
     "projects:artifacts:model_evaluate": ("POST", ("owner", "assessor")),
     "projects:artifacts:model_estimate": ("GET", ("owner", "assessor")),
     "projects:artifacts:model_download": ("GET", ROLES),
+    "projects:artifacts:model_delete": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_upload": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset_download": ("GET", ROLES),
+    "projects:artifacts:dataset_delete": ("POST", ("owner", "assessor")),
     "projects:artifacts:dataset": ("GET", ROLES),
     "projects:artifacts:architectures": ("GET", ROLES),
     "projects:artifacts:dataset_demo": ("POST", ("owner", "assessor")),
@@ -141,7 +144,11 @@ def url_for(name, team, objects):
         kwargs["threat_id"] = THREAT
     if name.startswith("projects:artifacts:model") and name != "projects:artifacts:model_upload":
         kwargs["model_id"] = objects["model"].pk
-    if name in ("projects:artifacts:dataset_download", "projects:artifacts:dataset"):
+    if name in (
+        "projects:artifacts:dataset_download",
+        "projects:artifacts:dataset",
+        "projects:artifacts:dataset_delete",
+    ):
         kwargs["dataset_id"] = objects["dataset"].pk
     if name == "projects:assessments:version":
         kwargs["number"] = objects["version"].number

@@ -7,11 +7,18 @@ from riskapp.dashboards.demo import DEMO_NAME, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo project (models, data, a filled assessment, the recommended tests queued), once."
+    help = (
+        "Create the demo project (models, data, a filled assessment, every model's validation and every planned "
+        "test queued as background work), once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--owner", help="username of the demo project's owner (default: the first superuser)")
-        parser.add_argument("--from-dir", type=Path, help="reuse a demo already built by attacks.backdoor.demo")
+        parser.add_argument(
+            "--from-dir",
+            type=Path,
+            help="reuse a demo already built (attacks.backdoor.demo.build_demo and attacks.demo_library in one folder)",
+        )
 
     def handle(self, *args, owner=None, from_dir=None, **options):
         users = get_user_model().objects
@@ -27,6 +34,9 @@ class Command(BaseCommand):
                 "train": "train-poisoned.npz",
                 "test": "test.npz",
                 "test_triggered": "test-triggered.npz",
+                "library_teacher": "library-teacher.safetensors",
+                "library_student": "library-student.safetensors",
+                "library_test": "colours-test.npz",
             }
             files = {key: from_dir / name for key, name in names.items()}
         project = seed_demo(owner=user, files=files, log=lambda text: self.stdout.write(text))

@@ -1,0 +1,112 @@
+"""A job's stored input files, where its sandbox can read them.
+
+With local storage (a files folder every worker sees) the sandbox reads each input at its stored path,
+read-only. With remote storage (an S3-compatible bucket) the worker downloads only this job's inputs, through
+the storage API, into a private folder of its own under its sandbox folder, checks each against the SHA-256
+recorded when it was stored, and deletes the folder when the job ends. The folder's name carries the worker's
+pid, so that the sandbox's sweep removes it should the worker be killed mid-job.
+"""
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.core.files.storage import default_storage
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024**2
+TICK_SECONDS = 1.0
+
+
+class StoredInputError(Exception):
+    """A job's input could not be fetched from storage intact; the message says which and why."""
+
+
+def storage_is_local() -> bool:
+    """Whether stored files have a path on this machine (FileSystemStorage) or live elsewhere (a bucket)."""
+    try:
+        default_storage.path("probe")
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _download(name: str, target: Path, on_tick: Callable[[], object]) -> str:
+    """Copy stored file `name` to `target`; returns the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+    next_tick = time.monotonic() + TICK_SECONDS
+    try:
+        with default_storage.open(name, "rb") as source, target.open("wb") as sink:
+            for chunk in source.chunks(CHUNK_BYTES):
+                digest.update(chunk)
+                sink.write(chunk)
+                if time.monotonic() >= next_tick:  # a long download must not look like a lost worker
+                    on_tick()
+                    next_tick = time.monotonic() + TICK_SECONDS
+    except FileNotFoundError:
+        raise StoredInputError(f"The stored file {name} is missing from storage; upload it again.") from None
+    return digest.hexdigest()
+
+
+def _check(name: str, actual: str) -> None:
+    recorded = getattr(default_storage, "sha256", None)
+    if recorded is None:
+        raise StoredInputError(
+            f"The storage backend {type(default_storage).__name__} records no SHA-256, so {name} cannot be "
+            "checked: use RISKAPP_STORAGE=s3 or local."
+        )
+    expected = recorded(name)
+    if expected is None:
+        raise StoredInputError(f"The stored file {name} has no recorded SHA-256; upload it again.")
+    if actual != expected:
+        raise StoredInputError(
+            f"The stored file {name} does not match the SHA-256 recorded when it was stored "
+            f"(expected {expected}, downloaded {actual}): the copy in storage was changed or damaged. "
+            "Upload it again."
+        )
+
+
+@contextlib.contextmanager
+def job_inputs(
+    *,
+    job_id: int,
+    file_params: tuple[str, ...],
+    parameters: dict[str, Any],
+    private_dir: Path,
+    on_tick: Callable[[], object] = lambda: None,
+) -> Iterator[tuple[dict[str, Any], list[Path]]]:
+    """The parameters with each stored-file name replaced by a local path, and those paths (the inputs the
+    sandbox may read), for the duration of the `with` block. `on_tick` is called about every second of a
+    download (the job's heartbeat)."""
+    params, inputs = dict(parameters), []
+    names = [name for name in file_params if params.get(name)]
+    if storage_is_local():
+        for name in names:
+            path = Path(default_storage.path(params[name])).resolve()
+            params[name] = str(path)
+            inputs.append(path)
+        yield params, inputs
+        return
+    private_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"riskapp-job-{os.getpid()}-inputs-", dir=private_dir))
+    try:
+        for number, name in enumerate(names):
+            stored = params[name]
+            target = folder / f"{number}-{PurePosixPath(stored).name}"
+            _check(stored, _download(stored, target, on_tick))
+            target.chmod(0o400)
+            params[name] = str(target)
+            inputs.append(target)
+        if inputs:
+            log.info("job %s: %d input(s) downloaded to %s, SHA-256 checked", job_id, len(inputs), folder)
+        yield params, inputs
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
