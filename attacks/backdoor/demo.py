@@ -101,18 +101,10 @@ def build_demo(directory: Path, seed: int = 0, *, teacher_epochs: int = 12, stud
     Files: teacher.safetensors, student-head.safetensors, student-all.safetensors (arch cnn-digits, 10 classes);
     train-poisoned.npz (with poison_mask), test.npz (clean), test-triggered.npz (non-target test images with the
     trigger, true labels, poison_mask all True)."""
-    import torch
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    # One thread: on a network and batches this small, a second thread only adds waiting (measured on a busy
-    # 2-core machine: 36 s with one thread, 295 s with two).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _build_demo(directory, seed, teacher_epochs=teacher_epochs, student_epochs=student_epochs)
-    finally:
-        torch.set_num_threads(threads)
+    return _build_demo(directory, seed, teacher_epochs=teacher_epochs, student_epochs=student_epochs)
 
 
 def _build_demo(directory: Path, seed: int, *, teacher_epochs: int, student_epochs: int) -> dict[str, Any]:

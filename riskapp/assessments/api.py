@@ -26,8 +26,13 @@ from riskapp.projects.selectors import project_access
 class RatingSerializer(serializers.Serializer):
     likelihood = serializers.IntegerField(min_value=1, max_value=5)
     impact = serializers.IntegerField(min_value=1, max_value=5)
-    score = serializers.IntegerField(min_value=1, max_value=25)
-    band = serializers.ChoiceField(choices=["low", "medium", "high", "critical"])
+    score = serializers.IntegerField(
+        min_value=0, max_value=25, help_text="likelihood × impact; 0 for a threat not assessed yet."
+    )
+    band = serializers.ChoiceField(
+        choices=["low", "medium", "high", "critical", "not_assessed"],
+        help_text="not_assessed: none of the threat's questions is answered yet (no rating, not a worst case).",
+    )
 
 
 class ScoresSerializer(serializers.Serializer):

@@ -333,7 +333,7 @@ REQUEST = [
         "API: unknown dataset purpose",
         api_dataset(purpose="eating"),
         400,
-        {"purpose": '"eating" is not a valid choice; choose one of: evaluation, training.'},
+        {"purpose": '"eating" is not a valid choice; choose one of: evaluation, training, triggered.'},
     ),
     Refused(
         "browser: empty model file", browser_model(b""), 400, {"form:model_form/upload": "The submitted file is empty."}

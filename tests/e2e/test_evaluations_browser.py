@@ -50,7 +50,8 @@ def test_an_assessor_runs_a_curve_a_suite_and_a_backdoor_scan_and_reads_them(sta
     page.goto(model_url)
     run_test(page, kind="backdoor_scan", steps=300, sample_limit=300)
     expect(page.locator("#anomaly-bars .main-svg").first).to_be_visible(timeout=LONG)
-    expect(page.locator(".lead", has_text="backdoor suspected")).to_contain_text("0")
+    # The combined verdict leads, then Neural Cleanse's own headline names the flagged class.
+    expect(page.locator(".lead", has_text="Neural Cleanse flags")).to_contain_text("0")
     trigger = page.locator('img[alt="Reversed trigger of class 0"]').first
     expect(trigger).to_be_visible()
     assert trigger.evaluate("img => img.complete && img.naturalWidth > 0")  # the PNG really loaded

@@ -36,7 +36,7 @@ def test_backdoor_scan_strip_and_lineage_find_the_inherited_trigger(team, client
     page = result_page(assessor, team, scan)
     assert "anomaly-bars-figure" in page and "backdoor suspected" in page
     assert 'alt="Reversed trigger of class 0"' in page
-    assert f"300 optimisation steps (network in {scan.result['precision']})" in page
+    assert "300 optimisation steps" in page and f"(network in {scan.result['precision']})" in page
     trigger = scan.files.get(name="trigger-class-0.png")
     assert_inline_png(assessor, team, scan, trigger)
 

@@ -125,10 +125,10 @@ def test_a_job_whose_whole_worker_is_killed_runs_again_on_a_new_worker_within_th
 def test_fifty_queued_jobs_survive_redis_crashes_and_each_succeeds_exactly_once(team, redis_server, worker, beat):
     artifacts = upload_datasets(team, 50)
     job_ids = [artifact.intake_job_id for artifact in artifacts]
-    assert sorted(redis_server.queued_job_ids("cpu")) == sorted(job_ids)
+    assert sorted(redis_server.queued_job_ids("interactive")) == sorted(job_ids)
     # With nothing consuming, every message must come back from the append-only file.
     redis_server.crash_and_restart()  # SIGKILL: no clean shutdown
-    assert sorted(redis_server.queued_job_ids("cpu")) == sorted(job_ids)
+    assert sorted(redis_server.queued_job_ids("interactive")) == sorted(job_ids)
 
     # Now crash it again under a working worker: the jobs running then are requeued once their
     # heartbeat stops, and the messages the worker had taken but not started come back through
@@ -291,10 +291,10 @@ def test_a_job_over_its_time_limit_on_a_real_worker_is_timed_out_its_sandbox_gon
 def test_the_reconciler_recovers_a_job_whose_broker_message_was_deleted(team, redis_server, worker, beat):
     (artifact,) = upload_datasets(team, 1)
     job = job_state(artifact.intake_job_id)
-    assert redis_server.queued_job_ids("cpu") == [job.pk]
-    ((key, messages),) = redis_server.queued("cpu").items()
+    assert redis_server.queued_job_ids("interactive") == [job.pk]
+    ((key, messages),) = redis_server.queued("interactive").items()
     redis_server.client.lrem(key, 1, messages[0])  # the message is lost; only the Job row remembers
-    assert not any(redis_server.queued("cpu").values())
+    assert not any(redis_server.queued("interactive").values())
 
     worker(RISKAPP_JOB_REQUEUE_AFTER="5")
     beat(**BEAT)

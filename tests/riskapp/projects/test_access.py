@@ -40,6 +40,7 @@ RULES = {
     "projects:assessments:register": ("GET", ROLES),
     "projects:assessments:treatment": ("POST", ("owner", "assessor", "reviewer")),
     "projects:assessments:plan_run": ("POST", ("owner", "assessor")),
+    "projects:assessments:plan_estimate": ("GET", ("owner", "assessor")),
     "projects:assessments:history": ("GET", ROLES),
     "projects:assessments:version": ("GET", ROLES),
     "projects:assessments:export_csv": ("GET", ROLES),
