@@ -173,19 +173,24 @@ DELETE_RESPONSES = {
 }
 
 
+def _delete_refused(request, project_id: int, kind: str, artifact_id: int) -> Response:
+    """Delete one of the project's models or datasets (`kind`: the project's related name) that the intake refused."""
+    access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
+    artifact = get_object_or_404(getattr(access.project, kind), pk=artifact_id)
+    services.artifact_delete(actor=request.user, artifact=artifact)
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ModelDeleteApi(APIView):
     """Delete a model upload the intake refused, with its stored file (POST, or HTTP DELETE on the same URL)."""
 
     @extend_schema(operation_id="models_delete", request=None, responses=DELETE_RESPONSES)
     def post(self, request, project_id: int, model_id: int):
-        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
-        model = get_object_or_404(access.project.models, pk=model_id)
-        services.artifact_delete(actor=request.user, artifact=model)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _delete_refused(request, project_id, "models", model_id)
 
     @extend_schema(operation_id="models_delete_http", request=None, responses=DELETE_RESPONSES)
     def delete(self, request, project_id: int, model_id: int):
-        return self.post(request, project_id, model_id)
+        return _delete_refused(request, project_id, "models", model_id)
 
 
 class DatasetDeleteApi(APIView):
@@ -193,14 +198,11 @@ class DatasetDeleteApi(APIView):
 
     @extend_schema(operation_id="datasets_delete", request=None, responses=DELETE_RESPONSES)
     def post(self, request, project_id: int, dataset_id: int):
-        access = project_access(user=request.user, project_id=project_id, capability=Capability.EDIT)
-        dataset = get_object_or_404(access.project.datasets, pk=dataset_id)
-        services.artifact_delete(actor=request.user, artifact=dataset)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _delete_refused(request, project_id, "datasets", dataset_id)
 
     @extend_schema(operation_id="datasets_delete_http", request=None, responses=DELETE_RESPONSES)
     def delete(self, request, project_id: int, dataset_id: int):
-        return self.post(request, project_id, dataset_id)
+        return _delete_refused(request, project_id, "datasets", dataset_id)
 
 
 class StreamingUploadApi(ThrottleMessageMixin, APIView):
