@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     from attacks.privacy.cli import add_commands as add_privacy_commands
 
     add_privacy_commands(commands)
+
+    from attacks.hardening.cli import add_commands as add_hardening_commands
+
+    add_hardening_commands(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ clustering, spectral signatures) read:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -222,3 +223,89 @@ class Preprocessed(nn.Module):
         from attacks.architectures import penultimate_features
 
         return penultimate_features(self.network, self.normalise(x))
+
+
+def _conv_batchnorm_pairs(model: nn.Module, probe: torch.Tensor) -> list[tuple[str, str]]:
+    """(convolution, batch norm) module names where, on `probe`, the batch norm runs right after the convolution on
+    its output, each module runs once, and the batch norm is a plain eval-mode BatchNorm2d with running statistics."""
+    last: list[Any] = [None, None]  # the latest convolution's name and output
+    calls: dict[str, int] = {}
+    pairs: list[tuple[str, str]] = []
+
+    def conv_hook(name: str) -> Any:
+        def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            last[:] = [name, output]
+
+        return hook
+
+    def norm_hook(name: str) -> Any:
+        def hook(module: nn.Module, inputs: Any, _output: torch.Tensor) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            plain = type(module) is nn.BatchNorm2d and not module.training and module.running_var is not None
+            if plain and inputs[0] is last[1]:
+                pairs.append((last[0], name))
+
+        return hook
+
+    handles = []
+    for name, module in model.named_modules():
+        if type(module) is nn.Conv2d:
+            handles.append(module.register_forward_hook(conv_hook(name)))
+        elif isinstance(module, nn.BatchNorm2d):
+            handles.append(module.register_forward_hook(norm_hook(name)))
+    try:
+        with torch.no_grad():
+            model(probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [(conv, norm) for conv, norm in pairs if calls[conv] == 1 and calls[norm] == 1]
+
+
+def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    """conv ← norm ∘ conv: W·s per output channel, (b − μ)·s + β with s = γ / √(σ² + ε), computed in float64."""
+    scale = norm.running_var.double().add(norm.eps).rsqrt()  # type: ignore[union-attr]
+    if norm.weight is not None:
+        scale = scale * norm.weight.double()
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    shift = (bias - norm.running_mean.double()) * scale  # type: ignore[union-attr]
+    if norm.bias is not None:
+        shift = shift + norm.bias.double()
+    weight = conv.weight.double() * scale.view(-1, *([1] * (conv.weight.dim() - 1)))
+    conv.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
+    conv.bias = nn.Parameter(shift.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
+
+
+def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def fold_batchnorm(model: nn.Module, probe: torch.Tensor, tolerance: float = 1e-4) -> nn.Module | None:
+    """A copy of the eval-mode `model` with each BatchNorm2d that directly follows a convolution folded into its
+    weights, or None when there is nothing to fold or the copy's logits on `probe` are not those of the model.
+
+    Folding is exact up to float rounding and saves a full read and write of every such activation in each
+    forward and backward pass. "The same logits" means no logit differs by more than `tolerance` × the largest
+    logit magnitude (at least 1): a network whose structure the folding misread (a convolution's output also used
+    before its batch norm, a module run twice) fails that check and is attacked unfolded. The model is not modified.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or any(m.training for m in norms):  # a training-mode batch norm has no fixed affine map
+        return None
+    pairs = _conv_batchnorm_pairs(model, probe)
+    if not pairs:
+        return None
+    folded = copy.deepcopy(model)
+    modules = dict(folded.named_modules())
+    for conv, norm in pairs:
+        _fold_into(modules[conv], modules[norm])  # type: ignore[arg-type]
+        _replace(folded, norm, nn.Identity())
+    with torch.no_grad():
+        expected, got = model(probe).float(), folded(probe).float()
+    if not torch.isfinite(got).all() or got.shape != expected.shape:
+        return None
+    if (got - expected).abs().max() > tolerance * max(1.0, float(expected.abs().max())):
+        return None
+    return folded

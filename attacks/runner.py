@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from attacks.context import Cancelled, RunContext, UserError
+from attacks.progress import ProgressTick
 
 PROGRESS_EVERY_S = 0.2
 
@@ -87,7 +88,7 @@ class _Reporter:
         if percent < 100 and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
-        self.send({"type": "progress", "percent": round(percent, 1), "message": text[:200]})
+        self.send(ProgressTick(percent, text).to_report())
 
 
 def _watch_for_cancel(cancel: threading.Event) -> None:

@@ -7,6 +7,7 @@ from attacks import environment, intake, selftest, speed, validate
 from attacks.backdoor.tasks import BACKDOOR_TASKS
 from attacks.context import RunContext
 from attacks.evasion import tasks as evasion
+from attacks.hardening.tasks import HARDENING_TASKS
 from attacks.privacy.tasks import PRIVACY_TASKS
 
 EngineTask = Callable[[RunContext, dict[str, Any]], dict[str, Any]]
@@ -26,4 +27,5 @@ TASKS: dict[str, EngineTask] = {
     "lineage": BACKDOOR_TASKS["lineage"],
     "membership_inference": PRIVACY_TASKS["membership_inference"],
     "extraction": PRIVACY_TASKS["extraction"],
+    "hardening": HARDENING_TASKS["hardening"],
 }

@@ -10,6 +10,7 @@ from benchmarks import (
     backdoor_suite,
     estimates,
     evasion,
+    hardening,
     intake_library,
     library_pgd,
     load,
@@ -33,6 +34,7 @@ BENCHMARKS = [
     backdoor_suite,
     screening,
     privacy,
+    hardening,
 ]
 
 failed = []

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from attacks.datasets import digits_split
-from attacks.evasion import autoattack as aa
-from attacks.evasion.autoattack import autoattack
+from attacks.evasion.autoattack import autoattack, cascade, passes
 from attacks.evasion.inference import QueryForward
 from attacks.evasion.metrics import norms, within
 from attacks.evasion.pgd import pgd
@@ -59,7 +58,7 @@ class _Work:
 
 @contextlib.contextmanager
 def _counting(work: _Work):
-    real_grad, real_query = aa._logits_and_grad, aa.query_forward
+    real_grad, real_query = passes.logits_and_grad, cascade.query_forward
 
     def grad(model, x, loss_fn):
         work.gradients += len(x)
@@ -74,18 +73,18 @@ def _counting(work: _Work):
 
         return QueryForward(run, fast.backend)
 
-    aa._logits_and_grad, aa.query_forward = grad, query
+    passes.logits_and_grad, cascade.query_forward = grad, query
     try:
         yield
     finally:
-        aa._logits_and_grad, aa.query_forward = real_grad, real_query
+        passes.logits_and_grad, cascade.query_forward = real_grad, real_query
 
 
 def _per_sample_costs(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, rows: int = 282) -> tuple[float, float]:
     """Seconds per sample of one gradient pass and of one query, at the survivors' batch size (median of 7)."""
     xb, yb = torch.from_numpy(x[:rows]), torch.from_numpy(y[:rows])
     loss = lambda logits: torch.nn.functional.cross_entropy(logits, yb, reduction="none")  # noqa: E731
-    fast = aa.query_forward(model, xb)
+    fast = cascade.query_forward(model, xb)
 
     def median(run) -> float:
         run()
@@ -96,7 +95,7 @@ def _per_sample_costs(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, rows
             times.append(time.perf_counter() - started)
         return sorted(times)[3] / len(xb)
 
-    return median(lambda: aa._logits_and_grad(model, xb, loss)), median(lambda: fast(xb))
+    return median(lambda: passes.logits_and_grad(model, xb, loss)), median(lambda: fast(xb))
 
 
 def _art(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:

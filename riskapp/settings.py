@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -103,6 +104,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served locally (never a CDN)
+    "csp",  # django-csp: its system checks catch a policy in an outdated format
     "riskapp.audit",
     "riskapp.assessments",
     "riskapp.projects",
@@ -124,7 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "riskapp.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",  # CONTENT_SECURITY_POLICY on every response that has none of its own
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx: whether htmx sent the request
     # Last: it turns away sign-in attempts from a username and address that failed too often.
     "axes.middleware.AxesMiddleware",
 ]
@@ -239,8 +242,15 @@ STORAGES = {
 }
 
 
+# Every request to the bucket is tried this many times in all (botocore's "standard" retries: connection errors,
+# timeouts, throttling and 5xx answers, with exponential backoff and jitter) before the error reaches riskapp.
+S3_MAX_ATTEMPTS = 5
+
+
 def _s3_storage() -> dict:
     """RISKAPP_STORAGE=s3: an S3-compatible bucket (AWS S3, MinIO, Ceph) holds uploads and job files."""
+    from botocore.config import Config
+
     bucket = env_str("RISKAPP_S3_BUCKET")
     if not bucket:
         raise ImproperlyConfigured("RISKAPP_STORAGE=s3 needs RISKAPP_S3_BUCKET, the name of an existing bucket.")
@@ -268,6 +278,7 @@ def _s3_storage() -> dict:
             "file_overwrite": False,
             # Reading a stored file spools to disk above 64 MiB, not into memory (models are large).
             "max_memory_size": 64 * 1024**2,
+            "client_config": Config(retries={"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"}),
         },
     }
 
@@ -469,16 +480,18 @@ X_FRAME_OPTIONS = "DENY"
 # Scripts only from our own static files (no inline script, no eval: plotly.js, htmx and Swagger UI
 # run without it); inline styles are allowed because plotly.js and htmx inject their own.
 CONTENT_SECURITY_POLICY = {
-    "default-src": ("'self'",),
-    "script-src": ("'self'",),
-    "style-src": ("'self'", "'unsafe-inline'"),
-    "img-src": ("'self'", "data:"),
-    "font-src": ("'self'", "data:"),
-    "connect-src": ("'self'",),
-    "object-src": ("'none'",),
-    "base-uri": ("'self'",),
-    "form-action": ("'self'",),
-    "frame-ancestors": ("'none'",),
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 if not DEBUG:
     SESSION_COOKIE_SECURE = True

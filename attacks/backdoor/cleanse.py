@@ -518,16 +518,27 @@ def screen(
     return triggers, report
 
 
+def _log_norms(norms: np.ndarray) -> np.ndarray:
+    # A mask norm is positive; the floor only guards against log(0).
+    return np.log(np.maximum(np.asarray(norms, dtype=np.float64), 1e-6))
+
+
+def small_side(norms: np.ndarray) -> np.ndarray:
+    """Per class: its trigger is on the side a backdoor makes (log norm below the median) and below
+    RELATIVE_FLOOR × the median norm. With full optimisation and no natural shortcut, such a class is a
+    candidate: flagged exactly when its anomaly index is above ANOMALY_THRESHOLD."""
+    logs = _log_norms(norms)
+    return (logs < np.median(logs)) & (np.asarray(norms, dtype=np.float64) < RELATIVE_FLOOR * np.median(norms))
+
+
 def anomaly_indices(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(anomaly index per class, flagged per class) by the median absolute deviation rule on log norms (`RULE`,
-    before the natural-shortcut check): index above ANOMALY_THRESHOLD and norm below RELATIVE_FLOOR × median."""
-    norms = np.asarray(norms, dtype=np.float64)
-    logs = np.log(np.maximum(norms, 1e-6))  # a mask norm is positive; the floor only guards against log(0)
+    before the natural-shortcut check): index above ANOMALY_THRESHOLD on the `small_side`."""
+    logs = _log_norms(norms)
     median = np.median(logs)
     mad = MAD_CONSISTENCY * np.median(np.abs(logs - median))
     index = np.abs(logs - median) / max(mad, 1e-12)
-    flagged = (index > ANOMALY_THRESHOLD) & (logs < median) & (norms < RELATIVE_FLOOR * np.median(norms))
-    return index, flagged
+    return index, (index > ANOMALY_THRESHOLD) & small_side(norms)
 
 
 def success_rates(model: nn.Module, triggers: ReversedTriggers, x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -635,7 +646,8 @@ def scan(
     norms = triggers.norms
     index, flagged = anomaly_indices(norms)
     optimised = set(screened["shortlist"])
-    flagged &= np.isin(np.arange(num_classes), list(optimised))  # only fully optimised triggers can accuse
+    fully_optimised = np.isin(np.arange(num_classes), list(optimised))
+    flagged &= fully_optimised  # only fully optimised triggers can accuse
     # Success rates cost a forward pass of the held-out half per class: the shortlist's (every class unscreened).
     measured = subset(triggers, sorted(optimised))
     rates = dict(zip(measured.classes, success_rates(model, measured, x[held], y[held]), strict=True))
@@ -645,6 +657,9 @@ def scan(
     shortcut = np.array([natural.get(k, float("nan")) >= NATURAL_SHORTCUT_SUCCESS for k in range(num_classes)])
     anomalous = flagged.copy()
     flagged &= ~shortcut
+    # Every condition of the rule but the threshold: the classes whose index could make them flagged. The app
+    # reads its evidence (the largest such index) from these, so it never restates the rule.
+    candidate = small_side(norms) & fully_optimised & ~shortcut
     per_class = [
         {
             "class": k,
@@ -657,6 +672,7 @@ def scan(
             "natural_success_rate": round(natural[k], 4) if k in natural and np.isfinite(natural[k]) else None,
             "natural_shortcut": bool(shortcut[k]),
             "anomalous": bool(anomalous[k]),
+            "candidate": bool(candidate[k]),
         }
         for k in range(num_classes)
     ]

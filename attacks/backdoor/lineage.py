@@ -81,6 +81,12 @@ def verdict(
         )
         if rate >= INHERITED_SUCCESS or again:
             inherited.append(k)
+    own = [k for k in student_scan["flagged_classes"] if k not in flagged]
+    if own:
+        evidence.append(
+            f"The student scan flags class {', '.join(str(k) for k in own)}, which the teacher scan does not: "
+            "not the teacher's backdoor (a false alarm, or a backdoor from the student's own training data)."
+        )
     return {
         "verdict": "inherited" if inherited else "not_inherited",
         "inherited_classes": inherited,

@@ -13,6 +13,10 @@ from typing import Any
 
 import numpy as np
 
+MAX_STEPS = 10_000  # gradient steps of one attack run
+MIN_QUERIES = 10  # black-box query budget per sample
+MAX_QUERIES = 10_000_000
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -116,3 +120,28 @@ ATTACKS: dict[str, AttackSpec] = {
 }
 WHITE_BOX = tuple(name for name, spec in ATTACKS.items() if spec.white_box)
 BLACK_BOX = tuple(name for name, spec in ATTACKS.items() if not spec.white_box)
+EPS_BOUNDED = tuple(name for name, spec in ATTACKS.items() if spec.eps_bounded)
+MIN_NORM = tuple(name for name, spec in ATTACKS.items() if not spec.eps_bounded)
+# What an attack reads from its settings beyond ε: steps (gradient iterations) or a query budget per sample.
+_BUDGET = {"square": "max_queries", "hopskipjump": "max_queries"}
+
+
+def attack_properties() -> dict[str, dict[str, Any]]:
+    """Each attack's properties as plain data, for callers that must not import torch (the web app): white-box
+    or black-box, ε-bounded or minimum-norm, its norm (None: the run's norm), which budget bounds it (steps or
+    max_queries) with that budget's limits, and its description."""
+    limits = {"steps": (1, MAX_STEPS), "max_queries": (MIN_QUERIES, MAX_QUERIES)}
+    return {
+        name: {
+            "white_box": spec.white_box,
+            "eps_bounded": spec.eps_bounded,
+            "norm": spec.norm,
+            "budget": _BUDGET.get(name, "steps"),
+            "budget_limits": limits[_BUDGET.get(name, "steps")],
+            "description": spec.description,
+        }
+        for name, spec in ATTACKS.items()
+    }
+
+
+ATTACK_PROPERTIES = attack_properties()

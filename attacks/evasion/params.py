@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from attacks.context import UserError
-from attacks.evasion.attacks import ATTACKS, Settings
+from attacks.evasion.attacks import ATTACKS, MAX_QUERIES, MAX_STEPS, MIN_QUERIES, Settings
 from attacks.evasion.target import Target
 from attacks.params import int_param
 
 DEFAULT_SAMPLE_LIMIT = 500
 DEFAULT_BATCH_SIZE = 128
 MAX_BATCH_SIZE = 8192
-MAX_STEPS = 10_000
+PROBE_SAMPLES = 4  # inputs on which a network with folded batch norms must give the network's logits
 MAX_GRID = 32  # ε values in one robustness curve (one PGD run per value and sample)
 NORM_ALIASES = {"inf": "inf", "linf": "inf", "l_inf": "inf", "2": "2", "l2": "2"}
 
@@ -72,7 +72,7 @@ def settings_from(params: dict[str, Any], eps: float, norm: str) -> Settings:
         step_size=step,
         batch_size=int_param(params, "batch_size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE),
         seed=int_param(params, "seed", 0, 0, 2**32 - 1),
-        max_queries=int_param(params, "max_queries", 1000, 10, 10**7),
+        max_queries=int_param(params, "max_queries", 1000, MIN_QUERIES, MAX_QUERIES),
     )
 
 
@@ -124,6 +124,7 @@ def load_target(
         onnx, fmt, arch_name, shape = None, "pytorch", loaded.arch, tuple(x.shape[1:])
     chosen = sample_indices(len(x), limit, seed)
     target = Target(input_shape=shape, num_classes=classes, clip=input_range(x), model=model, onnx=onnx, device=device)
+    target.fold_batchnorm(x[chosen[:PROBE_SAMPLES]])
     described = {
         "model": {
             "path": model_path.name,
@@ -131,6 +132,7 @@ def load_target(
             "arch": arch_name,
             "num_classes": classes,
             "preprocessing": processing,
+            "bn_folded": target.bn_folded,
         },
         "data": {"path": data_path.name, "dataset_samples": int(len(x)), "samples": int(len(chosen))},
         "input_range": list(target.clip),

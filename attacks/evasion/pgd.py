@@ -11,37 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from attacks.evasion import lp
+from attacks.evasion.active import ActiveSamples
+from attacks.evasion.lp import NORMS
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-NORMS = ("inf", "2")
+__all__ = ["NORMS", "default_step_size", "pgd"]
 
 
 def default_step_size(eps: float, steps: int) -> float:
     """Madry et al.'s 2.5·ε/steps: enough to cross the ball and back once from any random start."""
     return 2.5 * eps / max(steps, 1)
-
-
-def _flat_norm(t: torch.Tensor) -> torch.Tensor:
-    return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
-
-
-def _project(delta: torch.Tensor, x: torch.Tensor, eps: float, norm: str, low: float, high: float) -> torch.Tensor:
-    delta = delta.clamp(-eps, eps) if norm == "inf" else delta * (eps / _flat_norm(delta)).clamp(max=1.0)
-    return (x + delta).clamp(low, high) - x
-
-
-def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator) -> torch.Tensor:
-    import torch
-
-    if norm == "inf":
-        return (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
-    # Uniform in the L2 ball: a random direction times eps·u^(1/d).
-    direction = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    d = x[0].numel()
-    radius = torch.rand((len(x),), generator=generator, device=x.device, dtype=x.dtype) ** (1.0 / d) * eps
-    return direction / _flat_norm(direction) * radius.view(-1, *([1] * (x.dim() - 1)))
 
 
 def pgd(
@@ -61,40 +44,31 @@ def pgd(
     import torch
     import torch.nn.functional as F
 
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, not {norm!r}")
-    low, high = clip
+    lp.check_norm(norm)
     step = default_step_size(eps, steps) if step_size is None else step_size
     if generator is None:
         generator = torch.Generator(device=x.device).manual_seed(0)
     x = x.detach()
-    result = x.clone()
-    fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    index = torch.arange(len(x), device=x.device)
+    active = ActiveSamples(x)
     xs, ys = x, y
-    delta = _random_start(xs, eps, norm, generator) if random_start else torch.zeros_like(xs)
-    delta = _project(delta, xs, eps, norm, low, high)
+    delta = lp.random_start(xs, eps, norm, generator) if random_start else torch.zeros_like(xs)
+    delta = lp.project(delta, xs, eps, norm, clip)
     for _ in range(steps):
-        if len(index) == 0:
+        if len(active) == 0:
             break
         delta.requires_grad_(True)
-        logits = model(xs + delta)
+        point = xs + delta
+        logits = model(point)
         loss = F.cross_entropy(logits, ys, reduction="sum")  # sum: per-sample gradients independent of batch size
         (grad,) = torch.autograd.grad(loss, delta)
         with torch.no_grad():
             delta = delta.detach()
+            # Already misclassified at this point: keep it and drop the sample.
             wrong = logits.argmax(1) != ys
-            if wrong.any():  # already misclassified at this point: keep it and drop the sample
-                result[index[wrong]] = xs[wrong] + delta[wrong]
-                fooled[index[wrong]] = True
-                keep = ~wrong
-                index, xs, ys, delta, grad = index[keep], xs[keep], ys[keep], delta[keep], grad[keep]
-            direction = grad.sign() if norm == "inf" else grad / _flat_norm(grad)
-            delta = delta + step * direction
-            delta = _project(delta, xs, eps, norm, low, high)
-    if len(index):
+            xs, ys, delta, grad = active.drop(wrong, point.detach(), xs, ys, delta, grad)
+            delta = lp.project(delta + step * lp.steepest_ascent(grad, norm), xs, eps, norm, clip)
+    if len(active):
         with torch.no_grad():
             final = xs + delta
-            result[index] = final
-            fooled[index] = model(final).argmax(1) != ys
-    return result, fooled
+            active.settle(final, model(final).argmax(1) != ys)
+    return active.result, active.found

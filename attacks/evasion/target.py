@@ -61,6 +61,7 @@ class Target:
         self.onnx = onnx
         self.queries = 0  # rows predicted through a black-box estimator since the last reset
         self._wrapped: Any = None
+        self.bn_folded = False  # the network attacked is a copy with its batch norms folded (fold_batchnorm)
         if model is not None:
             self.device = device or pick_device()
             # Attacks need gradients with respect to the input only; frozen parameters halve the backward pass.
@@ -72,6 +73,22 @@ class Target:
     @property
     def white_box(self) -> bool:
         return self.model is not None
+
+    def fold_batchnorm(self, probe: np.ndarray) -> bool:
+        """Attack a copy of the network with its eval-mode batch norms folded into the convolutions before them
+        (attacks.networks.fold_batchnorm: exact up to float rounding, and a cheaper forward and input gradient),
+        if the copy's logits on `probe` (a few inputs) are the network's; otherwise keep the network as it is."""
+        if self.model is None or self.bn_folded or len(probe) == 0:
+            return self.bn_folded
+        import torch
+
+        from attacks.networks import fold_batchnorm
+
+        batch = torch.from_numpy(np.ascontiguousarray(probe, dtype=np.float32)).to(self.device)
+        folded = fold_batchnorm(self.model, batch)
+        if folded is not None:
+            self.model, self.bn_folded = folded.requires_grad_(False), True
+        return self.bn_folded
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits (float32) for `x`, in batches."""

@@ -21,7 +21,7 @@ from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStat
 from riskapp.artifacts.prechecks import upload_refusal
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
 from riskapp.gates.api import VerdictSerializer
-from riskapp.gates.selectors import model_verdict, project_register_rows
+from riskapp.gates.selectors import model_verdict, models_with_verdicts
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
 from riskapp.user_json import user_json_parse
@@ -120,9 +120,7 @@ class ModelListApi(APIView):
         page = paginator.paginate_queryset(
             access.project.models.select_related("parent").order_by("name", "-id"), request, view=self
         )
-        rows = project_register_rows(project=access.project)  # scored once for the whole page
-        for model in page:
-            model.verdict = model_verdict(project=access.project, model=model, rows=rows)
+        page = models_with_verdicts(project=access.project, models=page)  # a fixed number of queries per page
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
 

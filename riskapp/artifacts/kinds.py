@@ -40,6 +40,34 @@ def _intake_finished(job) -> None:
     intake_finished(job=job)
 
 
+# The API's parameters of a validation: parameter -> the form's field (None: read before the form).
+VALIDATION_PARAMS = {"model_id": None, "dataset_id": "dataset", "sample_limit": "sample_limit"}
+
+
+def _start_validation(*, user, project, kind: str, parameters: dict):
+    """A validation from plain parameters (the API); riskapp.jobs.starting.ParameterErrors on bad input."""
+    from riskapp.artifacts.forms import ValidationForm
+    from riskapp.artifacts.services import validation_start
+    from riskapp.jobs.starting import (
+        ParameterErrors,
+        form_data,
+        parameter_errors,
+        project_model,
+        refuse_non_integer_ids,
+        refuse_unknown,
+    )
+
+    refuse_unknown(parameters, VALIDATION_PARAMS)
+    refuse_non_integer_ids(parameters, {"dataset_id": "a dataset"})
+    model = project_model(project, parameters)
+    form = ValidationForm(data={"sample_limit": 2000, **form_data(parameters, VALIDATION_PARAMS)}, project=project)
+    if not form.is_valid():
+        raise ParameterErrors(parameter_errors(form, VALIDATION_PARAMS))
+    return validation_start(
+        actor=user, model=model, dataset=form.cleaned_data["dataset"], sample_limit=form.cleaned_data["sample_limit"]
+    )
+
+
 def register_artifact_kinds() -> None:
     register_kind(
         JobKind(
@@ -65,5 +93,7 @@ def register_artifact_kinds() -> None:
             user_startable=False,
             file_params=("model_path", "data_path"),
             on_finish=None,
+            start=_start_validation,
+            start_label="Validation (clean accuracy of a model on a dataset)",
         )
     )

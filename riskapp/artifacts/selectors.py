@@ -1,7 +1,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
@@ -53,3 +53,33 @@ def dataset_classes(*, dataset: DatasetArtifact) -> dict[str, Any]:
         for label, count in enumerate(counts)
     ]
     return {"intake": intake, "classes": classes, "largest": max(counts, default=0)}
+
+
+def jobs_with_subjects(*, project: Project, jobs) -> list:
+    """The jobs with `subject_model` and `subject_dataset` set (names, or ""): the model and dataset each job
+    worked on, from its parameters (model_id, dataset_id) or as the upload its intake checked.
+    Two queries for the whole list, however many jobs."""
+    jobs = list(jobs)
+    model_ids = {job.parameters.get("model_id") for job in jobs}
+    dataset_ids = {job.parameters.get("dataset_id") for job in jobs}
+    job_ids = [job.pk for job in jobs]
+    models = project.models.filter(Q(pk__in=_ids(model_ids)) | Q(intake_job_id__in=job_ids)).only(
+        "pk", "project_id", "name", "version", "intake_job_id"
+    )
+    datasets = project.datasets.filter(Q(pk__in=_ids(dataset_ids)) | Q(intake_job_id__in=job_ids)).only(
+        "pk", "project_id", "name", "intake_job_id"
+    )
+    model_by_id = {model.pk: model for model in models}
+    model_by_intake = {model.intake_job_id: model for model in model_by_id.values() if model.intake_job_id}
+    dataset_by_id = {dataset.pk: dataset for dataset in datasets}
+    dataset_by_intake = {dataset.intake_job_id: dataset for dataset in dataset_by_id.values() if dataset.intake_job_id}
+    for job in jobs:
+        model = model_by_id.get(job.parameters.get("model_id")) or model_by_intake.get(job.pk)
+        dataset = dataset_by_id.get(job.parameters.get("dataset_id")) or dataset_by_intake.get(job.pk)
+        job.subject_model = str(model) if model else ""
+        job.subject_dataset = dataset.name if dataset else ""
+    return jobs
+
+
+def _ids(values) -> list[int]:
+    return [value for value in values if isinstance(value, int)]

@@ -15,8 +15,10 @@ from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploa
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus
 from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
+from riskapp.dashboards.evaluation_figures import confusion_heatmap
 from riskapp.evaluations.estimates import evaluation_estimate
-from riskapp.evaluations.forms import KIND_CHOICES, EvaluationForm
+from riskapp.evaluations.forms import EvaluationForm, kind_choices
+from riskapp.evaluations.kinds import EVALUATION_KINDS
 from riskapp.evaluations.services import evaluation_start
 from riskapp.jobs.models import Job
 from riskapp.projects.access import project_view
@@ -181,14 +183,36 @@ def model_detail(request, access, model_id: int):
             "validations": validations,
             # htmx refreshes the live part of the page while the intake or a validation is running
             "polling": model.status == "checking" or any(job.is_active for job in validations),
-            "latest_validation": next((j for j in validations if j.result), None),
+            "validation": _validation_summary(model, next((j for j in validations if j.result), None)),
             "validation_form": ValidationForm(project=access.project),
             "evaluation_form": EvaluationForm(model=model),
             "evaluations": Job.objects.filter(
-                project=access.project, kind__in=EVALUATION_KINDS, parameters__model_id=model.pk
+                project=access.project, kind__in=list(EVALUATION_KINDS), parameters__model_id=model.pk
             ).order_by("-created_at")[:20],
         },
     )
+
+
+def _validation_summary(model, job) -> dict | None:
+    """The latest validation as the model page shows it: accuracy, per-class accuracy with the class names,
+    and the confusion matrix as a drawn heatmap with its counts as a table beside it."""
+    if job is None:
+        return None
+    result = job.result
+    names = model.class_names or []
+    matrix = result.get("confusion_matrix") or []
+    per_class = result.get("per_class_accuracy") or []
+    count = max(len(matrix), len(per_class))
+    labels = [names[i] if i < len(names) else str(i) for i in range(count)]
+    return {
+        "job": job,
+        "accuracy": result.get("accuracy"),
+        "samples": result.get("samples"),
+        "classes": list(zip(labels, per_class, strict=False)),
+        "matrix": list(zip(labels, matrix, strict=False)),
+        "labels": labels[: len(matrix)],
+        "figure": confusion_heatmap(matrix, labels) if matrix else None,
+    }
 
 
 @project_view(Capability.EDIT)
@@ -237,9 +261,6 @@ def _field_errors(request, form) -> None:
         messages.error(request, f"{label}: {' '.join(errors)}")
 
 
-EVALUATION_KINDS = [kind for kind, _ in KIND_CHOICES]
-
-
 @project_view(Capability.EDIT)
 @require_POST
 def model_evaluate(request, access, model_id: int):
@@ -260,7 +281,7 @@ def model_evaluate(request, access, model_id: int):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("projects:artifacts:model", project_id=access.project.pk, model_id=model.pk)
-    messages.success(request, f"{dict(KIND_CHOICES)[job.kind]} queued as job {job.pk}.")
+    messages.success(request, f"{dict(kind_choices())[job.kind]} queued as job {job.pk}.")
     return redirect("projects:jobs:detail", project_id=access.project.pk, job_id=job.pk)
 
 

@@ -19,6 +19,7 @@ from riskapp.assessments.register import register_document, register_snapshot
 from riskapp.assessments.selectors import assessment_latest, questionnaire_sections
 from riskapp.assessments.signoff import SignoffNeedsConfirmation
 from riskapp.assessments.views import _report_context  # one builder for the print page, the export and this
+from riskapp.bands import Band
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
 
@@ -30,7 +31,7 @@ class RatingSerializer(serializers.Serializer):
         min_value=0, max_value=25, help_text="likelihood × impact; 0 for a threat not assessed yet."
     )
     band = serializers.ChoiceField(
-        choices=["low", "medium", "high", "critical", "not_assessed"],
+        choices=Band.choices(),
         help_text="not_assessed: none of the threat's questions is answered yet (no rating, not a worst case).",
     )
 

@@ -8,7 +8,6 @@ answers it assumed. Rules that produce the same job with the same parameters are
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,31 +53,6 @@ ENGINE_ATTACK = {"pgd": "pgd_linf", "hop_skip_jump": "hopskipjump"}
 def engine_attack(name: str) -> str:
     """The engine's name of an attack named by a plan rule."""
     return ENGINE_ATTACK.get(name, name)
-
-
-# Plan lines whose job attacks: the attacks it must have run, read from these params.
-_ATTACK_PARAM = {"attack": "attack", "transfer_attack": "attack", "attack_suite": "attacks"}
-
-
-def job_runs_planned(planned: PlannedJob, kind: str, parameters: Mapping[str, Any]) -> bool:
-    """Whether a job of `kind` with these parameters ran the planned test, as far as its kind, attacks and ε
-    tell: a planned attack (or transfer attack) names the attack the job must have run, a planned suite every
-    attack of it (a suite without one of them is not the planned suite), and a job that records its ε must have
-    run at the planned ε. Which model it ran on is the caller's question."""
-    if kind != planned.kind:
-        return False
-    wanted = planned.params.get(_ATTACK_PARAM.get(kind, ""))
-    if wanted is not None:
-        names = wanted if isinstance(wanted, list | tuple) else [wanted]
-        if not {engine_attack(str(name)) for name in names} <= set(parameters.get("attacks") or []):
-            return False
-    planned_eps, ran_eps = planned.params.get("eps"), parameters.get("eps")
-    if kind in _ATTACK_PARAM and isinstance(planned_eps, int | float) and ran_eps is not None:
-        ran_eps = ran_eps[0] if isinstance(ran_eps, list) and len(ran_eps) == 1 else ran_eps
-        if not isinstance(ran_eps, int | float) or not math.isclose(ran_eps, planned_eps, rel_tol=1e-6):
-            return False
-    # STRIP without suspicious inputs only calibrates its threshold: calibration only, not the planned test.
-    return kind != "strip" or bool(parameters.get("suspect_path"))
 
 
 def recommended_plan(bank: Bank, answers: Mapping[str, object]) -> list[PlannedJob]:

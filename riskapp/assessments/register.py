@@ -9,11 +9,9 @@ from django.utils import timezone
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Evidence, RiskTreatment, Treatment
-from riskapp.assessments.scoring import NOT_ASSESSED, Rating, Register, ThreatRisk, score
+from riskapp.assessments.scoring import Rating, Register, ThreatRisk, score
+from riskapp.bands import Band
 from riskapp.projects.models import Project
-
-# Lowest first. A threat not assessed yet ranks below "low", so it is never above any appetite.
-BAND_ORDER = (NOT_ASSESSED, "low", "medium", "high", "critical")
 
 
 def latest_evidence(project: Project) -> dict[str, list[dict[str, Any]]]:
@@ -86,10 +84,9 @@ def register_rows(project: Project, answers: dict[str, Any]) -> tuple[Register, 
     """The register with treatments, highest current risk first."""
     register = project_register(project, answers)
     treatments = {t.threat_id: t for t in RiskTreatment.objects.filter(project=project).select_related("owner")}
-    appetite = BAND_ORDER.index(project.risk_appetite)
+    appetite = Band.rank_of(project.risk_appetite)
     rows = [
-        RegisterRow(risk, treatments.get(risk.threat.id), BAND_ORDER.index(risk.current.band) > appetite)
-        for risk in register.risks
+        RegisterRow(risk, treatments.get(risk.threat.id), risk.current.band.rank > appetite) for risk in register.risks
     ]
     rows.sort(key=lambda row: (-row.risk.current.score, -row.risk.inherent.score, row.threat.name))
     return register, rows
@@ -141,7 +138,7 @@ def register_document(project: Project) -> dict[str, Any]:
     }
 
 
-def current_band(project: Project, threat_id: str) -> str:
+def current_band(project: Project, threat_id: str) -> Band:
     """The threat's current band for the project's latest answers and evidence."""
     version = project.assessment_versions.order_by("-number").first()
     register = project_register(project, version.answers if version else {})

@@ -16,7 +16,7 @@ For every threat in the catalogue, on a 5 x 5 matrix (likelihood 1-5 x impact 1-
   attack: `Register.requests`).
 
 * A threat none of whose questions is answered yet (and that no evidence speaks to) is *not assessed yet*: it gets
-  no rating from the answers (band NOT_ASSESSED, score 0), so it is never counted as critical or above an appetite.
+  no rating from the answers (Band.NOT_ASSESSED, score 0), so it is never counted as critical or above an appetite.
   Each threat and the register say how many of their questions that apply are answered (the completeness).
 * Once a threat is assessed (one of its questions answered, "don't know" included, or evidence about it), an
   unknown or missing answer to a question that applies counts as the worst case: for each threat it takes the
@@ -57,23 +57,11 @@ from riskapp.assessments.bank import (
     normalise_answer,
     question_state,
 )
+from riskapp.bands import Band
 
 LEVEL_MIN, LEVEL_MAX = 1, 5
 
-# Bands on the 5 x 5 matrix, by score = likelihood x impact (possible scores: 1-6, 8-10, 12, 15, 16, 20, 25):
-#   low 1-4 | medium 5-9 | high 10-15 | critical 16-25
-# Critical starts at 4 x 4: likely and severe. High covers e.g. 5 x 2, 4 x 3 and 5 x 3; a 5 x 1 (almost certain,
-# negligible harm) is medium, as is 3 x 3.
-BANDS: tuple[tuple[int, str], ...] = ((16, "critical"), (10, "high"), (5, "medium"), (1, "low"))
-# The band of a threat none of whose questions is answered yet: no rating, not a worst case.
-NOT_ASSESSED = "not_assessed"
-
 Stage = Literal["inherent", "current", "projected"]
-
-
-def band_for(score: int) -> str:
-    """The band of a likelihood x impact score (1-25)."""
-    return next(name for threshold, name in BANDS if score >= threshold)
 
 
 @dataclass(frozen=True)
@@ -88,8 +76,8 @@ class Rating:
         return self.likelihood * self.impact if self.assessed else 0
 
     @property
-    def band(self) -> str:
-        return band_for(self.score) if self.assessed else NOT_ASSESSED
+    def band(self) -> Band:
+        return Band.for_score(self.score) if self.assessed else Band.NOT_ASSESSED
 
     @property
     def label(self) -> str:

@@ -9,8 +9,9 @@ from django.http import Http404
 from riskapp.artifacts.models import ModelArtifact, ModelRole
 from riskapp.assessments.bank import UNKNOWN, Area, Bank, Question, question_visible
 from riskapp.assessments.models import AssessmentVersion
-from riskapp.assessments.plan import PlannedJob, job_runs_planned, recommended_plan
+from riskapp.assessments.plan import PlannedJob, recommended_plan
 from riskapp.assessments.register import register_snapshot
+from riskapp.evaluations.kinds import job_runs_planned, plan_on_teacher
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
@@ -121,9 +122,9 @@ def _runs_planned(job: Job, planned: PlannedJob, roles: dict[int, str]) -> bool:
     a backdoor scan of the teacher and one of the student): those are told apart by the attack and the target."""
     if not job_runs_planned(planned, job.kind, job.parameters):
         return False
-    if planned.kind == "backdoor_scan" and "target" in planned.params:
+    if "target" in planned.params:  # the plan line names the model it runs on: the teacher or the student
         on_teacher = roles.get(job.parameters.get("model_id")) == ModelRole.TEACHER
-        return on_teacher == (planned.params["target"] == "teacher")
+        return on_teacher == plan_on_teacher(planned.kind, planned.params)
     return True
 
 
@@ -143,7 +144,7 @@ def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> 
     candidates = sorted(Job.objects.filter(pk__in=newest), key=lambda job: job.pk, reverse=True)
     models = ModelArtifact.objects.filter(project=project)
     superseded = set(models.filter(next_versions__isnull=False).values_list("pk", flat=True))
-    roles = dict(models.values_list("pk", "role")) if any(p.kind == "backdoor_scan" for p in plan) else {}
+    roles = dict(models.values_list("pk", "role")) if any("target" in p.params for p in plan) else {}
     items = []
     for planned in plan:
         job = next((job for job in candidates if _runs_planned(job, planned, roles)), None)

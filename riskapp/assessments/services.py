@@ -23,9 +23,10 @@ from riskapp.assessments.models import (
     RiskTreatment,
     Treatment,
 )
-from riskapp.assessments.register import BAND_ORDER, current_band, register_snapshot
+from riskapp.assessments.register import current_band, register_snapshot
 from riskapp.assessments.signoff import signoff_check
 from riskapp.audit.services import audit_record
+from riskapp.bands import Band
 from riskapp.projects.models import Project
 from riskapp.user_json import user_json_check
 
@@ -226,7 +227,7 @@ def assessment_return(*, actor: AbstractBaseUser, version: AssessmentVersion, co
 
 
 def band_above_appetite(band: str, appetite: str) -> bool:
-    return BAND_ORDER.index(band) > BAND_ORDER.index(appetite)
+    return Band.rank_of(band) > Band.rank_of(appetite)
 
 
 @transaction.atomic

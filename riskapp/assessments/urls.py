@@ -7,6 +7,7 @@ app_name = "assessments"
 urlpatterns = [
     path("", views.questionnaire, name="questionnaire"),
     path("answer/", views.answer, name="answer"),
+    path("status/", views.status_panel, name="status"),
     path("submit/", views.submit, name="submit"),
     path("review/", views.review, name="review"),
     path("register/", views.register, name="register"),

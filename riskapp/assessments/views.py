@@ -13,6 +13,7 @@ from riskapp.assessments import services
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.forms import PlanRunForm, ReviewForm, TreatmentForm
 from riskapp.assessments.models import AssessmentStatus
+from riskapp.assessments.plan_runs import model_test_plan_estimate, model_test_plan_runs, model_test_plan_start
 from riskapp.assessments.register import register_document, register_rows
 from riskapp.assessments.selectors import (
     assessment_latest,
@@ -24,7 +25,6 @@ from riskapp.assessments.selectors import (
 )
 from riskapp.assessments.signoff import PAST, SignoffNeedsConfirmation, signoff_problems
 from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
-from riskapp.gates.services import model_test_plan_estimate, model_test_plan_runs, model_test_plan_start
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
@@ -54,14 +54,24 @@ def _questionnaire_context(access, user):
         "can_submit": can_submit,
         "can_review": can_review,
         "own_submission": own_submission and access.can_review,
-        # Shown before the Submit or Approve button, which then needs a confirmation with a reason.
-        "signoff_problems": signoff_problems(version=version) if can_submit or can_review else [],
     }
 
 
 @project_view()
 def questionnaire(request, access):
     return render(request, "assessments/questionnaire.html", _questionnaire_context(access, request.user))
+
+
+@project_view()
+def status_panel(request, access):
+    """The status panel beside the questionnaire, loaded by htmx with the page and again after each saved answer.
+    Only here (and at submit and approve) are the sign-off problems worked out: they take a dozen queries, which
+    the questionnaire and each answer's save do not pay."""
+    context = _questionnaire_context(access, request.user)
+    # Shown before the Submit or Approve button, which then needs a confirmation with a reason.
+    shown = context["can_submit"] or context["can_review"]
+    context["signoff_problems"] = signoff_problems(version=context["version"]) if shown else []
+    return render(request, "assessments/_status.html", context)
 
 
 @project_view(Capability.EDIT)
@@ -77,15 +87,23 @@ def answer(request, access):
     try:
         services.answer_set(actor=request.user, project=access.project, question_id=question_id, raw=raw)
     except ValidationError as exc:
-        error = " ".join(exc.messages)
-    if request.headers.get("HX-Request"):
+        # Shown beside its question, so without the question's id the bank's message starts with.
+        error = " ".join(message.removeprefix(f"{question_id}: ") for message in exc.messages)
+    if request.htmx:
         context = _questionnaire_context(access, request.user)
         shown = context["can_answer"] and any(
             item.question.id == question_id for section in context["sections"] for item in section.items
         )
-        # Next to its question when that is on the page, else at the top.
-        context |= {"error": error, "error_question": question_id if shown else None}
-        return render(request, "assessments/_questionnaire.html", context, status=422 if error else 200)
+        # Next to its question when that is on the page, else at the top; "Saved" beside it when it was.
+        context |= {
+            "error": error,
+            "error_question": question_id if shown else None,
+            "saved_question": question_id if shown and not error else None,
+        }
+        response = render(request, "assessments/_questionnaire.html", context, status=422 if error else 200)
+        if not error:
+            response["HX-Trigger"] = "answer-saved"  # the status panel loads itself again
+        return response
     if error:
         messages.error(request, error)
     return redirect(f"{request.path.rsplit('answer/', 1)[0]}#q-{question_id}")

@@ -17,9 +17,15 @@ from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.artifacts.services import artifact_take_in, validation_start
+from riskapp.assessments.plan_runs import model_test_plan_start
 from riskapp.assessments.services import answer_set
+from riskapp.evaluations.kinds.backdoor_scan import BACKDOOR_SCAN
+from riskapp.evaluations.kinds.data_scan import DATA_SCAN
+from riskapp.evaluations.kinds.evasion import ATTACK_SUITE, ROBUSTNESS_CURVE_KIND
+from riskapp.evaluations.kinds.lineage import LINEAGE_KIND
+from riskapp.evaluations.kinds.strip import STRIP
+from riskapp.evaluations.kinds.transfer import TRANSFER_ATTACK
 from riskapp.evaluations.services import evaluation_start
-from riskapp.gates.services import model_test_plan_start
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.services import jobs_to_background
 from riskapp.projects.models import Project
@@ -211,21 +217,21 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         # but a plan run cannot choose by itself: STRIP on the triggered inputs and the scan of the training set.
         jobs += model_test_plan_start(actor=owner, model=full, dataset=test, sample_limit=SAMPLES).jobs
         for kind, model, dataset, other, options in (
-            ("strip", teacher, test, None, {"suspect_id": triggered.pk}),
-            ("data_scan", teacher, train, None, {}),
+            (STRIP, teacher, test, None, {"suspect_id": triggered.pk}),
+            (DATA_SCAN, teacher, train, None, {}),
             # Version 1 (head only) too: its curve overlays version 2's, and the Trends tab compares the versions.
-            ("backdoor_scan", head, test, None, {}),
-            ("lineage", head, test, teacher, {}),
-            ("attack_suite", head, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
-            ("transfer_attack", head, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
-            ("robustness_curve", head, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
+            (BACKDOOR_SCAN, head, test, None, {}),
+            (LINEAGE_KIND, head, test, teacher, {}),
+            (ATTACK_SUITE, head, test, None, {"attacks": ["fgsm", "pgd_linf", "square"], "eps": 0.1}),
+            (TRANSFER_ATTACK, head, test, teacher, {"attacks": ["pgd_linf"], "eps": 0.1}),
+            (ROBUSTNESS_CURVE_KIND, head, test, None, {"attacks": ["pgd_linf"], "eps": [0.02, 0.05, 0.1, 0.2]}),
             # Does an attack crafted on the public timm teacher fool its fine-tuned student?
-            ("transfer_attack", library_student, colours, library_teacher, {"attacks": ["pgd_linf"], "eps": 0.03}),
+            (TRANSFER_ATTACK, library_student, colours, library_teacher, {"attacks": ["pgd_linf"], "eps": 0.03}),
         ):
             jobs.append(
                 evaluation_start(
                     actor=owner,
-                    kind=kind,
+                    kind=kind.name,
                     model=model,
                     dataset=dataset,
                     teacher=other,

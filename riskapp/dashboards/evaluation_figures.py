@@ -338,3 +338,34 @@ def trigger_survival_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
             **extra,
         ),
     }
+
+
+def confusion_heatmap(matrix: list[list[int]], class_names: list[str]) -> dict[str, Any]:
+    """A validation's confusion matrix: true class down, predicted class across, each cell's count written in it.
+    One blue scale (darker: more samples), readable without colour as the counts are printed."""
+    names = [class_names[i] if i < len(class_names) else str(i) for i in range(len(matrix))]
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "x": names,
+                "y": names,
+                "z": matrix,
+                "text": [[str(count) for count in row] for row in matrix],
+                "texttemplate": "%{text}",
+                "hovertemplate": "true %{y}, predicted %{x}: %{z}<extra></extra>",
+                "colorscale": [[0, "#FFFFFF"], [1, PALETTE[0]]],
+                "showscale": False,
+                "xgap": 1,
+                "ygap": 1,
+            }
+        ],
+        "layout": _layout(
+            "Confusion matrix",
+            "predicted class",
+            "true class",
+            xaxis={"type": "category", "side": "top"},
+            yaxis={"type": "category", "autorange": "reversed"},
+            height=max(300, 60 + 32 * len(matrix)),
+        ),
+    }

@@ -2,6 +2,9 @@
 
 - `report_document`: the printable report's content as JSON (cover, executive summary, register, evidence per
   model, sign-off), schema "riskapp.report/1".
+
+Every measured share (robust accuracy, a curve's points, a risk's measured evidence) comes with the number of
+inputs it was measured on and its 95 % Wilson interval where the result states that count, as on the attack pages.
 - `defectdojo_findings`: DefectDojo's Generic Findings Import JSON: the register's risks above "low", the
   intake scan's findings and the models a backdoor scan flagged, each with a stable `unique_id_from_tool`
   so a re-import updates findings instead of duplicating them.
@@ -15,21 +18,42 @@ from typing import Any
 from django.utils import timezone
 
 from riskapp.artifacts.models import DatasetArtifact
+from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus, Treatment
-from riskapp.assessments.register import BAND_ORDER, register_document
-from riskapp.assessments.scoring import NOT_ASSESSED
+from riskapp.assessments.register import latest_evidence, register_document
+from riskapp.assessments.scoring import wilson_interval
+from riskapp.bands import Band
 from riskapp.dashboards.risk import ModelSummary, model_summaries
 from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
 
 REPORT_SCHEMA = "riskapp.report/1"
-SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
+# DefectDojo's severities are our band labels; a low band, or one not assessed yet, imports nothing.
+IMPORTED_BANDS = {Band.MEDIUM, Band.HIGH, Band.CRITICAL}
 CYCLONEDX_SPEC = "1.6"
+
+
+def measured_share(value: Any, samples: Any) -> dict[str, Any]:
+    """A measured share's sample count and 95 % Wilson interval ({} when the result does not state its count)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(samples, int) or samples <= 0:
+        return {}
+    low, high = wilson_interval(round(value * samples), samples)
+    return {"samples": samples, "ci95": [round(low, 4), round(high, 4)]}
+
+
+def interval_text(value: Any, samples: Any) -> str:
+    """ " (95% CI 0.350–0.490 over 200 inputs)", or "" without a sample count."""
+    share = measured_share(value, samples)
+    if not share:
+        return ""
+    low, high = share["ci95"]
+    return f" (95% CI {low:.3f}–{high:.3f} over {samples} inputs)"
 
 
 def _model_evidence(summary: ModelSummary) -> dict[str, Any]:
     backdoor = summary.backdoor.result if summary.backdoor else None
     curve = summary.curve.result if summary.curve else None
+    curve_samples = ((curve or {}).get("data") or {}).get("samples")
     return {
         "id": summary.model.pk,
         "name": summary.model.name,
@@ -45,12 +69,15 @@ def _model_evidence(summary: ModelSummary) -> dict[str, Any]:
                 "clean_accuracy": row["clean_accuracy"],
                 "trustworthy": row["trustworthy"],
                 "job": row["job"].pk,
+                **measured_share(row["robust_accuracy"], row.get("samples")),
             }
             for attack, row in sorted(summary.robustness.items())
         },
         "robustness_curve": {
             "norm": curve.get("norm"),
-            "points": curve.get("curve", []),
+            "points": [
+                point | measured_share(point.get("robust_accuracy"), curve_samples) for point in curve.get("curve", [])
+            ],
             "trustworthy": curve.get("trustworthy", False),
             "job": summary.curve.pk,
         }
@@ -71,7 +98,7 @@ def report_document(project: Project) -> dict[str, Any]:
     register = register_document(project)
     summaries, lineage = model_summaries(project)
     risks = register["risks"]
-    counts = {band: sum(1 for r in risks if r["current"]["band"] == band) for band in BAND_ORDER}
+    counts = {band.value: sum(1 for r in risks if r["current"]["band"] == band) for band in Band}
     versions = list(project.assessment_versions.select_related("submitted_by", "reviewed_by").order_by("-number"))
     approved = next((v for v in versions if v.status == AssessmentStatus.APPROVED), None)
     return {
@@ -80,10 +107,10 @@ def report_document(project: Project) -> dict[str, Any]:
         "project": register["project"] | {"description": project.description},
         "summary": {
             "risks": len(risks),
-            "assessed": sum(1 for r in risks if r["current"]["band"] != NOT_ASSESSED),
-            "not_assessed": sum(1 for r in risks if r["current"]["band"] == NOT_ASSESSED),
+            "assessed": sum(1 for r in risks if r["current"]["band"] != Band.NOT_ASSESSED),
+            "not_assessed": sum(1 for r in risks if r["current"]["band"] == Band.NOT_ASSESSED),
             "current_by_band": counts,
-            "highest_current_band": next((b for b in reversed(BAND_ORDER) if counts[b]), None),
+            "highest_current_band": next((b.value for b in reversed(Band) if counts[b.value]), None),
             "above_appetite": [r["threat"] for r in risks if r["above_appetite"]],
             "overdue_acceptances": [r["threat"] for r in risks if r["acceptance_overdue"]],
             "models": len(summaries),
@@ -123,26 +150,50 @@ def _day(moment: datetime | None) -> str:
     return (moment or timezone.now()).date().isoformat()
 
 
+def _measured_lines(project: Project) -> dict[str, list[str]]:
+    """Evidence kind -> "- kind = value on model (95% CI … over n inputs; job N)" per latest measurement."""
+    bank = load_bank()
+    lines: dict[str, list[str]] = {}
+    for kind, items in latest_evidence(project).items():
+        try:
+            fraction = bank.evidence_kind(kind).type == "fraction"
+        except KeyError:
+            continue
+        for item in items:
+            samples = (item.get("measurement") or {}).get("samples")
+            interval = interval_text(item["value"], samples) if fraction else ""
+            where = f" on {item['model']}" if item.get("model") else ""
+            job = f" (job {item['job_id']})" if item.get("job_id") else ""
+            lines.setdefault(kind, []).append(f"- {kind} = {item['value']}{where}{interval}{job}")
+    return lines
+
+
 def defectdojo_findings(project: Project) -> dict[str, Any]:
     """DefectDojo Generic Findings Import JSON (required per finding: title, severity, description)."""
     register = register_document(project)
+    measured = _measured_lines(project)
     today = timezone.localdate().isoformat()
     findings = []
     for risk in register["risks"]:
         band = risk["current"]["band"]
-        if band not in SEVERITY or band == "low":  # low, or not assessed yet: nothing to import
+        if band not in IMPORTED_BANDS:
             continue
         references = ", ".join([*risk["atlas"], *risk["owasp_ml"], *([risk["nist"]] if risk["nist"] else [])])
         findings.append(
             {
                 "title": f"{risk['name']} ({project.name})",
-                "severity": SEVERITY[band],
+                "severity": Band(band).label,
                 "description": "\n".join(
                     [
                         f"Threat-model risk: current {risk['current']['score']} ({band}), "
                         f"inherent {risk['inherent']['score']}, projected {risk['projected']['score']} "
                         f"(likelihood × impact on 1-5 scales).",
                         *(f"- {why}" for why in risk["why"]),
+                        *(
+                            ["Measured:", *(line for kind in risk["evidence"] for line in measured.get(kind, []))]
+                            if any(measured.get(kind) for kind in risk["evidence"])
+                            else []
+                        ),
                     ]
                 ),
                 "impact": f"Impact {risk['current']['impact']} of 5.",
@@ -252,6 +303,15 @@ def cyclonedx_bom(project: Project) -> str:
                     value=f"{row['robust_accuracy']}{'' if row['trustworthy'] else ' (not trustworthy)'}",
                 )
             )
+            share = measured_share(row["robust_accuracy"], row.get("samples"))
+            if share:
+                low, high = share["ci95"]
+                properties += [
+                    Property(
+                        name=f"riskapp:robust_accuracy_samples:{attack}@eps={row['eps']}", value=str(share["samples"])
+                    ),
+                    Property(name=f"riskapp:robust_accuracy_ci95:{attack}@eps={row['eps']}", value=f"{low}–{high}"),
+                ]
         if summary.backdoor:
             flagged = summary.backdoor.result.get("flagged_classes", [])
             properties.append(Property(name="riskapp:backdoor_flagged_classes", value=str(flagged)))

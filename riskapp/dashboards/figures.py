@@ -4,13 +4,7 @@ cell carries its band as text too."""
 
 from typing import Any
 
-BAND_COLOURS = {"low": "#56B4E9", "medium": "#F0E442", "high": "#E69F00", "critical": "#D55E00"}
-
-
-def band_for_score(score: int) -> str:
-    from riskapp.assessments.scoring import band_for
-
-    return band_for(score)
+from riskapp.bands import Band
 
 
 def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
@@ -22,12 +16,12 @@ def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
         if not rating.assessed:
             continue
         cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
-    ordered_bands = list(BAND_COLOURS)
+    ordered_bands = Band.rated()
     z, text, hover = [], [], []
     for likelihood in range(1, 6):
         z_row, text_row, hover_row = [], [], []
         for impact in range(1, 6):
-            band = band_for_score(likelihood * impact)
+            band = Band.for_score(likelihood * impact)
             names = cells.get((likelihood, impact), [])
             z_row.append(ordered_bands.index(band))
             text_row.append(f"{band}<br><b>{len(names)}</b>" if names else band)
@@ -38,7 +32,7 @@ def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
     step = 1 / len(ordered_bands)
     colourscale = []
     for index, band in enumerate(ordered_bands):
-        colourscale += [[index * step, BAND_COLOURS[band]], [(index + 1) * step, BAND_COLOURS[band]]]
+        colourscale += [[index * step, band.colour], [(index + 1) * step, band.colour]]
     return {
         "data": [
             {
@@ -77,7 +71,7 @@ def heatmap_cells(rows: list[Any], *, stage: str = "current") -> list[dict[str, 
             continue
         cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
     return [
-        {"likelihood": l_, "impact": i, "score": l_ * i, "band": band_for_score(l_ * i), "threats": names}
+        {"likelihood": l_, "impact": i, "score": l_ * i, "band": Band.for_score(l_ * i), "threats": names}
         for (l_, i), names in sorted(cells.items(), key=lambda item: (-item[0][0] * item[0][1], item[0]))
     ]
 
@@ -86,7 +80,7 @@ def portfolio_bars(rows: list[Any]) -> dict[str, Any]:
     """Projects by residual risk: threats per current band, one stacked bar per project (worst at the top)."""
     names = [row.project.name for row in rows][::-1]
     data = []
-    for band, pattern in zip(BAND_COLOURS, ("", ".", "x", "/"), strict=True):
+    for band, pattern in zip(Band.rated(), ("", ".", "x", "/"), strict=True):
         data.append(
             {
                 "type": "bar",
@@ -94,7 +88,7 @@ def portfolio_bars(rows: list[Any]) -> dict[str, Any]:
                 "name": band,
                 "y": names,
                 "x": [row.summary.band_counts.get(band, 0) for row in rows][::-1],
-                "marker": {"color": BAND_COLOURS[band], "pattern": {"shape": pattern}},
+                "marker": {"color": band.colour, "pattern": {"shape": pattern}},
                 "hovertemplate": "%{y}: %{x} " + band + "<extra></extra>",
             }
         )

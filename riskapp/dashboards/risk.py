@@ -8,14 +8,17 @@ from django.db.models import Exists, OuterRef
 
 from riskapp.artifacts.models import IntakeStatus, ModelArtifact
 from riskapp.artifacts.selectors import models_not_refused
+from riskapp.evaluations.kinds import kinds_with
+from riskapp.evaluations.kinds.base import ATTACK_RESULTS, LINEAGE, NEURAL_CLEANSE, ROBUSTNESS_CURVE
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
-ATTACK_KINDS = ("attack", "attack_suite")
 # How many of a project's latest succeeded evaluations the page reads: enough for every model's latest
 # result of every kind in any realistic project, and a bound on the page's cost in a project with
 # thousands of jobs.
 RECENT_RESULTS = 400
+# The model check of riskapp.artifacts (clean accuracy), shown beside the evaluations.
+VALIDATION = "validation"
 
 
 @dataclass
@@ -68,7 +71,13 @@ def _latest_results(project: Project) -> list[Job]:
     return list(
         project.jobs.filter(
             status=JobStatus.SUCCEEDED,
-            kind__in=(*ATTACK_KINDS, "robustness_curve", "backdoor_scan", "lineage", "validation"),
+            kind__in=(
+                *kinds_with(ATTACK_RESULTS),
+                *kinds_with(ROBUSTNESS_CURVE),
+                *kinds_with(NEURAL_CLEANSE),
+                *kinds_with(LINEAGE),
+                VALIDATION,
+            ),
         )
         .order_by("-finished_at", "-id")
         .only("id", "project_id", "kind", "parameters", "result", "finished_at")[:RECENT_RESULTS]
@@ -87,12 +96,12 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
     lineage: dict[tuple[int, int], Job] = {}
     for job in _latest_results(project):
         summary = by_id.get(job.parameters.get("model_id"))
-        if job.kind == "lineage":
+        if job.kind in kinds_with(LINEAGE):
             pair = (job.parameters.get("teacher_id"), job.parameters.get("model_id"))
             lineage.setdefault(pair, job)
         elif summary is None:
             continue
-        elif job.kind in ATTACK_KINDS:
+        elif job.kind in kinds_with(ATTACK_RESULTS):
             for attack in job.result.get("attacks", []):
                 if attack.get("eps") is None:
                     continue  # minimum-norm attacks give no robust accuracy at an ε
@@ -108,11 +117,11 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
                         "job": job,
                     },
                 )
-        elif job.kind == "robustness_curve" and summary.curve is None:
+        elif job.kind in kinds_with(ROBUSTNESS_CURVE) and summary.curve is None:
             summary.curve = job
-        elif job.kind == "backdoor_scan" and summary.backdoor is None:
+        elif job.kind in kinds_with(NEURAL_CLEANSE) and summary.backdoor is None:
             summary.backdoor = job
-        elif job.kind == "validation" and summary.validation is None:
+        elif job.kind == VALIDATION and summary.validation is None:
             summary.validation = job
     return list(by_id.values()), lineage
 

@@ -7,24 +7,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, IntegerField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from riskapp.assessments.register import BAND_ORDER
+from riskapp.bands import Band
 from riskapp.dashboards.models import ProjectRiskSummary
 from riskapp.dashboards.services import risk_summary_refresh
+from riskapp.evaluations.kinds import EVALUATION_KINDS
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Membership, Project
 
-# Finished jobs that count as "the project was tested": validations and every security evaluation.
-TEST_KINDS = (
-    "validation",
-    "attack",
-    "attack_suite",
-    "robustness_curve",
-    "transfer_attack",
-    "backdoor_scan",
-    "strip",
-    "data_scan",
-    "lineage",
-)
 SORTS = {
     "name": ("project__name", "project_id"),
     "band": ("band_rank", "risk_score", "project__name"),
@@ -73,7 +62,7 @@ def portfolio_summaries(
 ) -> QuerySet[ProjectRiskSummary]:
     """The summaries of every project the user is a member of, filtered and sorted (in the database)."""
     rank = Case(
-        *[When(highest_band=b, then=Value(i)) for i, b in enumerate(BAND_ORDER)],
+        *[When(highest_band=b.value, then=Value(b.rank)) for b in Band],
         default=Value(-1),
         output_field=IntegerField(),
     )
@@ -82,7 +71,7 @@ def portfolio_summaries(
         .select_related("project")
         .annotate(band_rank=rank)
     )
-    if band in BAND_ORDER:
+    if band in {b.value for b in Band}:
         summaries = summaries.filter(highest_band=band)
     if status:
         summaries = summaries.filter(assessment_status=status)
@@ -98,8 +87,9 @@ def portfolio_rows(*, user: AbstractBaseUser, summaries: list[ProjectRiskSummary
     """The page's rows: each summary with the user's role and the project's last successful test, in 2 queries."""
     ids = [s.project_id for s in summaries]
     roles = dict(Membership.objects.filter(user=user, project_id__in=ids).values_list("project_id", "role"))
+    tested = ("validation", *EVALUATION_KINDS)  # jobs that count as "the project was tested"
     last_tests = dict(
-        Job.objects.filter(project_id__in=ids, kind__in=TEST_KINDS, status=JobStatus.SUCCEEDED)
+        Job.objects.filter(project_id__in=ids, kind__in=tested, status=JobStatus.SUCCEEDED)
         .values("project_id")
         .annotate(last=Max("finished_at"))
         .values_list("project_id", "last")

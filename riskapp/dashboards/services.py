@@ -5,8 +5,8 @@ from collections import Counter
 from django.utils import timezone
 
 from riskapp.assessments.models import AssessmentStatus, Treatment
-from riskapp.assessments.register import BAND_ORDER, register_rows
-from riskapp.assessments.scoring import NOT_ASSESSED
+from riskapp.assessments.register import register_rows
+from riskapp.bands import Band
 from riskapp.dashboards.models import ProjectRiskSummary
 from riskapp.gates.selectors import project_verdict
 from riskapp.projects.models import Project
@@ -18,7 +18,7 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     version = versions[0] if versions else None
     register, rows = register_rows(project, version.answers if version else {})
     bands = Counter(row.risk.current.band for row in rows)
-    rated = [band for band in bands if band != NOT_ASSESSED]  # the highest band of the threats assessed so far
+    rated = [band for band in bands if band != Band.NOT_ASSESSED]  # the highest band of the threats assessed so far
     approved = project.assessment_versions.filter(status=AssessmentStatus.APPROVED).order_by("-number").first()
     baseline = None
     if approved and approved.snapshot:
@@ -32,8 +32,8 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     summary, _ = ProjectRiskSummary.objects.update_or_create(
         project=project,
         defaults={
-            "highest_band": max(rated, key=BAND_ORDER.index) if rated else "",
-            "band_counts": {band: bands.get(band, 0) for band in BAND_ORDER},
+            "highest_band": max(rated, key=Band.rank_of).value if rated else "",
+            "band_counts": {band.value: bands.get(band, 0) for band in Band},
             "risk_score": sum(row.risk.current.score for row in rows),
             "baseline_score": baseline,
             "above_appetite": sum(row.above_appetite for row in rows),

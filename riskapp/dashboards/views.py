@@ -9,9 +9,9 @@ from django.utils.text import slugify
 
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus
-from riskapp.assessments.register import BAND_ORDER, register_rows
-from riskapp.assessments.scoring import NOT_ASSESSED
+from riskapp.assessments.register import register_rows
 from riskapp.assessments.selectors import plan_checklist
+from riskapp.bands import Band
 from riskapp.dashboards import evaluation_figures, figures
 from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, report_document
 from riskapp.dashboards.report_pdf import report_pdf
@@ -54,7 +54,7 @@ def portfolio(request):
             "filters": filters,
             "sort": sort,
             "descending": descending,
-            "bands": [band for band in BAND_ORDER if band != NOT_ASSESSED],  # a highest band is a rated one
+            "bands": Band.rated(),  # a highest band is a rated one
             "statuses": AssessmentStatus.choices,
             "query_without_page": query.urlencode(),
             "sorts": [

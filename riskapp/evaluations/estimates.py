@@ -14,6 +14,7 @@ from typing import Any
 
 from attacks.cost import job_work  # imports no torch
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
+from riskapp.evaluations.kinds import evaluation_kind
 from riskapp.jobs.kinds import get_kind
 
 # What a job spends besides the counted passes: the sandbox's start (2–5 s cold, benchmarks/README.md), loading
@@ -58,7 +59,7 @@ def evaluation_estimate(
     options: dict[str, Any],
     teacher: ModelArtifact | None = None,
 ) -> Estimate:
-    timed = [model, teacher] if teacher is not None and kind in ("transfer_attack", "lineage") else [model]
+    timed = [model, teacher] if teacher is not None and evaluation_kind(kind).needs_teacher else [model]
     timing = _combined_timing(*timed)
     if timing is None:
         return Estimate(None, "No run-time estimate: this model was not timed at upload (upload it again to time it).")
@@ -67,7 +68,7 @@ def evaluation_estimate(
     if limit:
         samples = min(samples, int(limit))
     params = dict(options)
-    if kind == "strip" and options.get("suspect_id"):
+    if options.get("suspect_id"):  # evaluation_start turns the suspect dataset into the engine's suspect_path
         params["suspect_path"] = "given"
     work = job_work(get_kind(kind).engine_task, params, samples=samples, num_classes=model.num_classes or 2)
     seconds = START_SECONDS + work.seconds(timing)

@@ -1,63 +1,53 @@
-import math
+"""The model page's run form: the test to run and its fields. The API's evaluations go through the same form.
 
-import numpy as np
+The form holds the fields of every registered kind (riskapp.evaluations.kinds): each kind's declaration lists
+the ones it reads (`run_fields`), checks them (`run_check`) and turns them into engine options (`run_options`).
+The page shows only the chosen test's fields (`fields_for_page`)."""
+
 from django import forms
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
-
-KIND_CHOICES = [
-    ("attack", "Evasion attack (one attack, one ε)"),
-    ("attack_suite", "Attack suite (several attacks, validity checks)"),
-    ("robustness_curve", "Robustness curve (PGD over an ε grid)"),
-    ("transfer_attack", "Transfer attack from the teacher"),
-    ("backdoor_scan", "Backdoor scan (Neural Cleanse)"),
-    ("strip", "STRIP (trigger detection on inputs)"),
-    ("data_scan", "Poisoned-data scan (training set)"),
-    ("lineage", "Lineage against the teacher"),
-]
-NEEDS_TEACHER = {"transfer_attack", "lineage"}
-EVASION = {"attack", "attack_suite", "robustness_curve", "transfer_attack"}
-
-
-def attack_choices() -> list[tuple[str, str]]:
-    from attacks.evasion.attacks import ATTACKS  # the engine's catalogue; imports no torch
-
-    return [(name, f"{name} — {spec.description}") for name, spec in ATTACKS.items()]
+from riskapp.evaluations.kinds import EVALUATION_KINDS
+from riskapp.evaluations.kinds.fields import NOT_READY
+from riskapp.evaluations.services import evaluation_start
+from riskapp.jobs.models import Job
+from riskapp.jobs.starting import (
+    ParameterErrors,
+    form_data,
+    parameter_errors,
+    project_model,
+    refuse_non_integer_ids,
+    refuse_unknown,
+)
 
 
-def dataset_input_range(dataset: DatasetArtifact) -> tuple[float, float] | None:
-    """The input range the engine attacks within for this dataset (None before its intake measured it)."""
-    from attacks.evasion.params import input_range  # the engine's own rule; imports no torch
-
-    x_range = (dataset.intake or {}).get("x_range")
-    return input_range(np.asarray(x_range, dtype=float)) if x_range else None
+def kind_choices() -> list[tuple[str, str]]:
+    return [(kind.name, kind.start_label or kind.label) for kind in EVALUATION_KINDS.values()]
 
 
-NOT_READY = "passed intake (status “ready”)"
+def api_names(form: forms.Form) -> dict[str, str | None]:
+    """The API's parameter names of the run form's fields (a dataset or model field as `<name>_id`)."""
+    names: dict[str, str | None] = {"model_id": None}
+    for name, field in form.fields.items():
+        if name != "kind":
+            names[f"{name}_id" if isinstance(field, forms.ModelChoiceField) else name] = name
+    return names
+
+
+def api_ids(form: forms.Form) -> dict[str, str]:
+    """The API's id parameters of the run form (`<name>_id`), each with what it names (for its error)."""
+    return {
+        f"{name}_id": "a dataset" if field.queryset.model is DatasetArtifact else "a model"
+        for name, field in form.fields.items()
+        if isinstance(field, forms.ModelChoiceField)
+    }
 
 
 class EvaluationForm(forms.Form):
-    kind = forms.ChoiceField(choices=KIND_CHOICES, label="Test")
+    kind = forms.ChoiceField(choices=(), label="Test")
     dataset = forms.ModelChoiceField(
         queryset=DatasetArtifact.objects.none(),
         help_text="Evaluation data; the training set for a poisoned-data scan.",
-        error_messages={"invalid_choice": f"Choose a dataset of this project that has {NOT_READY}."},
-    )
-    teacher = forms.ModelChoiceField(
-        queryset=ModelArtifact.objects.none(),
-        required=False,
-        help_text="For transfer and lineage: the model this one was fine-tuned from.",
-        error_messages={"invalid_choice": f"Choose another model of this project that has {NOT_READY}."},
-    )
-    attack = forms.ChoiceField(choices=(), initial="pgd_linf", required=False)
-    eps = forms.CharField(
-        initial="0.1", label="ε", required=False, help_text="One value, or a comma-separated grid for a curve."
-    )
-    suspect = forms.ModelChoiceField(
-        queryset=DatasetArtifact.objects.none(),
-        required=False,
-        label="Suspect data (STRIP)",
-        help_text="Inputs to check for triggers.",
         error_messages={"invalid_choice": f"Choose a dataset of this project that has {NOT_READY}."},
     )
     steps = forms.IntegerField(
@@ -71,73 +61,82 @@ class EvaluationForm(forms.Form):
     def __init__(self, *args, model: ModelArtifact, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = model
-        self.fields["attack"].choices = attack_choices()
-        names = ", ".join(name for name, _ in self.fields["attack"].choices)
-        self.fields["attack"].error_messages["invalid_choice"] = f"Unknown attack %(value)s; choose one of {names}."
-        self.fields["dataset"].queryset = DatasetArtifact.objects.filter(
-            project=model.project_id, status=IntakeStatus.READY
+        self.fields["kind"].choices = kind_choices()
+        common = {name: self.fields.pop(name) for name in ("steps", "sample_limit")}
+        for kind in EVALUATION_KINDS.values():
+            for name, make in kind.run_fields.items():
+                if name not in self.fields:
+                    self.fields[name] = make()
+        self.fields.update(common)
+        ready_datasets = DatasetArtifact.objects.filter(project=model.project_id, status=IntakeStatus.READY)
+        other_models = ModelArtifact.objects.filter(project=model.project_id, status=IntakeStatus.READY).exclude(
+            pk=model.pk
         )
-        self.fields["teacher"].queryset = ModelArtifact.objects.filter(
-            project=model.project_id, status=IntakeStatus.READY
-        ).exclude(pk=model.pk)
-        self.fields["suspect"].queryset = self.fields["dataset"].queryset
-        self.fields["teacher"].initial = model.parent_id
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                field.queryset = ready_datasets if field.queryset.model is DatasetArtifact else other_models
+        if "teacher" in self.fields:
+            self.fields["teacher"].initial = model.parent_id
 
-    def clean_eps(self):
-        from attacks.evasion.params import MAX_GRID  # the engine's own limit; imports no torch
+    def fields_for_page(self) -> list[tuple[forms.BoundField, str]]:
+        """Each field once, with the kinds that read it (space-separated; "" for the fields every test reads):
+        the page shows a field only while one of its kinds is chosen."""
+        readers: dict[str, list[str]] = {}
+        for kind in EVALUATION_KINDS.values():
+            for name in kind.run_fields:
+                readers.setdefault(name, []).append(kind.name)
+        return [(self[name], " ".join(readers.get(name, []))) for name in self.fields]
 
-        try:
-            values = [float(v) for v in self.cleaned_data["eps"].replace(";", ",").split(",") if v.strip()]
-        except ValueError:
-            raise forms.ValidationError("ε must be a number, or numbers separated by commas.") from None
-        if not all(math.isfinite(v) for v in values):
-            raise forms.ValidationError("ε must be a finite number, e.g. 0.1 for inputs in [0, 1].")
-        if any(v <= 0 for v in values):
-            raise forms.ValidationError("ε must be above 0.")
-        grid = sorted(set(values))
-        if len(grid) > MAX_GRID:
-            # The engine refuses it too, but only once the job runs: say so before a job is queued.
-            raise forms.ValidationError(
-                f"ε takes at most {MAX_GRID} values (a robustness curve's grid); got {len(grid)}."
-            )
-        return grid
+    def api_defaults(self) -> dict[str, object]:
+        """What an API call that leaves a field out gets: the field's initial value (never a model's teacher)."""
+        return {
+            name: field.initial
+            for name, field in self.fields.items()
+            if field.initial is not None and not isinstance(field, forms.ModelChoiceField)
+        }
 
     def clean(self):
         data = super().clean()
-        kind = data.get("kind")
-        if kind in NEEDS_TEACHER and not data.get("teacher"):
+        kind = EVALUATION_KINDS.get(data.get("kind"))
+        if kind is None:
+            return data
+        if kind.needs_teacher and not data.get("teacher"):
             self.add_error("teacher", "Choose the teacher to compare with.")
-        eps = data.get("eps") or []
-        if kind in EVASION and not eps and "eps" not in self.errors:
-            self.add_error("eps", "Give the perturbation budget ε, in input units (e.g. 0.1 for inputs in [0, 1]).")
-        if kind in ("attack", "attack_suite", "transfer_attack") and len(eps) > 1:
-            self.add_error("eps", "This test takes one ε; use a robustness curve for a grid.")
-        span = dataset_input_range(data["dataset"]) if kind in EVASION and eps and data.get("dataset") else None
-        if span is not None and max(eps) > span[1] - span[0]:
-            # The engine refuses it too, but only once the job runs: say so before a job is queued.
-            low, high = span
-            self.add_error(
-                "eps",
-                f"ε={max(eps):g} is outside the input range: with inputs in [{low:g}, {high:g}] (the dataset's) "
-                f"an L∞ ε must be at most {high - low:g}.",
-            )
-        if kind in ("attack", "transfer_attack") and not data.get("attack") and "attack" not in self.errors:
-            self.add_error("attack", "Choose the attack.")
+        kind.run_check(self, data)
         return data
 
     def options(self) -> dict:
         """The engine parameters this form asks for, by kind."""
-        data, kind = self.cleaned_data, self.cleaned_data["kind"]
+        data = self.cleaned_data
         common = {"sample_limit": data["sample_limit"]}
         if data.get("steps"):
             common["steps"] = data["steps"]
-        if kind in ("attack", "transfer_attack"):
-            return common | {"attacks": [data["attack"]], "eps": data["eps"][0]}
-        if kind == "attack_suite":
-            suite = ["square", "hopskipjump"] if self.model.format == "onnx" else ["fgsm", "pgd_linf", "square"]
-            return common | {"attacks": suite, "eps": data["eps"][0]}
-        if kind == "robustness_curve":
-            return common | {"attacks": ["pgd_linf"], "eps": data["eps"]}
-        if kind == "strip" and data.get("suspect"):
-            return common | {"suspect_id": data["suspect"].pk}
-        return common
+        return common | EVALUATION_KINDS[data["kind"]].run_options(data, self.model)
+
+
+def evaluation_form_for(*, project, kind: str, parameters: dict) -> tuple[ModelArtifact, EvaluationForm]:
+    """The model and the checked run form of a test's plain parameters (the API's; the run form's fields by
+    their API names, `api_names`). Raises ParameterErrors, parameter name -> messages."""
+    unbound = EvaluationForm(model=ModelArtifact(project_id=project.pk))
+    known = api_names(unbound)
+    refuse_unknown(parameters, known)
+    refuse_non_integer_ids(parameters, api_ids(unbound))
+    model = project_model(project, parameters)
+    blank = EvaluationForm(model=model)
+    form = EvaluationForm(data={**blank.api_defaults(), **form_data(parameters, known), "kind": kind}, model=model)
+    if not form.is_valid():
+        raise ParameterErrors(parameter_errors(form, known))
+    return model, form
+
+
+def evaluation_start_from_parameters(*, user, project, kind: str, parameters: dict) -> Job:
+    """Start a test from plain parameters (every evaluation kind's `start`); ParameterErrors on bad input."""
+    model, form = evaluation_form_for(project=project, kind=kind, parameters=parameters)
+    return evaluation_start(
+        actor=user,
+        kind=kind,
+        model=model,
+        dataset=form.cleaned_data["dataset"],
+        teacher=form.cleaned_data.get("teacher"),
+        options=form.options(),
+    )

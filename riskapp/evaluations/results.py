@@ -9,10 +9,13 @@ from typing import Any
 from django.urls import reverse
 
 from riskapp.artifacts.models import ModelArtifact
+from riskapp.assessments.epsilon import Budget, norm_label, norm_mismatch
 from riskapp.assessments.scoring import wilson_interval
 from riskapp.dashboards import evaluation_figures as figures
 from riskapp.dashboards.risk import curve_line
-from riskapp.evaluations.services import accuracy_at_eps, project_eps_of
+from riskapp.evaluations.kinds import EVALUATION_KINDS, kinds_with
+from riskapp.evaluations.kinds.base import BACKDOOR_CHECK, ROBUSTNESS_CURVE
+from riskapp.evaluations.services import accuracy_at_eps, project_budget_of
 from riskapp.jobs.models import Job, JobFile, JobStatus
 
 # Other models' curves drawn beside this one: enough to compare versions, few enough to read.
@@ -39,16 +42,18 @@ def uncertainty(value: float | None, count: int | None) -> str:
     return f"95% CI {low:.3f}–{high:.3f} over {count}"
 
 
-def _bounded_row(attack: dict[str, Any]) -> dict[str, Any]:
+def _bounded_row(attack: dict[str, Any], budget: Budget) -> dict[str, Any]:
     return attack | {
         "robust_ci": uncertainty(attack.get("robust_accuracy"), attack.get("samples")),
         "success_ci": uncertainty(attack.get("attack_success_rate"), attack.get("attacked")),
+        "not_evidence": norm_mismatch(attack, budget.norm),
     }
 
 
-def _min_norm_row(attack: dict[str, Any], project_eps: float) -> dict[str, Any]:
-    """A minimum-norm attack as distances: percentiles, and the accuracy at the project's ε read off them."""
-    at_eps = accuracy_at_eps(attack, project_eps)
+def _min_norm_row(attack: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    """A minimum-norm attack as distances: percentiles, and the accuracy at the project's ε read off them (its
+    distances in the project's norm)."""
+    at_eps = accuracy_at_eps(attack, budget.eps, budget.norm)
     return attack | {
         "distances": attack.get("distances") or {},
         "at_project_eps": at_eps,
@@ -57,24 +62,31 @@ def _min_norm_row(attack: dict[str, Any], project_eps: float) -> dict[str, Any]:
     }
 
 
-def _attacks(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+def attacks_page(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
     """ε-bounded attacks as robust accuracy at the run's ε; minimum-norm attacks (no ε) as distances, never as a
     bounded result: their accuracy at the project's ε is read off the distances."""
-    project_eps = project_eps_of(job.project)
+    budget = project_budget_of(job.project)
+    project_eps = budget.eps
     rows = []
     for a in result.get("attacks", []):
-        row = _bounded_row(a) if a.get("eps_bounded", a.get("eps") is not None) else _min_norm_row(a, project_eps)
+        is_bounded = a.get("eps_bounded", a.get("eps") is not None)
+        row = _bounded_row(a, budget) if is_bounded else _min_norm_row(a, budget)
         rows.append(row | {"example_urls": [images[name] for name in a.get("examples", []) if name in images]})
     bounded = [row for row in rows if "robust_ci" in row]
     min_norm = [row for row in rows if "robust_ci" not in row]
     with_distances = [row for row in min_norm if row["distances"].get("linf", {}).get("values") is not None]
     return {
         "figure": figures.attack_bars(bounded, result.get("clean_accuracy", 0.0)) if bounded else None,
-        "distance_figure": figures.distance_curves(with_distances, project_eps) if with_distances else None,
+        # The distance chart is drawn in L∞: beside an L2 budget its ε line would mislead.
+        "distance_figure": figures.distance_curves(with_distances, project_eps)
+        if with_distances and budget.norm == "inf"
+        else None,
         "attacks": rows,
         "bounded": bounded,
         "min_norm": min_norm,
         "project_eps": project_eps,
+        "project_budget": budget.label,
+        "project_norm": norm_label(budget.norm),
         "clean_ci": uncertainty(result.get("clean_accuracy"), (result.get("data") or {}).get("samples")),
     }
 
@@ -83,7 +95,7 @@ def overlaid_curves(job: Job, result: dict[str, Any]) -> list[dict[str, Any]]:
     """This job's curve first, then the latest succeeded curve (same norm) of each other model of the project."""
     model_id = job.parameters.get("model_id")
     others = (
-        Job.objects.filter(project_id=job.project_id, kind="robustness_curve", status=JobStatus.SUCCEEDED)
+        Job.objects.filter(project_id=job.project_id, kind__in=kinds_with(ROBUSTNESS_CURVE), status=JobStatus.SUCCEEDED)
         .exclude(pk=job.pk)
         .exclude(parameters__model_id=model_id)
         .order_by("-finished_at", "-id")
@@ -103,37 +115,14 @@ def overlaid_curves(job: Job, result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _curve(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    series = overlaid_curves(job, result)
-    samples = (result.get("data") or {}).get("samples")
-    points = [{**p, "ci": uncertainty(p.get("robust_accuracy"), samples)} for p in result.get("curve", [])]
-    return {
-        "figure": figures.robustness_curves(series, norm=result.get("norm", "inf")),
-        "series": series,
-        "points": points,
-    }
-
-
-def _transfer(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    names = ModelArtifact.objects.in_bulk([job.parameters.get("model_id"), job.parameters.get("teacher_id")])
-    return {
-        "figure": figures.transfer_bars(result) if result.get("transfer_success_rate") is not None else None,
-        "teacher": names.get(job.parameters.get("teacher_id")),
-        "student": names.get(job.parameters.get("model_id")),
-        "transfer_ci": uncertainty(result.get("transfer_success_rate"), result.get("attacked")),
-    }
-
-
-BACKDOOR_CHECKS = ("backdoor_scan", "strip", "data_scan")
-
-
 def backdoor_verdict(job: Job) -> dict[str, Any]:
     """The model's combined backdoor verdict (attacks.backdoor.verdict) from this job and the latest succeeded
     job of each other backdoor check on the same model, with each method's evidence and the job it came from."""
     from attacks.backdoor.verdict import combined_verdict
 
+    checks = kinds_with(BACKDOOR_CHECK)
     latest: dict[str, Job | None] = {}
-    for kind in BACKDOOR_CHECKS:
+    for kind in checks:
         latest[kind] = (
             job
             if kind == job.kind
@@ -147,99 +136,13 @@ def backdoor_verdict(job: Job) -> dict[str, Any]:
             .only("id", "project_id", "result")
             .first()
         )
-    verdict = combined_verdict(*[(latest[kind].result if latest[kind] else None) for kind in BACKDOOR_CHECKS])
-    for method, kind in zip(verdict["methods"], BACKDOOR_CHECKS, strict=True):
+    verdict = combined_verdict(
+        **{EVALUATION_KINDS[kind].verdict_slot: (latest[kind].result if latest[kind] else None) for kind in checks}
+    )
+    for method, kind in zip(verdict["methods"], checks, strict=True):
         source = latest[kind]
         method["url"] = reverse("projects:jobs:detail", args=[job.project_id, source.pk]) if source else None
     return verdict
-
-
-def _backdoor_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    classes = [c | {"trigger_url": images.get(c.get("trigger_image", ""))} for c in result.get("classes", [])]
-    return {
-        "figure": figures.anomaly_bars(classes, result.get("anomaly_threshold", 2.0)) if classes else None,
-        "classes": classes,
-        "flagged": [c for c in classes if c.get("flagged")],
-        "shortcuts": [c for c in classes if c.get("natural_shortcut") and c.get("anomalous")],
-        "backdoor_verdict": backdoor_verdict(job),
-    }
-
-
-def _strip(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    histogram = result.get("histogram")
-    rows = []
-    if histogram:
-        edges = histogram["bin_edges"]
-        for i in range(len(edges) - 1):
-            rows.append(
-                {
-                    "low": edges[i],
-                    "high": edges[i + 1],
-                    "clean": histogram["clean"][i],
-                    "suspect": histogram["suspect"][i] if histogram.get("suspect") else None,
-                }
-            )
-    return {
-        "figure": figures.strip_histogram(histogram, result["threshold"]) if histogram else None,
-        "bins": [row for row in rows if row["clean"] or row["suspect"]],
-        "backdoor_verdict": backdoor_verdict(job),
-    }
-
-
-def _data_scan(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    suspected = set(result.get("suspected_classes", []))
-    classes = [
-        {
-            "class": c["class"],
-            "samples": c["samples"],
-            "anomaly_index": c["activation_clustering"]["anomaly_index"],
-            "cluster_sizes": c["activation_clustering"]["cluster_sizes"],
-            "ac_flagged": len(c["activation_clustering"]["flagged_indices"]),
-            "ss_flagged": len(c["spectral_signatures"]["flagged_indices"]),
-            "ac_evaluation": c["activation_clustering"].get("evaluation"),
-            "ss_evaluation": c["spectral_signatures"].get("evaluation"),
-            "flagged": c["class"] in suspected,
-        }
-        for c in result.get("classes", [])
-    ]
-    thumbnails = [t | {"url": images.get(t["image"])} for t in result.get("thumbnails", [])]
-    return {
-        "figure": figures.anomaly_bars(classes, 2.0, title="Cluster separation (activation clustering), anomaly index")
-        if classes
-        else None,
-        "classes": classes,
-        "thumbnails": [t for t in thumbnails if t["url"]],
-        "backdoor_verdict": backdoor_verdict(job),
-    }
-
-
-def _lineage(job: Job, result: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
-    names = ModelArtifact.objects.in_bulk([job.parameters.get("model_id"), job.parameters.get("teacher_id")])
-    survival = [
-        row | {"trigger_url": images.get(f"teacher-trigger-class-{row['class']}.png")}
-        for row in result.get("teacher_trigger_on_student", [])
-    ]
-    return {
-        "layer_figure": figures.layer_change_bars(result["layers"]) if result.get("layers") else None,
-        "survival_figure": figures.trigger_survival_bars(survival) if survival else None,
-        "survival": survival,
-        "teacher": names.get(job.parameters.get("teacher_id")),
-        "student": names.get(job.parameters.get("model_id")),
-    }
-
-
-# attack and attack_suite share a page; every other kind has its own template.
-TEMPLATES = {"attack_suite": "attack"}
-PRESENTERS = {
-    "attack": _attacks,
-    "attack_suite": _attacks,
-    "robustness_curve": _curve,
-    "transfer_attack": _transfer,
-    "backdoor_scan": _backdoor_scan,
-    "strip": _strip,
-    "data_scan": _data_scan,
-    "lineage": _lineage,
-}
 
 
 def preprocessing_applied(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -258,14 +161,15 @@ def preprocessing_applied(result: dict[str, Any]) -> list[tuple[str, dict[str, A
 
 def present(job: Job, files: list[JobFile]) -> dict[str, Any]:
     """The result template's context for a succeeded evaluation job (empty when there is nothing to draw)."""
-    if job.status != JobStatus.SUCCEEDED or not job.result or job.kind not in PRESENTERS:
+    declared = EVALUATION_KINDS.get(job.kind)
+    if job.status != JobStatus.SUCCEEDED or not job.result or declared is None or declared.presenter is None:
         return {}
     images = _image_urls(job, files)
     model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project_id=job.project_id).first()
     return {
-        "template": f"evaluations/{TEMPLATES.get(job.kind, job.kind)}.html",
+        "template": f"evaluations/{declared.template}.html",
         "result": job.result,
         "model": model,
         "preprocessing": preprocessing_applied(job.result),
-        **PRESENTERS[job.kind](job, job.result, images),
+        **declared.presenter(job, job.result, images),
     }

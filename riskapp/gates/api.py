@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from riskapp.api.fields import ChoiceField
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.models import IntakeStatus
+from riskapp.assessments.plan_runs import model_test_plan_start
 from riskapp.gates import services
 from riskapp.gates.evaluate import gates_evaluate, gates_passed
 from riskapp.gates.forms import PARAM_NAMES, GateForm
@@ -191,7 +192,7 @@ class ModelTestPlanApi(ThrottleMessageMixin, APIView):
                     {"dataset_id": ["Give a dataset of this project that passed intake."]}
                 )
         try:
-            started = services.model_test_plan_start(
+            started = model_test_plan_start(
                 actor=request.user,
                 model=model,
                 dataset=dataset,

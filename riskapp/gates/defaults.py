@@ -6,7 +6,8 @@ once, and nothing goes stale. Pure: answers in, unsaved gates out; no database, 
 
 - **Minimum robust accuracy**, when the robustness requirement (``requirements.robust_accuracy_target``) is
   answered: at least that accuracy under the recommended white-box evasion test of the plan (PGD at the project's
-  ε, ``requirements.input_eps``, or the plan's default ε while that is unanswered).
+  ε, ``requirements.input_eps``, or the plan's default ε while that is unanswered), in the project's norm
+  (``requirements.input_norm``, L∞ while unanswered; PGD L2 for an L2 budget). Only results in that norm count.
 - **No backdoor flagged** by the latest scan of the version, unless the answers say no pre-trained teacher is
   used (``context.uses_pretrained`` = no): a student inherits its teacher's backdoors.
 - **No risk above the appetite without an accepted treatment**: always.
@@ -19,7 +20,10 @@ brings the default back.
 from collections.abc import Mapping
 
 from riskapp.assessments.bank import UNKNOWN, Bank, normalise_answer
+from riskapp.assessments.epsilon import budget_from_answers
 from riskapp.assessments.plan import engine_attack, recommended_plan
+from riskapp.evaluations.kinds import kinds_with
+from riskapp.evaluations.kinds.base import GATE_ATTACK
 from riskapp.gates.models import GateKind, QualityGate
 
 ROBUSTNESS_TARGET = "requirements.robust_accuracy_target"
@@ -42,10 +46,10 @@ def _default(kind: str, params: dict, why: str) -> QualityGate:
 
 def _eps_bounded(name: str) -> bool:
     """Whether the engine's attack measures robust accuracy at an ε (from the engine's own catalogue)."""
-    from attacks.evasion.attacks import ATTACKS  # the engine's catalogue; imports no torch
+    from attacks.evasion.attacks import ATTACK_PROPERTIES  # the engine's own table; imports no torch
 
-    spec = ATTACKS.get(engine_attack(name))
-    return bool(spec and spec.eps_bounded)
+    facts = ATTACK_PROPERTIES.get(engine_attack(name))
+    return bool(facts and facts["eps_bounded"])
 
 
 def _robust_accuracy_default(bank: Bank, answers: Mapping[str, object]) -> QualityGate | None:
@@ -56,7 +60,7 @@ def _robust_accuracy_default(bank: Bank, answers: Mapping[str, object]) -> Quali
         (
             planned
             for planned in recommended_plan(bank, answers)
-            if planned.kind == "attack"
+            if planned.kind in kinds_with(GATE_ATTACK)
             and _eps_bounded(str(planned.params.get("attack", "")))
             and isinstance(planned.params.get("eps"), int | float)
         ),
@@ -65,10 +69,13 @@ def _robust_accuracy_default(bank: Bank, answers: Mapping[str, object]) -> Quali
     if evasion is None:
         return None
     attack, eps = engine_attack(evasion.params["attack"]), evasion.params["eps"]
+    budget = budget_from_answers({**answers, "requirements.input_eps": eps})
+    if budget.norm == "2" and attack == "pgd_linf":  # the same PGD in the norm the budget is stated in
+        attack = "pgd_l2"
     return _default(
         GateKind.MIN_ROBUST_ACCURACY,
-        {"attack": attack, "eps": eps, "threshold": target},
-        f"the robustness requirement ({target}) at the project's ε ({eps}), under the recommended evasion test",
+        {"attack": attack, "eps": eps, "norm": budget.norm, "threshold": target},
+        f"the robustness requirement ({target}) at the project's {budget.label}, under the recommended evasion test",
     )
 
 

@@ -11,9 +11,12 @@ from django.utils import timezone
 
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.bank import load_bank
+from riskapp.assessments.epsilon import DEFAULT_NORM, engine_norm, norm_label, norm_mismatch
 from riskapp.assessments.models import Treatment
 from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
+from riskapp.evaluations.kinds import kinds_with
+from riskapp.evaluations.kinds.base import NEURAL_CLEANSE, ROBUST_ACCURACY, ROBUSTNESS_CURVE, TRANSFER
 from riskapp.gates.defaults import default_gates, with_defaults
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.jobs.models import Job, JobStatus
@@ -41,7 +44,11 @@ def gates_passed(results: list[GateResult]) -> bool:
 
 
 def _model_jobs(project: Project, model: ModelArtifact, kinds: tuple[str, ...]) -> list[Job]:
-    """The model's succeeded evaluations of these kinds, latest first."""
+    """The model's succeeded evaluations of these kinds, latest first; from `model.succeeded_jobs` when a caller
+    read them for many models at once (gates.selectors.models_with_verdicts)."""
+    preloaded = getattr(model, "succeeded_jobs", None)
+    if preloaded is not None:
+        return [job for job in preloaded if job.kind in kinds and job.parameters.get("model_id") == model.pk]
     return list(
         Job.objects.filter(project=project, status=JobStatus.SUCCEEDED, kind__in=kinds, parameters__model_id=model.pk)
         .order_by("-finished_at", "-id")
@@ -53,20 +60,37 @@ def _same_eps(a: Any, b: Any) -> bool:
     return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=1e-6)
 
 
+def gate_norm(params: dict[str, Any]) -> str:
+    """The norm a robust-accuracy gate's ε is in: its own `norm`, else its attack's fixed norm (pgd_l2), else L∞."""
+    from attacks.evasion.attacks import ATTACKS  # the engine's catalogue; imports no torch
+
+    spec = ATTACKS.get(str(params.get("attack", "")))
+    return engine_norm(params.get("norm")) or (spec.norm if spec and spec.norm else DEFAULT_NORM)
+
+
 def _robust_accuracy(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
     attack, eps, threshold = gate.params["attack"], gate.params["eps"], gate.params["threshold"]
-    for job in _model_jobs(project, model, ("attack", "attack_suite", "robustness_curve")):
+    norm = gate_norm(gate.params)
+    other_norm: tuple[Job, str] | None = None  # the latest result at the gate's attack and ε in another norm
+    for job in _model_jobs(project, model, kinds_with(ROBUST_ACCURACY)):
         trustworthy = job.result.get("trustworthy", False)
-        if job.kind == "robustness_curve":
+        is_curve = job.kind in kinds_with(ROBUSTNESS_CURVE)
+        if is_curve:
             rows = [
                 p
                 for p in job.result.get("curve", [])
                 if _same_eps(p.get("eps"), eps) and job.parameters.get("attacks") == [attack]
             ]
+            measured_in = [job.result] if rows else []  # a curve states its norm once
         else:
             rows = [
                 a for a in job.result.get("attacks", []) if a.get("attack") == attack and _same_eps(a.get("eps"), eps)
             ]
+            measured_in = rows
+        reasons = [why for entry in measured_in if (why := norm_mismatch(entry, norm))]
+        if reasons:  # reported on its page, never evidence for a requirement in another norm
+            other_norm = other_norm or (job, reasons[0])
+            rows = [] if is_curve else [a for a in rows if norm_mismatch(a, norm) is None]
         if not rows:
             continue
         measured = min(row["robust_accuracy"] for row in rows)
@@ -81,13 +105,18 @@ def _robust_accuracy(gate: QualityGate, project: Project, model: ModelArtifact) 
         passed = measured >= threshold
         word = "meets" if passed else "is below"
         return GateResult(gate, passed, measured, f"robust accuracy {measured:.3f} {word} {threshold}", job.pk)
+    skipped = f"; job {other_norm[0].pk} was {other_norm[1]}" if other_norm else ""
     return GateResult(
-        gate, None, None, f"not measured: no {attack} attack at ε {eps} has succeeded yet ({NOT_MEASURED_NOTE})"
+        gate,
+        None,
+        None,
+        f"not measured: no {attack} attack at {norm_label(norm)} ε {eps} has succeeded yet ({NOT_MEASURED_NOTE})"
+        + skipped,
     )
 
 
 def _backdoor(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
-    scans = _model_jobs(project, model, ("backdoor_scan",))
+    scans = _model_jobs(project, model, kinds_with(NEURAL_CLEANSE))
     if not scans:
         return GateResult(gate, None, None, f"not measured: no backdoor scan of this model yet ({NOT_MEASURED_NOTE})")
     scan = scans[0]
@@ -100,7 +129,7 @@ def _backdoor(gate: QualityGate, project: Project, model: ModelArtifact) -> Gate
 
 def _transfer(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
     threshold = gate.params["threshold"]
-    for job in _model_jobs(project, model, ("transfer_attack",)):
+    for job in _model_jobs(project, model, kinds_with(TRANSFER)):
         rate = job.result.get("transfer_success_rate")
         if rate is None:
             continue
@@ -138,7 +167,8 @@ def project_gates(*, project: Project, answers: dict | None = None) -> list[Qual
     if answers is None:
         version = assessment_latest(project=project)
         answers = version.answers if version else {}
-    return with_defaults(list(project.gates.order_by("id")), default_gates(load_bank(), answers))
+    saved = sorted(project.gates.all(), key=lambda gate: gate.pk)  # .all(): a prefetch of many verdicts counts
+    return with_defaults(saved, default_gates(load_bank(), answers))
 
 
 def gates_evaluate(

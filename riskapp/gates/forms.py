@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from riskapp.evaluations.services import EPS_BOUNDED
+from attacks.evasion.attacks import EPS_BOUNDED  # the engine's attack table; imports no torch
 from riskapp.gates.models import GateKind
 from riskapp.user_json import NumberField
 

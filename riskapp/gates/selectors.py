@@ -4,7 +4,7 @@ the ship verdict (verdict.py), gathered here so that the verdict itself stays pu
 import re
 from datetime import date
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -12,9 +12,11 @@ from riskapp.artifacts.models import ModelArtifact, ModelRole
 from riskapp.artifacts.selectors import models_not_refused
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import Treatment
-from riskapp.assessments.plan import engine_attack, job_runs_planned, recommended_plan
+from riskapp.assessments.plan import engine_attack, recommended_plan
 from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
+from riskapp.evaluations.kinds import job_runs_planned, kinds_with, plan_needs_teacher, plan_on_teacher
+from riskapp.evaluations.kinds.base import NEURAL_CLEANSE
 from riskapp.gates.evaluate import gates_evaluate
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.gates.verdict import BackdoorFlag, GateCheck, RiskAboveAppetite, Verdict, VerdictInputs, ship_verdict
@@ -67,7 +69,7 @@ def _plan_label(planned) -> str:
         label += f" ({_attack_words(params['attack'])}" + (f" at ε {params['eps']})" if "eps" in params else ")")
     elif params.get("attacks"):
         label += f" ({', '.join(_attack_words(a) for a in params['attacks'])})"
-    if planned.kind == "backdoor_scan" and params.get("target") == "teacher":
+    if plan_on_teacher(planned.kind, params):
         label += " of the teacher"
     return label
 
@@ -77,32 +79,38 @@ def _ran(job: Job, planned, model: ModelArtifact) -> bool:
     if not job_runs_planned(planned, job.kind, job.parameters):
         return False
     on = job.parameters.get("model_id")
-    if planned.kind == "backdoor_scan" and planned.params.get("target") == "teacher":
+    if plan_on_teacher(planned.kind, planned.params):
         return on == model.parent_id
     return on == model.pk
+
+
+def _succeeded_jobs(project: Project, model: ModelArtifact, targets: list[int], kinds: set[str]) -> list[Job]:
+    """The succeeded jobs of these kinds on these models (the version and its teacher), latest first: from
+    `model.succeeded_jobs` when models_with_verdicts read them for a whole page, else in one query."""
+    preloaded = getattr(model, "succeeded_jobs", None)
+    if preloaded is not None:
+        return [job for job in preloaded if job.kind in kinds and job.parameters.get("model_id") in targets]
+    return list(
+        Job.objects.filter(
+            project=project, status=JobStatus.SUCCEEDED, kind__in=kinds, parameters__model_id__in=targets
+        )
+        .order_by("-finished_at", "-id")
+        .only("id", "kind", "parameters", "result", "finished_at")
+    )
 
 
 def _tests_not_run(project: Project, model: ModelArtifact, answers: dict) -> tuple[str, ...]:
     """The recommended plan's tests that no succeeded job has run on this version (in one query). Tests the
     version cannot have (a teacher's scan, a transfer attack or a lineage check without a teacher) are left out."""
-    needs_teacher = {"transfer_attack", "lineage"}
     plan = [
         p
         for p in recommended_plan(load_bank(), answers)
-        if model.parent_id is not None
-        or not (p.kind in needs_teacher or (p.kind == "backdoor_scan" and p.params.get("target") == "teacher"))
+        if model.parent_id is not None or not plan_needs_teacher(p.kind, p.params)
     ]
     if not plan:
         return ()
     targets = [model.pk] + ([model.parent_id] if model.parent_id else [])
-    jobs = list(
-        Job.objects.filter(
-            project=project,
-            status=JobStatus.SUCCEEDED,
-            kind__in={p.kind for p in plan},
-            parameters__model_id__in=targets,
-        ).only("id", "kind", "parameters")
-    )
+    jobs = _succeeded_jobs(project, model, targets, {p.kind for p in plan})
     return tuple(_plan_label(p) for p in plan if not any(_ran(job, p, model) for job in jobs))
 
 
@@ -116,13 +124,7 @@ def _backdoor_flags(project: Project, model: ModelArtifact) -> tuple[BackdoorFla
     scanned = {model.pk: (model, False)}
     if model.parent_id is not None and model.parent is not None:
         scanned[model.parent_id] = (model.parent, True)
-    scans = (
-        Job.objects.filter(
-            project=project, status=JobStatus.SUCCEEDED, kind="backdoor_scan", parameters__model_id__in=list(scanned)
-        )
-        .order_by("-finished_at", "-id")
-        .only("id", "parameters", "result")
-    )
+    scans = _succeeded_jobs(project, model, list(scanned), set(kinds_with(NEURAL_CLEANSE)))
     latest: dict[int, Job] = {}
     for scan in scans:
         latest.setdefault(scan.parameters.get("model_id"), scan)
@@ -135,12 +137,19 @@ def _backdoor_flags(project: Project, model: ModelArtifact) -> tuple[BackdoorFla
 
 
 def verdict_inputs(
-    *, project: Project, model: ModelArtifact | None, today: date, rows: list[RegisterRow] | None = None
+    *,
+    project: Project,
+    model: ModelArtifact | None,
+    today: date,
+    rows: list[RegisterRow] | None = None,
+    answers: dict | None = None,
 ) -> VerdictInputs:
     """Everything the ship verdict of `model` (None: the project has none) is decided on, read in a fixed
-    number of queries (a few per gate). `rows`: the register of the latest answers, when the caller has it."""
-    version = assessment_latest(project=project)
-    answers = version.answers if version else {}
+    number of queries (a few per gate). `rows`, `answers`: the register and the latest answers, when the caller
+    has them."""
+    if answers is None:
+        version = assessment_latest(project=project)
+        answers = version.answers if version else {}
     if rows is None:
         _, rows = register_rows(project, answers)
     not_assessed = tuple(row.threat.name for row in rows if not row.risk.assessed)
@@ -185,12 +194,6 @@ def release_candidate(*, project: Project) -> ModelArtifact | None:
     )
 
 
-def project_register_rows(*, project: Project) -> list[RegisterRow]:
-    """The register of the project's latest answers (to share between several models' verdicts)."""
-    version = assessment_latest(project=project)
-    return register_rows(project, version.answers if version else {})[1]
-
-
 def model_verdict(
     *,
     project: Project,
@@ -200,6 +203,29 @@ def model_verdict(
 ) -> Verdict:
     inputs = verdict_inputs(project=project, model=model, today=today or timezone.localdate(), rows=rows)
     return ship_verdict(inputs)
+
+
+def models_with_verdicts(*, project: Project, models: list[ModelArtifact], today: date | None = None) -> list:
+    """The models (with `parent` selected), each with its ship verdict as `.verdict`, read in a fixed number of
+    queries however many models there are: the answers, register, gates and succeeded jobs once for all."""
+    models = list(models)
+    version = assessment_latest(project=project)
+    answers = version.answers if version else {}
+    _, rows = register_rows(project, answers)
+    prefetch_related_objects([project], "gates")
+    targets = {model.pk for model in models} | {model.parent_id for model in models if model.parent_id}
+    jobs = list(
+        Job.objects.filter(project=project, status=JobStatus.SUCCEEDED, parameters__model_id__in=list(targets))
+        .order_by("-finished_at", "-id")
+        .only("id", "kind", "parameters", "result", "finished_at")
+    )
+    today = today or timezone.localdate()
+    for model in models:
+        mine = {model.pk, model.parent_id}
+        model.succeeded_jobs = [job for job in jobs if job.parameters.get("model_id") in mine]
+        inputs = verdict_inputs(project=project, model=model, today=today, rows=rows, answers=answers)
+        model.verdict = ship_verdict(inputs)
+    return models
 
 
 def project_verdict(*, project: Project, today: date | None = None, rows: list[RegisterRow] | None = None) -> Verdict:

@@ -1,10 +1,8 @@
 """Jobs over the API: create one by kind with validated parameters, follow its status and progress,
 cancel it, read its result and files. The same services and access rules as the HTML views."""
 
-import json
 from typing import Any
 
-from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -15,42 +13,28 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from riskapp.api.errors import Conflict
-from riskapp.api.fields import MAX_ECHO, ChoiceField
+from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
-from riskapp.artifacts.forms import ValidationForm
-from riskapp.artifacts.models import IntakeStatus, ModelArtifact
-from riskapp.artifacts.services import validation_start
 from riskapp.evaluations.estimates import evaluation_estimate
-from riskapp.evaluations.forms import KIND_CHOICES as EVALUATION_CHOICES
-from riskapp.evaluations.forms import EvaluationForm
-from riskapp.evaluations.services import evaluation_start
+from riskapp.evaluations.forms import evaluation_form_for, kind_choices
 from riskapp.jobs import services
 from riskapp.jobs.kinds import KINDS
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.jobs.selectors import job_for_project, jobs_for_project
+from riskapp.jobs.starting import ParameterErrors, parameter_errors, refuse_unknown
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import project_access
 from riskapp.user_json import user_json_check
 
-# Parameters of the kinds started on a model (validation, security tests): API name -> the form's field.
-VALIDATION_PARAMS = {"model_id": None, "dataset_id": "dataset", "sample_limit": "sample_limit"}
-EVALUATION_PARAMS = {
-    "model_id": None,
-    "dataset_id": "dataset",
-    "teacher_id": "teacher",
-    "attack": "attack",
-    "eps": "eps",
-    "suspect_id": "suspect",
-    "steps": "steps",
-    "sample_limit": "sample_limit",
-}
-
 
 def startable_kinds() -> list[tuple[str, str]]:
-    """Kinds a user may start: the project page's, the validation of a model, and the security tests."""
-    kinds = [(kind.name, kind.label) for kind in KINDS.values() if kind.user_startable]
-    return [*kinds, ("validation", "Validation (clean accuracy of a model on a dataset)"), *EVALUATION_CHOICES]
+    """Kinds a user may start: the project page's, and those started on a model (validation, security tests)."""
+    return [
+        (kind.name, kind.start_label or kind.label)
+        for kind in KINDS.values()
+        if kind.user_startable or kind.start is not None
+    ]
 
 
 class JobFileSerializer(serializers.Serializer):
@@ -119,108 +103,19 @@ class JobDetailApi(APIView):
         return Response(JobDetailOutputSerializer(job_for_project(project=access.project, job_id=job_id)).data)
 
 
-def _parameter_errors(form: forms.Form, names: dict[str, str | None]) -> dict[str, list[str]]:
-    """A form's errors under the API's parameter names."""
-    by_field = {field: name for name, field in names.items() if field}
-    return {by_field.get(field, field): list(errors) for field, errors in form.errors.items()}
-
-
-def _refuse_unknown(parameters: dict[str, Any], known) -> None:
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
-        raise serializers.ValidationError(
-            {"parameters": {name: [f"Unknown parameter; known: {', '.join(sorted(known))}."] for name in unknown}}
-        )
-
-
-def _project_model(project, parameters: dict[str, Any]):
-    model_id = parameters.get("model_id")
-    is_id = isinstance(model_id, int) and not isinstance(model_id, bool)  # true is not model 1
-    model = project.models.filter(pk=model_id).first() if is_id else None
-    if model is None:
-        raise serializers.ValidationError({"parameters": {"model_id": ["Give the id of a model of this project."]}})
-    if model.status != IntakeStatus.READY:
-        raise serializers.ValidationError(
-            {
-                "parameters": {
-                    "model_id": [
-                        f"“{model.name}” has not passed intake (its status is {model.status}): "
-                        "choose a model whose intake check passed."
-                    ]
-                }
-            }
-        )
-    return model
-
-
-# Id parameters beyond model_id (checked by _project_model): what each names, for its error.
-ID_PARAMS = {"dataset_id": "a dataset", "teacher_id": "a model", "suspect_id": "a dataset"}
-
-
-def _refuse_non_integer_ids(parameters: dict[str, Any]) -> None:
-    """An id is a whole number: a form field would read 19.5 as 19 (and true as 1) and run on that object."""
-    errors = {
-        name: [f"Give the id of {what} of this project: a whole number, not {json.dumps(parameters[name])[:MAX_ECHO]}."]
-        for name, what in ID_PARAMS.items()
-        if parameters.get(name) is not None
-        and (isinstance(parameters[name], bool) or not isinstance(parameters[name], int))
-    }
-    if errors:
-        raise serializers.ValidationError({"parameters": errors})
-
-
-def _form_value(name: str, value: Any) -> Any:
-    if name == "eps" and isinstance(value, list):
-        return ",".join(str(v) for v in value)  # a grid, for a robustness curve
-    return "" if value is None else value
-
-
-def _form_data(parameters: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
-    return {field: _form_value(name, parameters[name]) for name, field in names.items() if field and name in parameters}
-
-
-def _evaluation_form(*, project, kind: str, parameters: dict[str, Any]) -> tuple[ModelArtifact, EvaluationForm]:
-    """The model and the checked run form of a security test's parameters; field-named errors on bad input."""
-    _refuse_unknown(parameters, EVALUATION_PARAMS)
-    _refuse_non_integer_ids(parameters)
-    model = _project_model(project, parameters)
-    defaults = {"attack": "pgd_linf", "eps": "0.1", "sample_limit": 500}
-    form = EvaluationForm(data={**defaults, **_form_data(parameters, EVALUATION_PARAMS), "kind": kind}, model=model)
-    if not form.is_valid():
-        raise serializers.ValidationError({"parameters": _parameter_errors(form, EVALUATION_PARAMS)})
-    return model, form
-
-
 def job_start(*, user, project, kind: str, parameters: dict[str, Any]) -> Job:
-    """Start a job of any user-startable kind through the service that owns it; field-named errors on bad input."""
-    if kind == "validation":
-        _refuse_unknown(parameters, VALIDATION_PARAMS)
-        _refuse_non_integer_ids(parameters)
-        model = _project_model(project, parameters)
-        form = ValidationForm(data={"sample_limit": 2000, **_form_data(parameters, VALIDATION_PARAMS)}, project=project)
-        if not form.is_valid():
-            raise serializers.ValidationError({"parameters": _parameter_errors(form, VALIDATION_PARAMS)})
-        return validation_start(
-            actor=user,
-            model=model,
-            dataset=form.cleaned_data["dataset"],
-            sample_limit=form.cleaned_data["sample_limit"],
-        )
-    if kind in dict(EVALUATION_CHOICES):
-        model, form = _evaluation_form(project=project, kind=kind, parameters=parameters)
-        return evaluation_start(
-            actor=user,
-            kind=kind,
-            model=model,
-            dataset=form.cleaned_data["dataset"],
-            teacher=form.cleaned_data.get("teacher"),
-            options=form.options(),
-        )
+    """Start a job of any user-startable kind: through its kind's `start` (the service that owns it), or with its
+    parameters checked by its form; field-named errors on bad input."""
     job_kind = KINDS[kind]
-    _refuse_unknown(parameters, job_kind.form.base_fields)
+    try:
+        if job_kind.start is not None:
+            return job_kind.start(user=user, project=project, kind=kind, parameters=parameters)
+        refuse_unknown(parameters, job_kind.form.base_fields)
+    except ParameterErrors as error:
+        raise serializers.ValidationError({"parameters": error.errors}) from None
     form = job_kind.form(data={name: field.initial for name, field in job_kind.form.base_fields.items()} | parameters)
     if not form.is_valid():
-        raise serializers.ValidationError({"parameters": _parameter_errors(form, {})})
+        raise serializers.ValidationError({"parameters": parameter_errors(form, {})})
     return services.job_create(user=user, project=project, kind=kind, parameters=parameters)
 
 
@@ -236,7 +131,8 @@ class JobCreateApi(ThrottleMessageMixin, APIView):
             help_text="By kind. environment_check: queue (gpu|cpu). speed_check: queue, duration_s, size. "
             "validation: model_id, dataset_id, sample_limit. Security tests (attack, attack_suite, robustness_curve, "
             "transfer_attack, backdoor_scan, strip, data_scan, lineage): model_id, dataset_id, teacher_id, attack, "
-            "eps (a number, or a list for a curve), suspect_id, steps, sample_limit.",
+            "eps (a number, or a list for a curve), suspect_id, steps, sample_limit; backdoor_scan also "
+            "cost_schedule (fixed|adaptive) and restarts (1-8).",
         )
 
         def __init__(self, *args, **kwargs):
@@ -321,10 +217,14 @@ class JobEstimateApi(APIView):
     """How long a security test would take at most, before it is queued (nothing is queued)."""
 
     class InputSerializer(serializers.Serializer):
-        kind = ChoiceField(choices=EVALUATION_CHOICES)
+        kind = ChoiceField(choices=())
         parameters = serializers.DictField(
             child=serializers.JSONField(), required=False, default=dict, help_text="As for jobs/create/."
         )
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["kind"].choices = kind_choices()  # the registry is complete once the apps are ready
 
         def validate_parameters(self, value: dict[str, Any]) -> dict[str, Any]:
             try:
@@ -348,7 +248,10 @@ class JobEstimateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         kind, parameters = serializer.validated_data["kind"], serializer.validated_data["parameters"]
-        model, form = _evaluation_form(project=access.project, kind=kind, parameters=parameters)
+        try:
+            model, form = evaluation_form_for(project=access.project, kind=kind, parameters=parameters)
+        except ParameterErrors as error:
+            raise serializers.ValidationError({"parameters": error.errors}) from None
         estimate = evaluation_estimate(
             kind=kind,
             model=model,

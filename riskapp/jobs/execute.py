@@ -1,8 +1,8 @@
 """Run one claimed job in the sandbox and record what happened. Called by the Celery task."""
 
+import functools
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, connection, transaction
 
+from attacks.progress import ProgressTick
 from riskapp.jobs import services
 from riskapp.jobs.inputs import StoredInputError, job_inputs
 from riskapp.jobs.kinds import get_kind
@@ -23,6 +24,7 @@ from riskapp.jobs.sandbox import (
     prepare_spare_sandbox,
     run_in_sandbox,
 )
+from riskapp.storage import TRANSFER_ATTEMPTS, is_transient, with_transfer_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,24 +95,161 @@ def _reconnecting(job: Job, what: str, write: Callable[[], T]) -> T:
         return write()
 
 
-def _store_outputs(job: Job, files: list[Path], root: Path) -> list[str]:
-    stored = []
-    for path in files[:MAX_OUTPUT_FILES]:
-        size = path.stat().st_size
-        if size > MAX_OUTPUT_FILE_BYTES:
-            log.warning("job %s: output %s is %d bytes, over the limit; not kept", job.pk, path.name, size)
-            continue
-        name = path.relative_to(root).as_posix()[:200]
-        with path.open("rb") as handle:
-            # Stored under a server-made name; the task's own name is only a label.
-            JobFile.objects.create(
-                job=job,
-                name=name,
-                size=size,
-                file=File(handle, name=f"job{job.pk}-{uuid.uuid4().hex}{path.suffix[:10]}"),
+class StoredOutputError(Exception):
+    """A job's output could not be stored, even after the transient-error retries; the message says which."""
+
+
+class JobRun:
+    """One claimed attempt of a job: its inputs fetched, its task run in the sandbox, its outcome recorded.
+
+    What the attempt learns as it goes (the latest progress tick, its final status, whether its sandbox was
+    started in advance) is kept on the instance; the sandbox launcher calls the on_* methods."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.kind = get_kind(job.kind)
+        self.latest: ProgressTick | None = None
+        self.final_status: str | None = None
+        self.started = "cold"
+
+    def run(self) -> str | None:
+        """Run the attempt to its end; returns the job's final status (None when the job is no longer ours)."""
+        job, kind = self.job, self.kind
+        log.info("job %s: %s attempt %s started", job.pk, job.kind, job.attempts)
+        try:
+            # Stored-file names in the parameters become paths the sandbox may read: in place on local storage,
+            # else private copies this worker downloads (riskapp.jobs.inputs). Its outputs go back through storage.
+            with job_inputs(
+                job_id=job.pk,
+                file_params=kind.file_params,
+                parameters=job.parameters,
+                private_dir=settings.JOB_SANDBOX_DIR,
+                on_tick=self.on_tick,
+            ) as (params, inputs):
+                outcome = run_in_sandbox(
+                    task=kind.engine_task,
+                    params=params,
+                    limits=sandbox_limits(),
+                    on_progress=self.on_progress,
+                    on_tick=self.on_tick,
+                    on_start=self.on_start,
+                    on_finish=self.on_finish,
+                    base_dir=settings.JOB_SANDBOX_DIR,
+                    isolate=sandbox_isolation(),
+                    hide=[settings.DATA_DIR],
+                    inputs=inputs,
+                    tick_seconds=HEARTBEAT_EVERY_S,
+                    warm=settings.JOB_SANDBOX_WARM,
+                    preload=settings.JOB_SANDBOX_PRELOAD,
+                )
+            self.started = "warm" if outcome.warm else "cold"
+        except Exception as error:  # our own fault, not the task's: log it with context, fail the job
+            log.exception("job %s: the worker failed while running it", job.pk)
+            if isinstance(error, StoredInputError | StoredOutputError):
+                message = str(error)
+            else:
+                message = f"Internal error in the worker: {error!r}"
+            _reconnecting(job, "recording its failure", lambda: self._record_failure(message))
+        log.info("job %s: attempt %s ended %s (%s sandbox)", job.pk, job.attempts, self.final_status, self.started)
+        return self.final_status
+
+    # --- what the sandbox launcher calls --------------------------------------------------------------------
+
+    def on_progress(self, tick: ProgressTick) -> None:
+        self.latest = tick  # sent with the next heartbeat
+
+    def on_tick(self) -> str:
+        """Record a heartbeat (with the latest progress); answers a sandbox Tick: continue, cancel or abandon."""
+        job, tick = self.job, self.latest
+        try:
+            return _reconnecting(
+                job,
+                "a heartbeat",
+                lambda: services.job_heartbeat(
+                    job=job, progress=tick.percent if tick else None, message=tick.message if tick else None
+                ),
             )
-        stored.append(name)
-    return stored
+        except (OperationalError, InterfaceError) as error:
+            # The database is still away: keep the task running and try again on the next tick. Should
+            # the outage outlast the heartbeat timeout, the reconciler requeues the job and the next
+            # heartbeat that gets through answers 'abandon'; the wall-clock limit still applies.
+            log.warning("job %s: heartbeat not recorded, the database is unreachable (%s)", job.pk, error)
+            connection.close()
+            return "continue"
+
+    def on_start(self, pid: int) -> None:
+        _reconnecting(
+            self.job, "recording the sandbox's pid", lambda: services.job_set_sandbox_pid(job=self.job, pid=pid)
+        )
+
+    def on_finish(self, outcome: SandboxOutcome) -> None:
+        if outcome.status == "abandoned":
+            log.warning("job %s: attempt %s abandoned, the job is no longer ours", self.job.pk, self.job.attempts)
+            return
+        _reconnecting(self.job, "recording its outcome", lambda: self._record(outcome))
+
+    # --- recording ------------------------------------------------------------------------------------------
+
+    def _record(self, outcome: SandboxOutcome) -> None:
+        job = self.job
+        error = outcome.error
+        if outcome.log_tail:
+            error = f"{error}\n\nLast lines of the task's log:\n{outcome.log_tail}"
+        if outcome.crashed:  # worth another attempt, up to the cap
+            with transaction.atomic():
+                self.final_status = services.job_crashed(job=job, error=error)
+                if self.final_status == JobStatus.FAILED:
+                    self._kind_finished()
+            return
+        with transaction.atomic():
+            result = outcome.result
+            if outcome.status == "succeeded" and outcome.output_files:
+                result = dict(result or {}, files=self._store_outputs(outcome.output_files, outcome.output_dir))
+            if services.job_finish(job=job, status=outcome.status, result=result, error=error):
+                self.final_status = outcome.status
+                self._kind_finished()
+            else:
+                transaction.set_rollback(True)  # not ours any more: keep no files either
+
+    def _record_failure(self, message: str) -> None:
+        with transaction.atomic():
+            if services.job_finish(job=self.job, status=JobStatus.FAILED, error=message):
+                self.final_status = JobStatus.FAILED
+                self._kind_finished()
+
+    def _kind_finished(self) -> None:
+        if self.kind.on_finish is not None:
+            self.kind.on_finish(Job.objects.get(pk=self.job.pk))
+
+    def _store_outputs(self, files: list[Path], root: Path) -> list[str]:
+        stored = []
+        for path in files[:MAX_OUTPUT_FILES]:
+            size = path.stat().st_size
+            if size > MAX_OUTPUT_FILE_BYTES:
+                log.warning("job %s: output %s is %d bytes, over the limit; not kept", self.job.pk, path.name, size)
+                continue
+            name = path.relative_to(root).as_posix()[:200]
+            try:
+                stored_as = with_transfer_retries(functools.partial(self._upload, path), what=f"storing output {name}")
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                raise StoredOutputError(
+                    f"The job's output {name} could not be stored in {TRANSFER_ATTEMPTS} tries ({error}). "
+                    "The storage may be unreachable or overloaded: run the job again later."
+                ) from error
+            JobFile.objects.create(job=self.job, name=name, size=size, file=stored_as)
+            stored.append(name)
+        return stored
+
+    def _upload(self, path: Path) -> str:
+        """Store one output file; returns its name in storage. Uploaded before its row is written, so that a
+        failed try leaves the recording transaction usable for the next."""
+        field = JobFile._meta.get_field("file")
+        # Stored under a server-made name; the task's own name is only a label.
+        server_name = field.generate_filename(None, f"job{self.job.pk}-{uuid.uuid4().hex}{path.suffix[:10]}")
+        with path.open("rb") as handle:
+            return field.storage.save(server_name, File(handle), max_length=field.max_length)
 
 
 def job_execute(*, job_id: int) -> str | None:
@@ -122,100 +261,4 @@ def job_execute(*, job_id: int) -> str | None:
     job = services.job_claim(job_id=services.job_to_run(job_id=job_id))
     if job is None:
         return None
-    log.info("job %s: %s attempt %s started", job.pk, job.kind, job.attempts)
-    kind = get_kind(job.kind)
-    latest = {"progress": None, "message": None}
-    last_beat = [0.0]
-
-    def on_progress(percent: float, message: str) -> None:
-        latest["progress"], latest["message"] = percent, message
-
-    def on_tick() -> str:
-        last_beat[0] = time.monotonic()
-        try:
-            return _reconnecting(
-                job,
-                "a heartbeat",
-                lambda: services.job_heartbeat(job=job, progress=latest["progress"], message=latest["message"]),
-            )
-        except (OperationalError, InterfaceError) as error:
-            # The database is still away: keep the task running and try again on the next tick. Should
-            # the outage outlast the heartbeat timeout, the reconciler requeues the job and the next
-            # heartbeat that gets through answers 'abandon'; the wall-clock limit still applies.
-            log.warning("job %s: heartbeat not recorded, the database is unreachable (%s)", job.pk, error)
-            connection.close()
-            return "continue"
-
-    final_status: list[str | None] = [None]
-
-    def on_finish(outcome: SandboxOutcome) -> None:
-        if outcome.status == "abandoned":
-            log.warning("job %s: attempt %s abandoned, the job is no longer ours", job.pk, job.attempts)
-            return
-        _reconnecting(job, "recording its outcome", lambda: record(outcome))
-
-    def record(outcome: SandboxOutcome) -> None:
-        error = outcome.error
-        if outcome.log_tail:
-            error = f"{error}\n\nLast lines of the task's log:\n{outcome.log_tail}"
-        if outcome.crashed:  # worth another attempt, up to the cap
-            with transaction.atomic():
-                final_status[0] = services.job_crashed(job=job, error=error)
-                if final_status[0] == JobStatus.FAILED and kind.on_finish is not None:
-                    kind.on_finish(Job.objects.get(pk=job.pk))
-            return
-        with transaction.atomic():
-            result = outcome.result
-            if outcome.status == "succeeded" and outcome.output_files:
-                result = dict(result or {}, files=_store_outputs(job, outcome.output_files, outcome.output_dir))
-            if services.job_finish(job=job, status=outcome.status, result=result, error=error):
-                final_status[0] = outcome.status
-                if kind.on_finish is not None:
-                    kind.on_finish(Job.objects.get(pk=job.pk))
-            else:
-                transaction.set_rollback(True)  # not ours any more: keep no files either
-
-    started = "cold"
-    try:
-        # Stored-file names in the parameters become paths the sandbox may read: in place on local storage,
-        # else private copies this worker downloads (riskapp.jobs.inputs). Its outputs go back through storage.
-        with job_inputs(
-            job_id=job.pk,
-            file_params=kind.file_params,
-            parameters=job.parameters,
-            private_dir=settings.JOB_SANDBOX_DIR,
-            on_tick=on_tick,
-        ) as (params, inputs):
-            outcome = run_in_sandbox(
-                task=kind.engine_task,
-                params=params,
-                limits=sandbox_limits(),
-                on_progress=on_progress,
-                on_tick=on_tick,
-                on_start=lambda pid: _reconnecting(
-                    job, "recording the sandbox's pid", lambda: services.job_set_sandbox_pid(job=job, pid=pid)
-                ),
-                on_finish=on_finish,
-                base_dir=settings.JOB_SANDBOX_DIR,
-                isolate=sandbox_isolation(),
-                hide=[settings.DATA_DIR],
-                inputs=inputs,
-                tick_seconds=HEARTBEAT_EVERY_S,
-                warm=settings.JOB_SANDBOX_WARM,
-                preload=settings.JOB_SANDBOX_PRELOAD,
-            )
-        started = "warm" if outcome.warm else "cold"
-    except Exception as error:  # our own fault, not the task's: log it with context, fail the job
-        log.exception("job %s: the worker failed while running it", job.pk)
-        message = str(error) if isinstance(error, StoredInputError) else f"Internal error in the worker: {error!r}"
-
-        def record_failure() -> None:
-            with transaction.atomic():
-                if services.job_finish(job=job, status=JobStatus.FAILED, error=message):
-                    final_status[0] = JobStatus.FAILED
-                    if kind.on_finish is not None:
-                        kind.on_finish(Job.objects.get(pk=job.pk))
-
-        _reconnecting(job, "recording its failure", record_failure)
-    log.info("job %s: attempt %s ended %s (%s sandbox)", job.pk, job.attempts, final_status[0], started)
-    return final_status[0]
+    return JobRun(job).run()

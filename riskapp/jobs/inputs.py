@@ -4,7 +4,9 @@ With local storage (a files folder every worker sees) the sandbox reads each inp
 read-only. With remote storage (an S3-compatible bucket) the worker downloads only this job's inputs, through
 the storage API, into a private folder of its own under its sandbox folder, checks each against the SHA-256
 recorded when it was stored, and deletes the folder when the job ends. The folder's name carries the worker's
-pid, so that the sandbox's sweep removes it should the worker be killed mid-job.
+pid, so that the sandbox's sweep removes it should the worker be killed mid-job. A download cut short by the
+network, or one that does not match its SHA-256, is tried again with backoff (riskapp.storage.with_transfer_retries)
+before the job fails with a message that says which file and why.
 """
 
 import contextlib
@@ -20,6 +22,8 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 
+from riskapp.storage import TRANSFER_ATTEMPTS, TransientStorageError, is_transient, with_transfer_retries
+
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024**2
@@ -28,6 +32,17 @@ TICK_SECONDS = 1.0
 
 class StoredInputError(Exception):
     """A job's input could not be fetched from storage intact; the message says which and why."""
+
+
+class _HashMismatch(TransientStorageError):
+    """The downloaded copy differs from the SHA-256 recorded at upload: damaged in transit, or in storage."""
+
+    def __init__(self, name: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"The stored file {name} does not match the SHA-256 recorded when it was stored "
+            f"(expected {expected}, downloaded {actual}): the copy in storage was changed or damaged. "
+            "Upload it again."
+        )
 
 
 def storage_is_local() -> bool:
@@ -67,11 +82,22 @@ def _check(name: str, actual: str) -> None:
     if expected is None:
         raise StoredInputError(f"The stored file {name} has no recorded SHA-256; upload it again.")
     if actual != expected:
+        raise _HashMismatch(name, expected, actual)
+
+
+def _fetch(name: str, target: Path, on_tick: Callable[[], object]) -> None:
+    """Download stored file `name` to `target` and check it, trying again after a transient failure."""
+    try:
+        with_transfer_retries(lambda: _check(name, _download(name, target, on_tick)), what=f"downloading {name}")
+    except _HashMismatch as error:
+        raise StoredInputError(str(error)) from None
+    except Exception as error:
+        if not is_transient(error):
+            raise
         raise StoredInputError(
-            f"The stored file {name} does not match the SHA-256 recorded when it was stored "
-            f"(expected {expected}, downloaded {actual}): the copy in storage was changed or damaged. "
-            "Upload it again."
-        )
+            f"The stored file {name} could not be downloaded from storage in {TRANSFER_ATTEMPTS} tries ({error}). "
+            "The storage may be unreachable or overloaded: run the job again later."
+        ) from error
 
 
 @contextlib.contextmanager
@@ -101,7 +127,7 @@ def job_inputs(
         for number, name in enumerate(names):
             stored = params[name]
             target = folder / f"{number}-{PurePosixPath(stored).name}"
-            _check(stored, _download(stored, target, on_tick))
+            _fetch(stored, target, on_tick)
             target.chmod(0o400)
             params[name] = str(target)
             inputs.append(target)

@@ -45,6 +45,12 @@ class JobKind:
     on_finish: Callable[[Any], None] | None = None
     # (job, its files) -> context of a result template with figures; None: the page shows the raw result.
     present: Callable[[Any, list[Any]], dict[str, Any]] | None = None
+    # (user=, project=, kind=, parameters=) -> the job: how a user starts this kind from plain parameters (the
+    # API), through the service that owns it; raises riskapp.jobs.starting.ParameterErrors. None: the parameters
+    # are checked by `form` and queued as they are (user-startable kinds only).
+    start: Callable[..., Any] | None = None
+    # The kind's name in the API's list of kinds a user may start (blank: its label).
+    start_label: str = ""
 
     def clean_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Validated parameters with defaults filled in; ValidationError names each bad field."""

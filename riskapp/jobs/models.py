@@ -27,7 +27,7 @@ class Job(models.Model):
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=64)
-    queue = models.CharField(max_length=16)
+    queue = models.CharField(max_length=64)
     parameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     priority = models.PositiveSmallIntegerField(choices=JobPriority.choices, default=JobPriority.NORMAL)

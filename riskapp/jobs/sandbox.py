@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attacks.progress import ProgressTick
+
 log = logging.getLogger(__name__)
 
 ENGINE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the attacks package
@@ -289,7 +291,7 @@ def run_in_sandbox(
     task: str,
     params: dict[str, Any],
     limits: SandboxLimits,
-    on_progress: Callable[[float, str], None] | None = None,
+    on_progress: Callable[[ProgressTick], None] | None = None,
     on_tick: Callable[[], str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_finish: Callable[[SandboxOutcome], None] | None = None,
@@ -416,7 +418,7 @@ def _supervise(proc, read_fd, limits, on_progress, on_tick, tick_seconds) -> San
                     _reap(proc)
                     return SandboxOutcome("failed", error="The task sent a malformed report.")
                 if message.get("type") == "progress" and on_progress is not None:
-                    on_progress(float(message.get("percent", 0)), str(message.get("message", "")))
+                    on_progress(ProgressTick.from_report(message))
                 elif message.get("type") in ("result", "error", "cancelled"):
                     final = message
     try:

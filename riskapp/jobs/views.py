@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from riskapp.artifacts.selectors import jobs_with_subjects
 from riskapp.jobs import services
 from riskapp.jobs.kinds import KINDS
 from riskapp.jobs.selectors import job_for_project, jobs_for_project
@@ -38,15 +39,27 @@ def job_list_partial(request, access):
     return render(
         request,
         "jobs/_table.html",
-        {"access": access, "project": access.project, "jobs": jobs_for_project(project=access.project)[:50]},
+        {
+            "access": access,
+            "project": access.project,
+            "jobs": jobs_with_subjects(project=access.project, jobs=jobs_for_project(project=access.project)[:50]),
+        },
     )
 
 
 @project_view()
 def job_detail(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
+    jobs_with_subjects(project=access.project, jobs=[job])
     files = list(job.files.all())
     kind = KINDS.get(job.kind)
+    # The stored files a job reads are the server's business; the page names the model and dataset instead.
+    hidden = set(kind.file_params) if kind else set()
+    parameters = {
+        key: value
+        for key, value in job.parameters.items()
+        if key not in hidden and key != "path" and not key.endswith("_path")
+    }
     presentation = kind.present(job, files) if kind and kind.present else {}
     if presentation:
         context = {**presentation, "access": access, "project": access.project, "job": job}
@@ -54,7 +67,14 @@ def job_detail(request, access, job_id: int):
     return render(
         request,
         "jobs/detail.html",
-        {"access": access, "project": access.project, "job": job, "files": files, "presentation": presentation},
+        {
+            "access": access,
+            "project": access.project,
+            "job": job,
+            "parameters": parameters,
+            "files": files,
+            "presentation": presentation,
+        },
     )
 
 
@@ -62,7 +82,7 @@ def job_detail(request, access, job_id: int):
 def job_progress_partial(request, access, job_id: int):
     job = job_for_project(project=access.project, job_id=job_id)
     response = render(request, "jobs/_progress.html", {"access": access, "project": access.project, "job": job})
-    if job.is_finished and request.headers.get("HX-Request"):
+    if job.is_finished and request.htmx:
         response["HX-Refresh"] = "true"  # reload the page once, to show the result and files
     return response
 

@@ -9,10 +9,11 @@ from rest_framework.views import APIView
 
 from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
+from riskapp.bands import APPETITE_CHOICES
 from riskapp.gates.api import VerdictSerializer
 from riskapp.gates.selectors import project_verdict
 from riskapp.projects import services
-from riskapp.projects.models import Membership, RiskBand
+from riskapp.projects.models import Membership
 from riskapp.projects.roles import Capability, Role
 from riskapp.projects.selectors import memberships_for_user, project_access, project_memberships
 
@@ -21,7 +22,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
-    risk_appetite = serializers.ChoiceField(choices=RiskBand.choices)
+    risk_appetite = serializers.ChoiceField(choices=APPETITE_CHOICES)
     role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in the project.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -43,7 +44,7 @@ class ProjectInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     risk_appetite = ChoiceField(
-        choices=RiskBand.choices,
+        choices=APPETITE_CHOICES,
         help_text="The highest risk band the project accepts without a reviewer's sign-off.",
     )
 

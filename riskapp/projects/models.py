@@ -1,14 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from riskapp.bands import APPETITE_CHOICES, Band
 from riskapp.projects.roles import Capability, Role, role_can
-
-
-class RiskBand(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
 
 
 class Project(models.Model):
@@ -16,8 +10,8 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     risk_appetite = models.CharField(
         max_length=16,
-        choices=RiskBand.choices,
-        default=RiskBand.MEDIUM,
+        choices=APPETITE_CHOICES,
+        default=Band.MEDIUM,
         help_text="The highest risk band the project accepts without a reviewer's sign-off.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -1,29 +1,32 @@
-"""The project overview's figures, read from the apps that own them."""
+"""The project overview's figures, read from the apps that own them.
 
-from collections import Counter
+Apps that depend on projects (the assessments) may not be imported from here: they add their part of the
+summary with `summary_part_register`, from their AppConfig.ready()."""
+
+from collections.abc import Callable
 from typing import Any
 
 from riskapp.artifacts.models import IntakeStatus
-from riskapp.assessments.register import BAND_ORDER, register_rows
-from riskapp.assessments.scoring import NOT_ASSESSED
 from riskapp.projects.models import Project
+
+SummaryPart = Callable[[Project], dict[str, Any]]
+_parts: list[SummaryPart] = []
+
+
+def summary_part_register(part: SummaryPart) -> SummaryPart:
+    """Add `part`'s figures to every project summary (registering the same part twice adds it once)."""
+    if part not in _parts:
+        _parts.append(part)
+    return part
 
 
 def project_summary(*, project: Project) -> dict[str, Any]:
-    version = project.assessment_versions.order_by("-number").first()
-    register, rows = register_rows(project, version.answers if version else {})
-    bands = Counter(row.risk.current.band for row in rows)
-    rated = [band for band in bands if band != NOT_ASSESSED]
-    return {
-        "assessment": version,
-        "bands": [(band, bands.get(band, 0)) for band in reversed(BAND_ORDER) if band != NOT_ASSESSED],
-        "not_assessed": bands.get(NOT_ASSESSED, 0),
-        "completeness": register.completeness,
-        "highest_band": max(rated, key=BAND_ORDER.index) if rated else None,
-        "above_appetite": sum(row.above_appetite for row in rows),
-        "overdue": sum(row.acceptance_overdue for row in rows),
+    summary: dict[str, Any] = {
         "models": project.models.count(),
         "models_ready": project.models.filter(status=IntakeStatus.READY).count(),
         "datasets": project.datasets.count(),
         "findings": project.findings.count(),
     }
+    for part in _parts:
+        summary |= part(project)
+    return summary

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from riskapp.artifacts.selectors import jobs_with_subjects
 from riskapp.gates.selectors import project_verdict
 from riskapp.jobs.kinds import kinds_for_display
 from riskapp.jobs.selectors import jobs_for_project
@@ -40,7 +41,7 @@ def project_detail(request, access):
             "project": access.project,
             "summary": project_summary(project=access.project),
             "verdict": project_verdict(project=access.project),
-            "jobs": jobs_for_project(project=access.project)[:50],
+            "jobs": jobs_with_subjects(project=access.project, jobs=jobs_for_project(project=access.project)[:50]),
             "job_kinds": kinds_for_display(),
         },
     )

@@ -45,7 +45,9 @@ SIGNOFF_REASON = "Pilot release; the open items are tracked on the risk register
 def confirm_signoff_if_asked(page, action, reason=SIGNOFF_REASON):
     """When the assessment page lists open problems, tick the sign-off confirmation ("submit" or "approve") and
     give a reason, as a user signing off despite them does."""
-    settled(page)  # the list comes with the last answer's htmx swap
+    settled(page)  # the status panel loads itself with the page, and again after each saved answer
+    page.wait_for_selector("#assessment-status[data-checked]")
+    settled(page)
     if page.locator("#signoff-problems").count():
         page.check(f"#id_confirm_{action}")
         page.fill(f"#id_reason_{action}", reason)

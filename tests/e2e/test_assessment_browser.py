@@ -45,7 +45,22 @@ def test_questionnaire_register_and_sign_off_in_the_browser(start_dev_server, br
     expect(page.locator("#q-teacher\\.weights_public")).to_be_visible()
     page.locator("#q-teacher\\.weights_public").get_by_label("Yes").check()
     expect(page.locator("#area-teacher .progress-label")).to_contain_text("2 of")
+    expect(page.locator("#q-teacher\\.weights_public [role=status]")).to_have_text("Saved")
     shoot(page, "questionnaire", full_page=False)
+
+    # A number outside the question's range is refused beside its field; the saved value stays.
+    settled(page)
+    target = page.locator("#q-requirements\\.robust_accuracy_target input[type=number]")
+    target.fill("0.6")
+    target.press("Tab")
+    expect(page.locator("#q-requirements\\.robust_accuracy_target [role=status]")).to_have_text("Saved")
+    settled(page)
+    target = page.locator("#q-requirements\\.robust_accuracy_target input[type=number]")
+    target.fill("5")
+    target.press("Tab")
+    refused = page.locator("#q-requirements\\.robust_accuracy_target [role=alert]")
+    expect(refused).to_contain_text("Not saved: expected a number between 0")
+    expect(page.locator("#q-requirements\\.robust_accuracy_target input[type=number]")).to_have_value("0.6")
 
     page.click("nav.subnav >> text=Risk register")
     expect(page.locator("#risk-heatmap .main-svg").first).to_be_attached()  # plotly drew the heatmap

@@ -36,6 +36,9 @@ def test_assessor_runs_a_job_and_cancels_another_in_the_browser(start_dev_server
     page.click("button:has-text('Save')")
     expect(page.get_by_role("heading", name="Traffic-sign classifier")).to_be_visible()
 
+    # The overview leads with the verdict; the worker checks wait in the collapsed Workers section.
+    expect(page.locator("#workers")).not_to_have_attribute("open", "")
+    page.click("#workers summary")
     page.select_option("#id_environment_check-queue", "cpu")
     page.click("button:has-text('Run environment check')")
     first = page.locator("#jobs-table tbody tr").last
@@ -43,6 +46,7 @@ def test_assessor_runs_a_job_and_cancels_another_in_the_browser(start_dev_server
     expect(first.get_by_text("Succeeded")).to_be_visible(timeout=120_000)
     expect(first.get_by_text("100%")).to_be_visible()
 
+    page.click("#workers summary")
     page.fill("#id_speed_check-duration_s", "120")
     page.fill("#id_speed_check-size", "128")
     page.click("button:has-text('Run speed check')")

@@ -125,3 +125,12 @@ def test_production_sends_hsts_and_secure_cookies_and_redirects_to_https(tmp_pat
     )
     result = load_settings(tmp_path, code, DEBUG="0", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="riskapp.example")
     assert result.stdout.split() == ["31536000", "True", "True", "True", "True", "True", "True"], result.stderr
+
+
+def test_object_storage_retries_transient_errors_with_backoff(tmp_path):
+    code = (
+        "config = settings.STORAGES['default']['OPTIONS']['client_config']; "
+        "print(settings.STORAGES['default']['BACKEND'], config.retries['mode'], config.retries['max_attempts'])"
+    )
+    result = load_settings(tmp_path, code, DEBUG="1", RISKAPP_STORAGE="s3", RISKAPP_S3_BUCKET="riskapp")
+    assert result.stdout.split() == ["riskapp.storage.HashedS3Storage", "standard", "5"], result.stderr

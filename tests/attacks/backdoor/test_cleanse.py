@@ -36,6 +36,10 @@ def test_neural_cleanse_flags_the_target_class_of_the_backdoored_teacher(tmp_pat
     target = result["classes"][demo["target_class"]]
     assert target["anomaly_index"] > 2 and target["trigger_success_rate"] >= 0.9
     assert target["mask_l1"] < result["median_mask_l1"] / 2
+    # The engine states its candidates: a class is flagged exactly when it is one and its index passes the threshold.
+    assert target["candidate"]
+    for entry in result["classes"]:
+        assert entry["flagged"] == (entry["candidate"] and entry["anomaly_index"] > cleanse.ANOMALY_THRESHOLD)
     assert progress[-1] == 100 and progress == sorted(progress)
     for entry in result["classes"]:
         assert (tmp_path / entry["trigger_image"]).read_bytes().startswith(b"\x89PNG")
@@ -152,6 +156,12 @@ def test_anomaly_index_uses_the_mad_rule_on_log_norms_and_only_the_small_side():
     assert flagged.tolist() == [False] * 9 + [True]
     _, flagged_large = cleanse.anomaly_indices(np.array([10.0, 11, 9, 10, 12, 8, 10, 11, 9, 40.0]))
     assert not flagged_large.any()
+
+
+def test_only_triggers_well_below_the_median_are_on_the_small_side():
+    norms = np.array([10.0, 11, 9, 10, 12, 8, 10, 11, 9, 2.0])  # median 10: the floor is 7.5
+    assert np.flatnonzero(cleanse.small_side(norms)).tolist() == [9]
+    assert cleanse.small_side(np.array([10.0, 10, 10, 7.4, 7.6])).tolist() == [False, False, False, True, False]
 
 
 def test_a_small_target_among_widely_spread_clean_triggers_is_flagged():

@@ -12,9 +12,9 @@ import torch
 from attacks.cli import main
 from attacks.context import Cancelled, RunContext
 from attacks.evasion import ATTACKS, evaluate_attack, pgd
-from attacks.evasion import autoattack as aa
 from attacks.evasion.attacks import Settings
-from attacks.evasion.autoattack import STAGES, autoattack
+from attacks.evasion.autoattack import STAGES, autoattack, cascade
+from attacks.evasion.autoattack.fab import hyperplane_step
 
 # Small iteration counts: the tests check the bookkeeping and that each stage works, not the full-strength numbers.
 FAST = {"apgd_steps": 10, "targets": 3, "fab_steps": 10, "square_queries": 60}
@@ -55,13 +55,13 @@ def test_fooled_examples_are_verified(cnn, digits, norm, eps):
 def test_later_stages_see_only_survivors(cnn, digits, monkeypatch):
     x, y = _data(digits, 64)
     seen: list[torch.Tensor] = []
-    real_square = aa.square
+    real_square = cascade.square
 
     def spy(model, xb, yb, **kwargs):
         seen.append(xb.cpu())
         return real_square(model, xb, yb, **kwargs)
 
-    monkeypatch.setattr(aa, "square", spy)
+    monkeypatch.setattr(cascade, "square", spy)
     result = autoattack(cnn.model, x, y, eps=0.1, batch_size=16, seed=3, **FAST)
     stats = {s.name: s for s in result.stages}
     assert [s.name for s in result.stages] == list(STAGES)
@@ -124,13 +124,13 @@ def test_hyperplane_step_is_exact_and_inside_the_box():
     z = torch.rand(50, 20, generator=gen)
     c = torch.randn(50, generator=gen) * 0.5
     for norm in ("inf", "2"):
-        delta = aa._hyperplane_step(w, c, z, 0.0, 1.0, norm)
+        delta = hyperplane_step(w, c, z, 0.0, 1.0, norm)
         assert ((z + delta) >= -1e-6).all() and ((z + delta) <= 1 + 1e-6).all()
         reachable = (w * torch.where(w * c[:, None] > 0, 1.0 - z, -z)).sum(1).abs() >= c.abs()
         assert torch.allclose((w * delta).sum(1)[reachable], c[reachable], atol=1e-4)
     # Without a binding box the L2 answer is the textbook c·w/‖w‖².
     tiny = c * 1e-3
-    delta = aa._hyperplane_step(w, tiny, torch.full_like(z, 0.5), 0.0, 1.0, "2")
+    delta = hyperplane_step(w, tiny, torch.full_like(z, 0.5), 0.0, 1.0, "2")
     assert torch.allclose(delta, tiny[:, None] * w / (w * w).sum(1, keepdim=True), atol=1e-6)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attacks.evasion import autoattack as aa
-from attacks.evasion.autoattack import autoattack
+from attacks.evasion.autoattack import autoattack, cascade
 from attacks.evasion.inference import QueryForward, query_forward
 
 FAST = {"apgd_steps": 10, "targets": 3, "fab_steps": 10, "square_queries": 60}
@@ -91,7 +90,7 @@ def test_a_lying_query_forward_cannot_invent_a_success(cnn, digits, monkeypatch)
 
         return QueryForward(run, "liar")
 
-    monkeypatch.setattr(aa, "query_forward", liar)
+    monkeypatch.setattr(cascade, "query_forward", liar)
     for stage in ("fab-t", "square"):
         result = autoattack(cnn.model, x, y, eps=0.02, batch_size=48, stages=[stage], **FAST)
         assert result.query_backend == "liar"

@@ -49,3 +49,31 @@ def test_the_latent_backdoor_still_hears_the_flagged_teacher():
     evidence = TEACHER_FLAGGED | {"backdoor_inherited": {"value": False, "measurement": FULL}}
     latent = score(load_bank(), {}, evidence).risk("backdoor_latent")
     assert latent.current.likelihood >= 4
+
+
+def test_a_lineage_verdict_decides_over_the_students_own_flag_on_a_class_the_teacher_does_not_have():
+    # The demo's all-layer student: its own scan flags class 5 (the teacher's backdoor is class 0), the lineage
+    # says "not inherited". The register must say what the lineage says; the latent backdoor still hears the flag.
+    evidence = TEACHER_FLAGGED | {
+        "backdoor_flagged": {"value": True, "measurement": FULL},
+        "backdoor_anomaly_index": {"value": 2.28, "measurement": FULL},
+        "backdoor_inherited": {"value": False, "measurement": FULL},
+    }
+    register = score(load_bank(), {}, evidence)
+    assert register.risk("backdoor_inherited").current.likelihood < 5
+    assert register.risk("backdoor_latent").current.likelihood == 5
+    without_lineage = {kind: value for kind, value in evidence.items() if kind != "backdoor_inherited"}
+    assert inherited_risk(without_lineage).current.likelihood == 5
+
+
+def test_the_lineage_names_a_class_only_the_student_scan_flags():
+    from attacks.backdoor.lineage import verdict
+
+    teacher = {
+        "flagged_classes": [0],
+        "median_mask_l1": 10.0,
+        "classes": [{"class": 0, "mask_l1": 2.0, "anomaly_index": 5.2}],
+    }
+    found = verdict(teacher, {"flagged_classes": [5]}, {0: 0.02}, [])
+    assert found["verdict"] == "not_inherited"
+    assert "student scan flags class 5, which the teacher scan does not" in " ".join(found["evidence"])

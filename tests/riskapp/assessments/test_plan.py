@@ -15,6 +15,8 @@ JOB_KINDS = {
     "strip",
     "lineage",
     "validation",
+    "membership_inference",
+    "extraction",
 }
 
 # A project with every plan-relevant question answered so that nothing optional fires.
@@ -32,6 +34,8 @@ QUIET = {
     "fine_tuning.outsourced": "no",
     "deployment.api_output": ["label"],
     "operation.continual_learning": "no",
+    "context.who_queries": "batch",
+    "context.data_sensitivity": "internal",
 }
 
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskapp.assessments.bank import CONTENT_DIR, UNKNOWN, load_bank
-from riskapp.assessments.scoring import BANDS, NOT_ASSESSED, band_for, score
+from riskapp.assessments.scoring import score
+from riskapp.bands import Band
 
 # --- a tiny bank whose arithmetic is easy to follow --------------------------------------------------------------
 #
@@ -241,7 +242,7 @@ def test_a_threat_none_of_whose_questions_is_answered_is_not_assessed_yet(tiny):
     risk = register.risk("t")
     assert not risk.assessed and risk.explanations == ()
     for rating in (risk.inherent, risk.current, risk.projected):
-        assert (rating.band, rating.score, rating.label) == (NOT_ASSESSED, 0, "not assessed yet")
+        assert (rating.band, rating.score, rating.label) == (Band.NOT_ASSESSED, 0, "not assessed yet")
     # ctx.layers and ctx.teacher_scanned may apply (the teacher is unknown): 7 questions, none answered
     assert (risk.questions, risk.answered, risk.completeness) == (7, 0, "0 of 7 questions answered")
     assert register.not_assessed == ("t",) and register.completeness == "0 of 7 questions answered"
@@ -383,7 +384,7 @@ def test_invalid_and_unknown_evidence_is_ignored_and_reported(tiny):
 
 
 def test_band_thresholds_on_the_5x5_matrix():
-    assert [band_for(s) for s in (1, 4, 5, 9, 10, 15, 16, 25)] == [
+    assert [Band.for_score(s) for s in (1, 4, 5, 9, 10, 15, 16, 25)] == [
         "low",
         "low",
         "medium",
@@ -393,7 +394,12 @@ def test_band_thresholds_on_the_5x5_matrix():
         "critical",
         "critical",
     ]
-    assert dict((name, threshold) for threshold, name in BANDS) == {"critical": 16, "high": 10, "medium": 5, "low": 1}
+    assert {band.value: band.lowest_score for band in Band.rated()} == {
+        "critical": 16,
+        "high": 10,
+        "medium": 5,
+        "low": 1,
+    }
 
 
 # --- the real bank, a fully answered case ------------------------------------------------------------------------
@@ -412,6 +418,7 @@ TRAFFIC_SIGNS = {
     "requirements.confidentiality_need": "moderate",
     "requirements.availability_need": "high",
     "requirements.input_eps": 0.03,
+    "requirements.input_norm": "linf",
     "requirements.robust_accuracy_target": 0.6,
     "requirements.hardening_budget": "yes",
     "requirements.ml_security_skills": "yes",
@@ -615,10 +622,10 @@ def test_ratings_stay_within_1_to_5_for_any_answers(answers, evidence):
         for rating in (risk.inherent, risk.current, risk.projected):
             assert 1 <= rating.likelihood <= 5 and 1 <= rating.impact <= 5
             if not rating.assessed:
-                assert (rating.score, rating.band) == (0, NOT_ASSESSED)
+                assert (rating.score, rating.band) == (0, Band.NOT_ASSESSED)
                 continue
             assert rating.score == rating.likelihood * rating.impact
-            assert rating.band == band_for(rating.score)
+            assert rating.band == Band.for_score(rating.score)
 
 
 @PROPERTY
@@ -695,7 +702,7 @@ def test_hidden_questions_have_no_effect(answers, other):
 
 def test_a_new_empty_project_has_no_critical_risk_and_nothing_assessed(bank):
     register = score(bank, {})
-    assert [risk.current.band for risk in register] == [NOT_ASSESSED] * len(bank.threats)
+    assert [risk.current.band for risk in register] == [Band.NOT_ASSESSED] * len(bank.threats)
     assert register.answered == 0 and register.questions > 0
     assert register.completeness == f"0 of {register.questions} questions answered"
 

@@ -42,7 +42,7 @@ def test_a_complete_assessment_with_passing_gates_and_nothing_above_the_appetite
     team, client_for, shippable
 ):
     assert signoff_problems(version=latest(team)) == []
-    page = client_for(team.assessor).get(url("questionnaire", team)).content.decode()
+    page = client_for(team.assessor).get(url("status", team)).content.decode()
     assert "Submit for review" in page and 'name="confirm"' not in page and "is not ready" not in page
     client_for(team.assessor).post(url("submit", team))
     client_for(team.reviewer).post(url("review", team), {"action": "approve"})
@@ -56,7 +56,7 @@ def test_submitting_an_incomplete_assessment_shows_the_problems_and_needs_a_conf
 ):
     one_answer(team)
     client = client_for(team.assessor)
-    page = client.get(url("questionnaire", team)).content.decode()
+    page = client.get(url("status", team)).content.decode()
     assert "Before you submit: this assessment is not ready." in page
     assert "The questionnaire is incomplete: 1 of" in page
     assert 'name="confirm"' in page and 'name="reason"' in page
@@ -87,7 +87,7 @@ def test_approving_with_a_failing_gate_and_unaccepted_risks_above_the_appetite_l
     services.assessment_submit(actor=team.assessor, version=latest(team), confirmed=True, reason=REASON)
 
     reviewer = client_for(team.reviewer)
-    page = reviewer.get(url("questionnaire", team)).content.decode()
+    page = reviewer.get(url("status", team)).content.decode()
     assert "Before you approve: this assessment is not ready." in page
     assert "release gate fails on student v1: robust accuracy ≥ 0.9 under PGD" in page
     assert "above the project&#x27;s risk appetite (low) without an accepted treatment:" in page
@@ -111,10 +111,10 @@ def test_the_submitter_sees_no_approve_button_and_another_reviewer_does(team, cl
     owner = client_for(team.owner)  # owners may both edit and review
     owner.post(url("submit", team), {"confirm": "1", "reason": REASON})
     assert latest(team).submitted_by == team.owner
-    page = owner.get(url("questionnaire", team)).content.decode()
+    page = owner.get(url("status", team)).content.decode()
     assert 'value="approve"' not in page and 'value="return"' not in page
     assert "You submitted this version: another reviewer approves or returns it" in page
-    page = client_for(team.reviewer).get(url("questionnaire", team)).content.decode()
+    page = client_for(team.reviewer).get(url("status", team)).content.decode()
     assert 'value="approve"' in page and "Before you approve" in page
 
 

@@ -114,7 +114,7 @@ def test_register_explains_why_a_risk_is_high(team, client_for):
     assert "Why?" in page and "Black-box evasion by transfer" in page
     assert "teacher.weights_public" in page or "weights" in page
     assert "AML.T0043.002" in page  # the transfer technique is cited
-    assert "Recommended test plan" in page and "transfer_attack" in page
+    assert "Recommended test plan" in page and ">Transfer attack<" in page
 
 
 def test_answering_a_control_yes_lowers_the_current_risk(team, client_for):

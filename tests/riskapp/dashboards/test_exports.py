@@ -124,3 +124,43 @@ def test_cyclonedx_ml_bom_validates_and_lists_models_lineage_and_data(team, clie
     assert by_name["digits test"]["type"] == "data"
     depends = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
     assert depends[f"model-{populated['student'].pk}"] == [f"model-{populated['teacher'].pk}"]
+
+
+@pytest.fixture
+def measured(team):
+    """A student attacked on 200 inputs, with the evidence the register keeps of it."""
+    from riskapp.assessments.models import Evidence
+
+    project = team.project
+    assessments.answer_set(actor=team.owner, project=project, question_id="context.uses_pretrained", raw="yes")
+    student = make_model(project, "student")
+    result = attack_result(0.42)
+    result["attacks"][0]["samples"] = 200
+    job = finished(project, "attack", student, result)
+    Evidence.objects.create(
+        project=project,
+        kind="robust_accuracy",
+        value=0.42,
+        source=f"attack job {job.pk}",
+        job=job,
+        model=student,
+        measurement={"attacks": ["pgd_linf"], "steps": 20, "samples": 200},
+    )
+    return student
+
+
+def test_every_export_gives_the_sample_count_and_interval_of_a_measured_share(team, client_for, measured):
+    from riskapp.assessments.scoring import wilson_interval
+
+    low, high = (round(end, 4) for end in wilson_interval(84, 200))
+    report = json.loads(get(client_for(team.viewer), "report_json", team).content)
+    row = next(m for m in report["models"] if m["name"] == "student")["robust_accuracy"]["pgd_linf"]
+    assert row["samples"] == 200 and row["ci95"] == [low, high]
+    interval = f"95% CI {low:.3f}–{high:.3f} over 200 inputs"
+    assert interval in get(client_for(team.viewer), "report", team).content.decode()
+    findings = json.loads(get(client_for(team.viewer), "defectdojo", team).content)["findings"]
+    assert any(f"robust_accuracy = 0.42 on student v1 ({interval}" in f["description"] for f in findings)
+    bom = json.loads(get(client_for(team.viewer), "cyclonedx", team).content)
+    properties = {p["name"]: p["value"] for c in bom["components"] for p in c.get("properties", [])}
+    assert properties["riskapp:robust_accuracy_samples:pgd_linf@eps=0.1"] == "200"
+    assert properties["riskapp:robust_accuracy_ci95:pgd_linf@eps=0.1"] == f"{low}–{high}"

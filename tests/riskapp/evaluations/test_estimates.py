@@ -77,7 +77,7 @@ def test_run_the_plan_says_how_long_the_whole_plan_takes_before_queueing_anythin
 
     from riskapp.artifacts.models import IntakeStatus, ModelRole
     from riskapp.assessments import services as assessments
-    from riskapp.gates.services import model_test_plan_estimate, model_test_plan_runs
+    from riskapp.assessments.plan_runs import model_test_plan_estimate, model_test_plan_runs
     from riskapp.jobs.models import Job
 
     project = team.project

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentVersion
-from riskapp.assessments.plan import PlannedJob, job_runs_planned
+from riskapp.assessments.plan import PlannedJob
 from riskapp.assessments.selectors import plan_checklist
+from riskapp.evaluations.kinds import job_runs_planned
 from riskapp.jobs.models import Job, JobStatus
 from tests.riskapp.dashboards.test_pages import attack_result, finished, make_model, scan_result
 from tests.riskapp.evaluations.pages import result_page

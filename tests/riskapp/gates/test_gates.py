@@ -335,14 +335,14 @@ def test_default_gates_follow_the_answers():
         "requirements.robust_accuracy_target": 0.6,
     }
     assert defaults_for(answers) == [
-        (GateKind.MIN_ROBUST_ACCURACY, {"attack": "pgd_linf", "eps": 0.05, "threshold": 0.6}),
+        (GateKind.MIN_ROBUST_ACCURACY, {"attack": "pgd_linf", "eps": 0.05, "norm": "inf", "threshold": 0.6}),
         (GateKind.NO_BACKDOOR_FLAG, {}),
         (GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE, {}),
     ]
     # ε unanswered: the recommended test's own ε; no teacher: no backdoor gate; no requirement: no robustness gate.
     assert defaults_for({"context.uses_pretrained": "no", "requirements.robust_accuracy_target": 0.6})[0] == (
         GateKind.MIN_ROBUST_ACCURACY,
-        {"attack": "pgd_linf", "eps": 0.03, "threshold": 0.6},
+        {"attack": "pgd_linf", "eps": 0.03, "norm": "inf", "threshold": 0.6},
     )
     assert defaults_for({"context.uses_pretrained": "no"}) == [(GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE, {})]
     # "Don't know" about the teacher keeps the backdoor gate: a teacher may be used.

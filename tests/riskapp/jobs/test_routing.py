@@ -84,6 +84,17 @@ def test_an_environment_check_without_inputs_goes_to_the_smallest_tier_of_its_po
     assert job.queue == "cpu-16g"
 
 
+def test_a_memory_tier_queue_with_a_long_name_is_stored_whole(team, settings):
+    settings.JOB_MEMORY_TIERS_GB = [16, 80]
+    job = services.job_create(
+        user=team.assessor, project=team.project, kind="environment_check", parameters={"queue": "cpu"}
+    )
+    # A 1 MiB tier of a pool with a descriptive name: 34 characters (PostgreSQL refuses a value past the column).
+    long_name = routing.tier_queue("gpu-large-memory-pool", 1 / 1024)
+    Job.objects.filter(pk=job.pk).update(queue=long_name)
+    assert Job.objects.get(pk=job.pk).queue == long_name == "gpu-large-memory-pool-0.000976562g"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -74,7 +74,7 @@ def test_progress_reaches_the_caller_and_output_files_reach_on_finish():
     outcome = selftest(
         "sleep",
         params={"seconds": 0.6},
-        on_progress=lambda p, m: seen.append(p),
+        on_progress=lambda tick: seen.append(tick.percent),
         on_finish=lambda o: kept.extend((f.name, f.read_text()) for f in o.output_files),
     )
     assert outcome.status == "succeeded" and seen and all(0 <= p <= 100 for p in seen)

@@ -35,6 +35,7 @@ RULES = {
     "projects:jobs:image": ("GET", ROLES),
     "projects:assessments:questionnaire": ("GET", ROLES),
     "projects:assessments:answer": ("POST", ("owner", "assessor")),
+    "projects:assessments:status": ("GET", ROLES),
     "projects:assessments:submit": ("POST", ("owner", "assessor")),
     "projects:assessments:review": ("POST", ("owner", "reviewer")),
     "projects:assessments:register": ("GET", ROLES),

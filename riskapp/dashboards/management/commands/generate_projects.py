@@ -19,7 +19,9 @@ from riskapp.artifacts.models import IntakeStatus, ModelArtifact, ModelRole
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus, AssessmentVersion, Evidence
 from riskapp.dashboards.services import risk_summary_refresh
-from riskapp.evaluations.services import TEACHER_EVIDENCE
+from riskapp.evaluations.kinds.backdoor_scan import BACKDOOR_SCAN, TEACHER_EVIDENCE
+from riskapp.evaluations.kinds.evasion import ATTACK, ROBUSTNESS_CURVE_KIND
+from riskapp.evaluations.kinds.lineage import LINEAGE_KIND
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Membership, Project
 from riskapp.projects.roles import Role
@@ -44,15 +46,15 @@ def _answers(bank, rng: random.Random) -> dict:
 def _result(kind: str, rng: random.Random, teacher_id: int) -> tuple[dict, dict, dict]:
     """(parameters extra, result, evidence kind -> value) of one finished job."""
     robust = round(rng.uniform(0.05, 0.9), 3)
-    if kind == "attack":
+    if kind == ATTACK.name:
         row = {"attack": "pgd_linf", "eps": 0.03, "robust_accuracy": robust, "clean_accuracy": 0.97,
                "attack_success_rate": round(1 - robust / 0.97, 3), "examples": []}  # fmt: skip
         return {}, {"attacks": [row], "trustworthy": True, "clean_accuracy": 0.97}, {"robust_accuracy": robust}
-    if kind == "robustness_curve":
+    if kind == ROBUSTNESS_CURVE_KIND.name:
         curve = [{"eps": e, "robust_accuracy": round(max(0.0, 0.97 - e * rng.uniform(2, 9)), 3), "attacked": 100}
                  for e in (0.01, 0.02, 0.03, 0.05, 0.08, 0.1)]  # fmt: skip
         return {}, {"norm": "inf", "curve": curve, "trustworthy": True, "clean_accuracy": 0.97}, {}
-    if kind == "backdoor_scan":
+    if kind == BACKDOOR_SCAN.name:
         flagged = [0] if rng.random() < 0.2 else []
         classes = [{"class": k, "anomaly_index": 3.1 if k in flagged else round(rng.uniform(0, 1.8), 2),
                     "flagged": k in flagged} for k in range(10)]  # fmt: skip
@@ -126,14 +128,14 @@ class Command(BaseCommand):
             ModelArtifact.objects.bulk_update(models[1::2], ["parent"])
             now = timezone.now()
             job_rows, evidence = [], []
-            kinds = ["attack", "robustness_curve", "backdoor_scan", "lineage"]
+            kinds = [kind.name for kind in (ATTACK, ROBUSTNESS_CURVE_KIND, BACKDOOR_SCAN, LINEAGE_KIND)]
             for i in range(jobs):
                 project = created[i % len(created)]
                 teacher, student = pairs[project.pk]
                 kind = kinds[(i // len(created)) % len(kinds)]
-                model = teacher if kind == "backdoor_scan" and rng.random() < 0.5 else student
+                model = teacher if kind == BACKDOOR_SCAN.name and rng.random() < 0.5 else student
                 extra, result, measured = _result(kind, rng, teacher.pk)
-                if kind == "backdoor_scan" and model == teacher:  # a teacher's scan is the teacher's evidence
+                if kind == BACKDOOR_SCAN.name and model == teacher:  # a teacher's scan is the teacher's evidence
                     measured = {TEACHER_EVIDENCE.get(kind_, kind_): value for kind_, value in measured.items()}
                 finished = now - timezone.timedelta(minutes=rng.randint(1, 60 * 24 * 90))
                 job = Job(project=project, kind=kind, queue="gpu", status=JobStatus.SUCCEEDED, attempts=1,

@@ -1,0 +1,181 @@
+"""The training step of each hardening method, and the epoch loop that checkpoints after every epoch.
+
+Losses per batch:
+- "clean": cross-entropy on the batch as it is (all-layer fine-tuning, fine-pruning's and unlearning's tuning);
+- "pgd": Madry et al.'s adversarial training: cross-entropy on PGD examples found in the ε-ball (random start,
+  every step taken, the model in eval mode while the attack runs);
+- "trades": Zhang et al.'s TRADES: cross-entropy on the clean batch plus β · KL(f(x) ‖ f(x′)), where x′ maximises
+  that KL divergence in the ε-ball (starting 0.001·N(0, 1) away from x).
+
+All randomness (the batch order, the attacks' starting points) comes from one seeded CPU generator whose state is
+in every checkpoint, so a resumed run makes the very same draws as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from attacks.context import RunContext
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+LOSSES = ("clean", "pgd", "trades")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a hardening run trains: Adam on every parameter, shuffled mini-batches, and the loss's settings."""
+
+    loss: str
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    eps: float = 0.0
+    norm: str = "inf"
+    attack_steps: int = 10
+    beta: float = 6.0
+    clip: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def step_size(self) -> float:
+        """Madry et al.'s 2.5·ε/steps: enough to cross the ball and back once from any starting point."""
+        return 2.5 * self.eps / max(self.attack_steps, 1)
+
+
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
+
+
+def _project(x: torch.Tensor, candidate: torch.Tensor, recipe: Recipe) -> torch.Tensor:
+    delta = candidate - x
+    if recipe.norm == "inf":
+        delta = delta.clamp(-recipe.eps, recipe.eps)
+    else:
+        delta = delta * (recipe.eps / _flat_norm(delta)).clamp(max=1.0)
+    return (x + delta).clamp(*recipe.clip)
+
+
+def _ascend(
+    model: nn.Module, x: torch.Tensor, start: torch.Tensor, loss_of: Callable[[torch.Tensor], torch.Tensor], r: Recipe
+) -> torch.Tensor:
+    """`attack_steps` steepest-ascent steps of `loss_of` from `start`, projected onto the ε-ball around x."""
+    import torch
+
+    point = _project(x, start, r)
+    for _ in range(r.attack_steps):
+        point.requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss_of(point), point)
+        with torch.no_grad():
+            step = grad.sign() if r.norm == "inf" else grad / _flat_norm(grad)
+            point = _project(x, point + r.step_size * step, r)
+    return point.detach()
+
+
+def _noise(shape: torch.Size, generator: torch.Generator, normal: bool = False) -> torch.Tensor:
+    import torch
+
+    return torch.randn(shape, generator=generator) if normal else torch.rand(shape, generator=generator)
+
+
+def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, generator: Any) -> torch.Tensor:
+    """The training loss of one batch under `recipe.loss` (the module's docstring)."""
+    import torch.nn.functional as F
+
+    if recipe.loss == "clean":
+        return F.cross_entropy(model(x), y)
+    model.eval()  # the attack sees the network as it predicts (batch norm statistics frozen)
+    if recipe.loss == "pgd":
+        if recipe.norm == "inf":
+            start = x + (_noise(x.shape, generator) * 2 - 1).to(x) * recipe.eps
+        else:
+            direction = _noise(x.shape, generator, normal=True).to(x)
+            start = x + direction / _flat_norm(direction) * recipe.eps * _noise((len(x),), generator).to(x).view(
+                -1, *([1] * (x.dim() - 1))
+            )
+        adversarial = _ascend(model, x, start, lambda p: F.cross_entropy(model(p), y, reduction="sum"), recipe)
+        model.train()
+        return F.cross_entropy(model(adversarial), y)
+    with_clean = F.softmax(model(x), dim=1).detach()
+    start = x + 0.001 * _noise(x.shape, generator, normal=True).to(x)
+    adversarial = _ascend(
+        model,
+        x,
+        start,
+        lambda p: F.kl_div(F.log_softmax(model(p), dim=1), with_clean, reduction="sum"),
+        recipe,
+    )
+    model.train()
+    logits = model(x)
+    robust = F.kl_div(F.log_softmax(model(adversarial), dim=1), F.softmax(logits, dim=1), reduction="batchmean")
+    return F.cross_entropy(logits, y) + recipe.beta * robust
+
+
+@dataclass
+class EpochLoop:
+    """Everything one run's epochs need; `run` trains from `start_epoch` to `recipe.epochs`."""
+
+    model: nn.Module
+    optimiser: torch.optim.Optimizer
+    generator: torch.Generator
+    x: np.ndarray
+    y: np.ndarray
+    recipe: Recipe
+    device: str
+    ctx: RunContext
+    after_step: Callable[[], None]  # e.g. keep pruned units at zero
+    evaluate: Callable[[], dict[str, Any]]  # the clean accuracy reported per epoch
+    on_epoch_end: Callable[[int, list[dict[str, Any]]], None]  # write the checkpoint
+    span: tuple[float, float] = (10.0, 85.0)
+
+    def run(self, start_epoch: int, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        import torch
+
+        tx = torch.from_numpy(np.ascontiguousarray(self.x, dtype=np.float32))
+        ty = torch.from_numpy(self.y.astype(np.int64))
+        size = max(1, min(self.recipe.batch_size, len(tx)))
+        batches = -(-len(tx) // size)
+        epochs = self.recipe.epochs
+        low, high = self.span
+        for epoch in range(start_epoch + 1, epochs + 1):
+            began = time.perf_counter()
+            self.model.train()
+            order = torch.randperm(len(tx), generator=self.generator)
+            total, seen = 0.0, 0
+            for number, start in enumerate(range(0, len(tx), size)):
+                self.ctx.check_cancel()
+                index = order[start : start + size]
+                inputs, labels = tx[index].to(self.device), ty[index].to(self.device)
+                loss = batch_loss(self.model, inputs, labels, self.recipe, self.generator)
+                self.optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimiser.step()
+                self.after_step()
+                total += float(loss.detach()) * len(index)
+                seen += len(index)
+                done = (epoch - 1 + (number + 1) / batches) / epochs
+                self.ctx.progress(low + (high - low) * done, f"Epoch {epoch}/{epochs}: batch {number + 1}/{batches}")
+            self.model.eval()
+            accuracy = self.evaluate()
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": round(total / max(seen, 1), 6),
+                    "clean_accuracy": accuracy,
+                    "seconds": round(time.perf_counter() - began, 3),
+                }
+            )
+            self.on_epoch_end(epoch, history)
+            self.ctx.progress(
+                low + (high - low) * epoch / epochs,
+                f"Epoch {epoch}/{epochs} done: loss {history[-1]['loss']:.4f}, clean accuracy {accuracy['value']:.3f}",
+            )
+        self.model.eval()
+        return history
