@@ -80,6 +80,9 @@ class ModelArtifact(Artifact):
         blank=True,
         help_text="The intake's safetensors conversion: what later jobs load.",
     )
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="How riskapp made this version (a hardening job's card); empty for uploads."
+    )
 
     class Meta(Artifact.Meta):
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="one_model_per_file_per_project")]

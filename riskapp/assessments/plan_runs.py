@@ -67,7 +67,13 @@ def _latest_ready_dataset(project: Project, purpose: str) -> DatasetArtifact | N
 
 
 def _planned_run(
-    kind: str, params: dict[str, Any], *, model: ModelArtifact, sample_limit: int, backdoor_steps: int | None
+    kind: str,
+    params: dict[str, Any],
+    *,
+    model: ModelArtifact,
+    sample_limit: int,
+    backdoor_steps: int | None,
+    dataset: DatasetArtifact | None = None,
 ) -> tuple[str, dict[str, Any] | None, ModelArtifact, str]:
     """(kind, options, target model, skip reason) for one plan line; options None means skip."""
     if kind == VALIDATION:
@@ -77,7 +83,7 @@ def _planned_run(
     declared = EVALUATION_KINDS.get(kind)
     if declared is None or declared.plan is None:
         return kind, None, model, declared.plan_skip_reason if declared else "not a kind CI runs"
-    job = declared.plan(PlanLine(params, model, sample_limit, backdoor_steps))
+    job = declared.plan(PlanLine(params, model, sample_limit, backdoor_steps, dataset))
     return kind, job.options, job.target, job.reason
 
 
@@ -106,7 +112,7 @@ def model_test_plan_runs(
     version = assessment_latest(project=project)
     answers = version.answers if version else {}
     plan = recommended_plan(load_bank(), answers)
-    lines = dict(model=model, sample_limit=sample_limit, backdoor_steps=backdoor_steps)
+    lines = dict(model=model, dataset=dataset, sample_limit=sample_limit, backdoor_steps=backdoor_steps)
     runs = [_planned_run(p.kind, p.params, **lines) for p in plan]
     gates = [gate for gate in project_gates(project=project, answers=answers) if gate.enabled]  # defaults included
     for gate in gates:

@@ -369,3 +369,39 @@ def confusion_heatmap(matrix: list[list[int]], class_names: list[str]) -> dict[s
             height=max(300, 60 + 32 * len(matrix)),
         ),
     }
+
+
+def hardening_history(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A hardening job's per-epoch training loss and clean accuracy (rows of kinds.hardening.history_rows)."""
+    epochs = [row["epoch"] for row in history]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "Clean accuracy",
+                "x": epochs,
+                "y": [row["clean_accuracy"] for row in history],
+                "line": {"color": PALETTE[0], "dash": DASHES[0]},
+                "marker": {"symbol": MARKERS[0]},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "Training loss",
+                "x": epochs,
+                "y": [row["loss"] for row in history],
+                "yaxis": "y2",
+                "line": {"color": PALETTE[1], "dash": DASHES[1]},
+                "marker": {"symbol": MARKERS[1]},
+            },
+        ],
+        "layout": _layout(
+            "Training by epoch",
+            "Epoch",
+            "Clean accuracy",
+            xaxis={"dtick": 1},
+            yaxis={"range": [0, 1]},
+            yaxis2={"title": {"text": "Training loss"}, "overlaying": "y", "side": "right"},
+        ),
+    }

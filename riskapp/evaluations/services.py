@@ -53,10 +53,11 @@ def evaluation_start(
         "data_path": dataset.job_file,
         **(options or {}),
     }
-    suspect_id = params.pop("suspect_id", None)
-    if suspect_id:
-        suspect = DatasetArtifact.objects.get(pk=suspect_id, project=model.project_id)
-        params["suspect_path"] = suspect.job_file
+    for role in ("suspect", "eval", "triggered"):  # a kind's other datasets: `<role>_id` -> `<role>_path`
+        if params.get(f"{role}_id"):
+            other = DatasetArtifact.objects.get(pk=params[f"{role}_id"], project=model.project_id)
+            params[f"{role}_path"] = other.job_file
+    params.pop("suspect_id", None)
     if declared.needs_teacher:
         if teacher is None:
             raise ValidationError("Choose the teacher to compare with.")
@@ -225,3 +226,112 @@ def evaluation_finished(*, job: Job) -> None:
             model=model,
             measurement=measurements.get(kind),
         )
+
+
+def _next_version(model: ModelArtifact) -> str:
+    """The version after `model`'s: one above the highest whole-number version of its name in the project, or
+    `<version>-hardened` when its versions are not numbers."""
+    numbers = [
+        int(v)
+        for v in ModelArtifact.objects.filter(project=model.project_id, name=model.name).values_list(
+            "version", flat=True
+        )
+        if v.isdigit()
+    ]
+    return str(max(numbers) + 1) if model.version.isdigit() else f"{model.version}-hardened"
+
+
+def _hardened_evidence(result: dict[str, Any], budget: Budget) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The "after" numbers the evidence rules accept: robust accuracy from an adversarial method, at an ε not
+    below the project's and in its norm. Trigger success has no evidence kind of its own: it stays on the page."""
+    settings = result.get("parameters") or {}
+    robust = (result.get("after") or {}).get("robust_accuracy")
+    eps, norm = settings.get("eps"), settings.get("norm")
+    if not robust or robust.get("value") is None or eps is None or norm != budget.norm:
+        return {}, {}
+    if budget.eps is not None and eps < budget.eps * (1 - 1e-9):
+        return {}, {}
+    # The full cascade is AutoAttack (the rules' strongest tier); APGD-CE + APGD-T alone is not a tier of its own.
+    attacks = ["autoattack"] if settings.get("robust_evaluation") == "autoattack" else ["apgd_ce", "apgd_t"]
+    measurement = measured_as(
+        attacks=attacks,
+        steps=settings.get("eval_steps"),
+        samples=robust.get("samples"),
+        clean_accuracy=((result.get("after") or {}).get("clean_accuracy") or {}).get("value"),
+    )
+    return {"robust_accuracy": robust["value"]}, {"robust_accuracy": measurement}
+
+
+def hardening_finished(*, job: Job) -> ModelArtifact | None:
+    """A succeeded hardening job's weights become a new version of its model, taken in like an upload (scanned,
+    converted): same card, the next version, the source as previous version, the source's teacher as parent, and
+    the result's `card` as provenance. Its "after" numbers become evidence on it where the rules accept them."""
+    import hashlib
+
+    from django.core.files import File
+
+    from riskapp.artifacts.services import DuplicateUpload, artifact_take_in
+    from riskapp.audit.services import audit_record
+    from riskapp.jobs.models import JobFile
+
+    if job.status != JobStatus.SUCCEEDED or not job.result:
+        return None
+    source = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
+    stored = JobFile.objects.filter(job=job, name="hardened.safetensors").first()
+    if source is None or stored is None:
+        return None
+    digest = hashlib.sha256()
+    with stored.file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    card = {
+        "name": source.name,
+        "version": _next_version(source),
+        "role": source.role,
+        "architecture": source.architecture,
+        "num_classes": source.num_classes,
+        "parent": source.parent,
+        "previous_version": source,
+        "teacher_name": source.teacher_name,
+        "teacher_url": source.teacher_url,
+        "teacher_sha256": source.teacher_sha256,
+        "teacher_licence": source.teacher_licence,
+        "input_shape": source.input_shape,
+        "class_names": source.class_names,
+        "preprocessing": source.preprocessing,
+        "input_min": source.input_min,
+        "input_max": source.input_max,
+        "provenance": dict(job.result.get("card") or {}, job_id=job.pk, source_model_id=source.pk),
+    }
+    with stored.file.open("rb") as handle:
+        upload = File(handle, name="hardened.safetensors")
+        try:
+            model = artifact_take_in(
+                ModelArtifact,
+                actor=job.created_by,
+                project=job.project,
+                upload=upload,
+                sha256=digest.hexdigest(),
+                fields=card,
+            )
+        except DuplicateUpload as duplicate:  # the same weights again (a re-run with the same seed): no new version
+            return duplicate.existing
+    audit_record(
+        actor=job.created_by,
+        action="model.hardened",
+        target=model,
+        project_id=job.project_id,
+        after={"job": job.pk, "source_model": source.pk, "method": job.result.get("method"), "version": model.version},
+    )
+    evidence, measurements = _hardened_evidence(job.result, project_budget_of(job.project))
+    for kind, value in evidence.items():
+        evidence_record(
+            project=job.project,
+            kind=kind,
+            value=value,
+            source=f"hardening job {job.pk} (after)",
+            job=job,
+            model=model,
+            measurement=measurements.get(kind),
+        )
+    return model

@@ -25,7 +25,10 @@ class GateOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True, help_text="null: a default gate, derived from the answers.")
     kind = serializers.ChoiceField(choices=GateKind.choices)
     params = serializers.DictField(
-        help_text="min_robust_accuracy: attack, eps, threshold; max_transfer_success: threshold."
+        help_text=(
+            "min_robust_accuracy: attack, eps, threshold; max_transfer_success, max_membership_auc: threshold; "
+            "max_extraction_agreement: threshold, budget."
+        )
     )
     enabled = serializers.BooleanField()
     description = serializers.CharField(source="describe")

@@ -19,6 +19,7 @@ from riskapp.evaluations.kinds import kinds_with
 from riskapp.evaluations.kinds.base import NEURAL_CLEANSE, ROBUST_ACCURACY, ROBUSTNESS_CURVE, TRANSFER
 from riskapp.gates.defaults import default_gates, with_defaults
 from riskapp.gates.models import GateKind, QualityGate
+from riskapp.gates.privacy_gates import GATE_JOB_KIND, PRIVACY_GATES
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
@@ -141,6 +142,12 @@ def _transfer(gate: QualityGate, project: Project, model: ModelArtifact) -> Gate
     )
 
 
+def _privacy(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
+    jobs = _model_jobs(project, model, (GATE_JOB_KIND[gate.kind],))
+    outcome = PRIVACY_GATES[gate.kind](gate.params, [(job.pk, job.result) for job in jobs])
+    return GateResult(gate, outcome.passed, outcome.measured, outcome.message, outcome.job_id)
+
+
 def _accepted(row) -> bool:
     t = row.treatment
     return bool(t and t.treatment == Treatment.ACCEPT and not (t.expires_on and t.expires_on < timezone.localdate()))
@@ -190,6 +197,8 @@ def gates_evaluate(
             results.append(_robust_accuracy(gate, project, model))
         elif gate.kind == GateKind.NO_BACKDOOR_FLAG:
             results.append(_backdoor(gate, project, model))
+        elif gate.kind in PRIVACY_GATES:
+            results.append(_privacy(gate, project, model))
         else:
             results.append(_transfer(gate, project, model))
     return results

@@ -6,6 +6,7 @@ from django import forms
 
 from attacks.evasion.attacks import EPS_BOUNDED  # the engine's attack table; imports no torch
 from riskapp.gates.models import GateKind
+from riskapp.gates.privacy_gates import PRIVACY_GATES, privacy_gate_params_check
 from riskapp.user_json import NumberField
 
 # The gate's parameters by kind (the form's fields beyond kind and enabled).
@@ -13,9 +14,11 @@ KIND_PARAMS: dict[str, tuple[str, ...]] = {
     GateKind.MIN_ROBUST_ACCURACY: ("attack", "eps", "threshold"),
     GateKind.NO_BACKDOOR_FLAG: (),
     GateKind.MAX_TRANSFER_SUCCESS: ("threshold",),
+    GateKind.MAX_MEMBERSHIP_AUC: ("threshold",),
+    GateKind.MAX_EXTRACTION_AGREEMENT: ("threshold", "budget"),
     GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE: (),
 }
-PARAM_NAMES = ("attack", "eps", "threshold")
+PARAM_NAMES = ("attack", "eps", "threshold", "budget")
 
 
 class GateForm(forms.Form):
@@ -35,7 +38,15 @@ class GateForm(forms.Form):
         required=False,
         min_value=0,
         max_value=1,
-        help_text="Minimum robust accuracy (at least) or transfer success rate (at most), between 0 and 1.",
+        help_text=(
+            "Minimum robust accuracy (at least), or transfer success rate, membership-inference AUC or extraction "
+            "agreement (at most), between 0 and 1."
+        ),
+    )
+    budget = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Extraction agreement: the number of queries the copy was trained on (one of the test's budgets).",
     )
     enabled = forms.BooleanField(required=False, initial=True)
 
@@ -47,6 +58,11 @@ class GateForm(forms.Form):
                 self.add_error(name, f"A “{GateKind(kind).label}” gate needs this.")
         if kind == GateKind.MIN_ROBUST_ACCURACY and data.get("eps") == 0:
             self.add_error("eps", "ε must be above 0.")
+        if kind in PRIVACY_GATES and not self.errors:
+            try:
+                privacy_gate_params_check(kind, {name: data.get(name) for name in KIND_PARAMS[kind]})
+            except ValueError as error:
+                self.add_error(None, str(error))
         return data
 
     def params(self) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from django.db import models
 
+from riskapp.gates.privacy_gates import PRIVACY_GATES, privacy_gate_describe
+
 
 class GateKind(models.TextChoices):
     MIN_ROBUST_ACCURACY = "min_robust_accuracy", "Minimum robust accuracy at ε"
     NO_BACKDOOR_FLAG = "no_backdoor_flag", "No backdoor flagged"
     MAX_TRANSFER_SUCCESS = "max_transfer_success", "Transfer success rate at most"
+    MAX_MEMBERSHIP_AUC = "max_membership_auc", "Membership-inference AUC at most"
+    MAX_EXTRACTION_AGREEMENT = "max_extraction_agreement", "Extraction agreement at most, at a query budget"
     NO_UNACCEPTED_RISK_ABOVE_APPETITE = (
         "no_unaccepted_risk_above_appetite",
         "No risk above the appetite without an accepted treatment",
@@ -45,4 +49,6 @@ class QualityGate(models.Model):
             return f"transfer success rate ≤ {p.get('threshold')}"
         if self.kind == GateKind.NO_BACKDOOR_FLAG:
             return "no backdoor flagged by the latest scan"
+        if self.kind in PRIVACY_GATES:
+            return privacy_gate_describe(self.kind, p)
         return "no risk above the appetite without an accepted treatment"

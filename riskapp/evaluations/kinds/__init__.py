@@ -69,7 +69,9 @@ def plan_on_teacher(kind: str, params: dict) -> bool:
 def plan_needs_teacher(kind: str, params: dict) -> bool:
     """Whether a plan line can only run on a model that has a teacher (it compares with it, or runs on it)."""
     declared = EVALUATION_KINDS.get(kind)
-    return declared is not None and (declared.needs_teacher or declared.plan_on_teacher(params))
+    return declared is not None and (
+        declared.needs_teacher or declared.plan_on_teacher(params) or declared.plan_needs_teacher(params)
+    )
 
 
 def job_runs_planned(planned: Any, kind: str, parameters: Mapping[str, Any]) -> bool:

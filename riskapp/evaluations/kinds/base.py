@@ -19,7 +19,7 @@ from riskapp.artifacts.cards import PreprocessingField
 from riskapp.jobs.kinds import JobKind
 
 if TYPE_CHECKING:
-    from riskapp.artifacts.models import ModelArtifact
+    from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 
 # Facts a kind may declare (EvaluationKind.facts); readers ask for kinds by fact, never by name.
 ATTACK_RESULTS = "attack_results"  # the result lists attacks (robust accuracy per attack at the run's ε)
@@ -61,6 +61,7 @@ class PlanLine:
     model: ModelArtifact
     sample_limit: int
     backdoor_steps: int | None = None  # CI's override of Neural Cleanse's steps
+    dataset: DatasetArtifact | None = None  # the plan run's evaluation set (the job's dataset)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ class EvaluationKind(JobKind):
     ran_planned: Callable[[dict[str, Any], dict[str, Any]], bool] = _runs_any_planned
     # (plan line's params) -> whether the plan line runs on the model's teacher rather than the model.
     plan_on_teacher: Callable[[dict[str, Any]], bool] = _not_on_teacher
+    # (plan line's params) -> whether the plan line needs the model's teacher though it runs on the model.
+    plan_needs_teacher: Callable[[dict[str, Any]], bool] = _not_on_teacher
     # (job, result, image urls) -> the result template's context; template: evaluations/<template>.html.
     presenter: Callable[[Any, dict[str, Any], dict[str, str]], dict[str, Any]] | None = None
     template: str = ""

@@ -36,8 +36,12 @@ def run_the_whole_plan(project, student, teacher) -> None:
         attacks = [engine_attack(a) for a in planned.params.get("attacks", [planned.params.get("attack", "pgd")])]
         result = scan_result([]) if planned.kind == "backdoor_scan" else {"trustworthy": True}
         # A STRIP run counts as the planned test only with suspicious inputs to screen (calibration alone does not).
-        suspects = {"suspect_path": "suspects.npz"} if planned.kind == "strip" else {}
-        finished(project, planned.kind, target, result, attacks=attacks, **suspects)
+        extra = {"suspect_path": "suspects.npz"} if planned.kind == "strip" else {}
+        # An extraction runs its line when it tried the line's budgets and started where the line says.
+        if planned.kind == "extraction":
+            teacher_start = planned.params.get("start") == "public_teacher"
+            extra = {"budgets": planned.params["budgets"], "copy_weights": "teacher.safetensors" * teacher_start}
+        finished(project, planned.kind, target, result, attacks=attacks, **extra)
     finished(project, "attack", student, attack_result(0.42), attacks=["pgd_linf"])
 
 
@@ -146,6 +150,8 @@ DISABLED_PARAMS = {
     GateKind.MIN_ROBUST_ACCURACY: {"attack": "pgd_linf", "eps": 0.1, "threshold": 0.4},
     GateKind.NO_BACKDOOR_FLAG: {},
     GateKind.MAX_TRANSFER_SUCCESS: {"threshold": 0.2},
+    GateKind.MAX_MEMBERSHIP_AUC: {"threshold": 0.6},
+    GateKind.MAX_EXTRACTION_AGREEMENT: {"threshold": 0.9, "budget": 1000},
     GateKind.NO_UNACCEPTED_RISK_ABOVE_APPETITE: {},
 }
 
