@@ -37,7 +37,7 @@ ANSWERS = {
     "operation.risk_owner": "rita (ML security lead)",
     "operation.next_review": (datetime.date.today() + datetime.timedelta(days=180)).isoformat(),
 }
-PLAN = {"validation", "attack pgd", "attack square"}
+PLAN = {"Validation", "Evasion attack pgd", "Evasion attack square"}  # the plan checklist names tests by label
 SAMPLES = "16"  # per test: enough for a number, little enough for a shared CPU
 
 

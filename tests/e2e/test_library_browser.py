@@ -15,7 +15,7 @@ from tests.e2e.test_full_flow import (
     watch_for_page_errors,
 )
 
-PLAN = {"validation", "attack pgd", "attack square"}
+PLAN = {"Validation", "Evasion attack pgd", "Evasion attack square"}  # the plan checklist names tests by label
 
 
 def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_dev_server, browser_page, tmp_path):
@@ -62,7 +62,14 @@ def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_de
     expect(counts.nth(2)).to_contain_text("red")
     expect(counts.nth(2)).to_contain_text("6")
     expect(page.locator("img[alt='example of green']").first).to_be_visible()
-    assert page.locator("img[alt^='example of']").evaluate_all("els => els.every(e => e.naturalWidth > 0)")
+    # The thumbnails load lazily (a wide table scrolls inside its wrapper): bring each into view, then every one
+    # must have decoded (a broken image never does, and the wait times out).
+    thumbnails = page.locator("img[alt^='example of']")
+    for i in range(thumbnails.count()):
+        thumbnails.nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"img[alt^='example of']\")].every(e => e.complete && e.naturalWidth > 0)"
+    )
     shoot(page, "dataset-image-folder")
 
     # The recommended plan, from the register, on the timm student and the image folder.

@@ -19,7 +19,7 @@ def test_a_new_project_is_not_assessed_yet_and_gets_default_gates_from_its_answe
     assert re.search(r"/projects/\d+/", page.url)
 
     page.click("nav.subnav >> text=Risk register")
-    expect(page.locator("#completeness")).to_contain_text("0 of 63 questions answered")
+    expect(page.locator("#completeness")).to_contain_text("0 of 64 questions answered")
     expect(page.locator("#completeness")).to_contain_text("16 of 16 threats are not assessed yet")
     expect(page.locator("table.register .badge-critical")).to_have_count(0)
     expect(page.locator("table.register .badge-not_assessed").first).to_have_text("not assessed yet")
@@ -53,4 +53,4 @@ def test_a_new_project_is_not_assessed_yet_and_gets_default_gates_from_its_answe
     expect(page.locator("table .badge", has_text="default")).to_have_count(2)
 
     page.goto(server.base_url + "/portfolio/")
-    expect(page.locator("table.portfolio")).to_contain_text("2 of 63 questions answered")
+    expect(page.locator("table.portfolio")).to_contain_text("2 of 64 questions answered")
