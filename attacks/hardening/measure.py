@@ -3,13 +3,12 @@ its sample count and a 95 % Wilson interval."""
 
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from attacks.context import RunContext
+from attacks.stats import wilson_interval
 
 if TYPE_CHECKING:
     from torch import nn
@@ -19,18 +18,6 @@ ROBUST_EVALUATIONS = {
     "apgd": ("apgd-ce", "apgd-t"),
     "autoattack": ("apgd-ce", "apgd-t", "fab-t", "square"),
 }
-
-
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (Wilson, 1927); (0, 1) when nothing was measured."""
-    if trials <= 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-    centre = p + z * z / (2 * trials)
-    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    denominator = 1 + z * z / trials
-    return max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator)
 
 
 def proportion(successes: int, trials: int) -> dict[str, Any]:

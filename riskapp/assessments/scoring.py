@@ -39,9 +39,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Literal
 
+from attacks.stats import wilson_interval
 from riskapp.assessments.bank import (
     DIMENSIONS,
     UNKNOWN,
@@ -334,19 +334,6 @@ def _evidence_value(kind: EvidenceKind, value: object) -> object:
     if kind.type == "count" and (value < 0 or value != int(value)):
         return None
     return value
-
-
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (Wilson, 1927): unlike the normal approximation it stays within
-    [0, 1] and is honest for few trials or proportions near 0 or 1, exactly where robustness numbers live."""
-    if trials <= 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-    centre = p + z * z / (2 * trials)
-    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    denominator = 1 + z * z / trials
-    return max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator)
 
 
 @dataclass(frozen=True)

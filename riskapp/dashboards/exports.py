@@ -17,11 +17,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from attacks.stats import wilson_interval
 from riskapp.artifacts.models import DatasetArtifact
 from riskapp.assessments.bank import load_bank
 from riskapp.assessments.models import AssessmentStatus, Treatment
 from riskapp.assessments.register import latest_evidence, register_document
-from riskapp.assessments.scoring import wilson_interval
 from riskapp.bands import Band
 from riskapp.dashboards.risk import ModelSummary, model_summaries
 from riskapp.gates.selectors import project_verdict

@@ -6,7 +6,7 @@ colour, and every figure's numbers also in a table on the page.
 
 from typing import Any
 
-from riskapp.assessments.scoring import wilson_interval
+from attacks.stats import wilson_interval
 from riskapp.dashboards.evaluation_figures import DASHES, MARKERS, PALETTE, _layout
 
 LEVEL_COLOUR = "#D55E00"

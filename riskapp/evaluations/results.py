@@ -8,9 +8,9 @@ from typing import Any
 
 from django.urls import reverse
 
+from attacks.stats import wilson_interval
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.epsilon import Budget, norm_label, norm_mismatch
-from riskapp.assessments.scoring import wilson_interval
 from riskapp.dashboards import evaluation_figures as figures
 from riskapp.dashboards.risk import curve_line
 from riskapp.evaluations.kinds import EVALUATION_KINDS, kinds_with
