@@ -235,16 +235,20 @@ def job_work(task: str, params: dict[str, Any], *, samples: int, num_classes: in
     return Work()
 
 
+HARDENING_DEFAULTS = {"epochs": 5, "attack_steps": 10, "eval_steps": 100, "robust_limit": 500}  # attacks.hardening
+
+
 def _hardening(params: dict[str, Any], samples: int) -> Work:
     """Hardening (attacks.hardening): every epoch one forward + backward pass per training sample for the clean
     methods, attack_steps + 1 (PGD) or + 2 (TRADES) for the adversarial ones; before and after, forwards on the
     samples and, for the adversarial methods, APGD-CE and APGD-T (9 targets) of eval_steps on the robust subset."""
     method = params.get("method")
-    epochs = int_param(params, "epochs", 5, 1, 1000)
-    steps = int_param(params, "attack_steps", 10, 1, 1000)
+    epochs = int_param(params, "epochs", HARDENING_DEFAULTS["epochs"], 1, 1000)
+    steps = int_param(params, "attack_steps", HARDENING_DEFAULTS["attack_steps"], 1, 1000)
     passes = {"adversarial": steps + 1, "trades": steps + 2}.get(method, 1)
     work = Work(epochs * passes * samples, 2 * samples)
     if method in ("adversarial", "trades"):
-        robust = min(samples, int_param(params, "robust_limit", 500, 1, 10**9))
-        work += Work(2 * 10 * int_param(params, "eval_steps", 100, 1, 10_000) * robust, 0)
+        robust = min(samples, int_param(params, "robust_limit", HARDENING_DEFAULTS["robust_limit"], 1, 10**9))
+        eval_steps = int_param(params, "eval_steps", HARDENING_DEFAULTS["eval_steps"], 1, 10_000)
+        work += Work(2 * 10 * eval_steps * robust, 0)
     return work

@@ -13,7 +13,6 @@ written with x as uint8; preview-<n>.png thumbnails (PREVIEW_PER_CLASS per class
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,12 @@ import numpy as np
 from attacks.context import RunContext, UserError
 from attacks.cost import probe
 from attacks.params import choice_param, float_param
-from attacks.scan import ScanReport, scan_file
+from attacks.scan import ScanReport, file_sha256, scan_file
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 KINDS = ("model", "dataset")
 DEFAULT_IMAGE_SHAPE = (3, 224, 224)
 PREVIEW_PER_CLASS = 4
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def refused(report: ScanReport) -> UserError:
@@ -109,7 +100,7 @@ def _weights(ctx: RunContext, path: Path, params: dict[str, Any], report: ScanRe
         "forward_finite": finite,
         "timing": timing,  # seconds per sample, for run-time estimates (attacks.cost)
         "output": output.name,
-        "output_sha256": _file_sha256(output),
+        "output_sha256": file_sha256(output),
         "output_size": output.stat().st_size,
     }
 
@@ -146,7 +137,7 @@ def _hf_folder(ctx: RunContext, path: Path, params: dict[str, Any], report: Scan
         "forward_finite": finite,
         "timing": timing,  # seconds per sample, for run-time estimates (attacks.cost)
         "output": output.name,
-        "output_sha256": _file_sha256(output),
+        "output_sha256": file_sha256(output),
         "output_size": output.stat().st_size,
     }
 
@@ -237,7 +228,7 @@ def _image_folder(ctx: RunContext, path: Path, params: dict[str, Any], expect_sh
         "x_range": [int(folder.x.min()) / 255, int(folder.x.max()) / 255],
         "poisoned": None,
         "output": output.name,
-        "output_sha256": _file_sha256(output),
+        "output_sha256": file_sha256(output),
     }
 
 
@@ -266,7 +257,7 @@ def _dataset(ctx: RunContext, path: Path, params: dict[str, Any], report: ScanRe
         "x_range": [float(x.min()), float(x.max())],
         "poisoned": None if mask is None else int(mask.sum()),
         "output": output.name,
-        "output_sha256": _file_sha256(output),
+        "output_sha256": file_sha256(output),
     }
 
 

@@ -87,7 +87,8 @@ class ScanReport:
         }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, hex, read in HASH_CHUNK blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(HASH_CHUNK):
@@ -176,7 +177,7 @@ def scan_file(path: Path, *, max_bytes: int, expect: str | None = None) -> ScanR
     else:
         fmt, findings = _findings_for(path, fmt, size, max_bytes)
     report = ScanReport(
-        accepted=False, format=fmt, sha256=_sha256(path), size=size, reasons=findings, max_bytes=max_bytes
+        accepted=False, format=fmt, sha256=file_sha256(path), size=size, reasons=findings, max_bytes=max_bytes
     )
     if not findings and expect is not None and report.kind != expect:
         report.reasons.append(

@@ -18,17 +18,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from typing import Any
 
 import numpy as np
 
-
-def _timed(function: Any) -> tuple[Any, float, float]:
-    """(result, wall seconds, process CPU seconds)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+from benchmarks.timing import timed
 
 
 def _profile(cleanse: Any, model: Any, x: np.ndarray, classes: list[int], steps: int, options: dict) -> None:
@@ -36,7 +30,7 @@ def _profile(cleanse: Any, model: Any, x: np.ndarray, classes: list[int], steps:
     batch_size = options["batch_size"]
     for label, chosen in (("batched", classes), ("one class", classes[:1])):
         timings: dict[str, float] = {}
-        _, total, _ = _timed(
+        _, total, _ = timed(
             lambda chosen=chosen, timings=timings: cleanse.reverse_triggers(
                 model, x, chosen, **{**options, "steps": steps}, timings=timings
             )
@@ -99,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         # Alternate which contender goes first so that a burst of load on the machine hits both alike.
         order = list(contenders) if repeat % 2 == 0 else list(reversed(contenders))
         for name in order:
-            masks[name], wall, cpu = _timed(contenders[name])
+            masks[name], wall, cpu = timed(contenders[name])
             walls[name].append(wall)
             cpus[name].append(cpu)
 

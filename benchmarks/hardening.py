@@ -18,21 +18,16 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.timing import timed
+
 # The robust evaluation of the digits rows: ε 0.1 (L∞), APGD-CE + APGD-T with 20 iterations on 200 test images, to
 # keep the benchmark short on a shared 2-core machine (the task's defaults are 100 iterations on 500 images).
 ROBUST = {"eps": 0.1, "eval_steps": 20, "robust_limit": 200}
-
-
-def _timed(function: Any) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _run(folder: Path, params: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
@@ -40,7 +35,7 @@ def _run(folder: Path, params: dict[str, Any]) -> tuple[dict[str, Any], float, f
     from attacks.hardening import harden
 
     folder.mkdir(parents=True, exist_ok=True)
-    return _timed(lambda: harden.run(RunContext(output_dir=folder), params))
+    return timed(lambda: harden.run(RunContext(output_dir=folder), params))
 
 
 def _change(result: dict[str, Any], name: str) -> str:

@@ -14,17 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _timed(function: Any) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+from benchmarks.timing import timed
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 "shadow_models": args.shadows,
                 **{k: v for k, v in recipe.as_dict().items() if k != "optimiser"},
             }
-            doc, wall, cpu = _timed(lambda params=params: membership.run(ctx, params))
+            doc, wall, cpu = timed(lambda params=params: membership.run(ctx, params))
             at_1 = doc["tpr_at_fpr"][0]
             tpr = f"{at_1['tpr']:.3f} [{at_1['ci'][0]:.3f}, {at_1['ci'][1]:.3f}]" if at_1["reportable"] else "n/a"
             print(
@@ -113,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 "budgets": [100, 500],
                 "learning_rate": 3e-3,
             }
-            doc, wall, cpu = _timed(lambda params=params: extraction.run(ctx, params))
+            doc, wall, cpu = timed(lambda params=params: extraction.run(ctx, params))
             rows = "; ".join(f"{r['budget']}: {r['agreement']:.3f} / {r['accuracy']:.3f}" for r in doc["budgets"])
             print(f"{'copy ' + copy_arch + ', labels':<34} {wall:>7.1f} {cpu:>7.1f}  {rows}", flush=True)
     return 0

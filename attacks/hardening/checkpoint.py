@@ -24,14 +24,6 @@ STATE_FILE = "checkpoint.json"
 FORMAT = "riskapp.hardening-checkpoint/1"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_key(file_hashes: dict[str, str], params: dict[str, Any]) -> str:
     """What identifies a run: the inputs' hashes and every parameter that changes its outcome."""
     text = json.dumps({"files": file_hashes, "params": params}, sort_keys=True, default=str)

@@ -24,16 +24,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.evasion.lp import NORMS
 from attacks.hardening import checkpoint as checkpoints
 from attacks.hardening.measure import (
     ROBUST_EVALUATIONS,
     clean_accuracy,
+    input_box,
     robust_accuracy,
     stamp,
     trigger_success,
 )
 from attacks.hardening.training import EpochLoop, Recipe
 from attacks.params import choice_param, float_param, int_param
+from attacks.scan import file_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -71,7 +74,6 @@ DEFAULT_UNLEARN_FRACTION = 0.2
 # Fine-pruning keeps pruning while clean accuracy stays within this of the unpruned model's (Liu et al.: 4 %).
 DEFAULT_MAX_ACCURACY_DROP = 0.05
 PRUNING_VALIDATION_SAMPLES = 1000
-NORMS = ("inf", "2")
 
 
 def _settings(params: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +272,7 @@ def _load_inputs(params: dict[str, Any], s: dict[str, Any]) -> tuple[Any, dict[s
 
 
 def _file_entry(path: Any, samples: int) -> dict[str, Any]:
-    return {"file": Path(str(path)).name, "samples": int(samples), "sha256": checkpoints.file_sha256(Path(path))}
+    return {"file": Path(str(path)).name, "samples": int(samples), "sha256": file_sha256(Path(path))}
 
 
 def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -350,7 +352,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         norm=s["norm"] or "inf",
         attack_steps=s["attack_steps"] or 0,
         beta=s["beta"] or 0.0,
-        clip=(min(0.0, float(x_train.min())), max(1.0, float(x_train.max()))),
+        clip=input_box(x_train),
     )
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     if saved is not None:
@@ -390,7 +392,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.output_dir.mkdir(parents=True, exist_ok=True)
     save_safetensors({name: value.cpu() for name, value in network.state_dict().items()}, weights)
     checkpoints.remove(folder)
-    weights_sha = checkpoints.file_sha256(weights)
+    weights_sha = file_sha256(weights)
     trigger = None
     if s["target_class"] is not None:
         trigger = {

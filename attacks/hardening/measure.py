@@ -31,6 +31,11 @@ def proportion(successes: int, trials: int) -> dict[str, Any]:
     }
 
 
+def input_box(x: np.ndarray) -> tuple[float, float]:
+    """The range attacks and training keep inputs in: [0, 1], widened to the data's own range where it goes beyond."""
+    return min(0.0, float(x.min())), max(1.0, float(x.max()))
+
+
 def predictions(model: nn.Module, x: np.ndarray) -> np.ndarray:
     from attacks.backdoor.common import predict_logits
 
@@ -92,7 +97,7 @@ def robust_accuracy(
         torch.from_numpy(y),
         eps=eps,
         norm=norm,
-        clip=(min(0.0, float(x.min())), max(1.0, float(x.max()))),
+        clip=input_box(x),
         batch_size=batch_size,
         seed=seed,
         stages=ROBUST_EVALUATIONS[evaluation],

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext
+from attacks.evasion import lp
+from attacks.evasion.pgd import default_step_size
 
 if TYPE_CHECKING:
     import torch
@@ -47,20 +49,11 @@ class Recipe:
     @property
     def step_size(self) -> float:
         """Madry et al.'s 2.5·ε/steps: enough to cross the ball and back once from any starting point."""
-        return 2.5 * self.eps / max(self.attack_steps, 1)
-
-
-def _flat_norm(t: torch.Tensor) -> torch.Tensor:
-    return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
+        return default_step_size(self.eps, self.attack_steps)
 
 
 def _project(x: torch.Tensor, candidate: torch.Tensor, recipe: Recipe) -> torch.Tensor:
-    delta = candidate - x
-    if recipe.norm == "inf":
-        delta = delta.clamp(-recipe.eps, recipe.eps)
-    else:
-        delta = delta * (recipe.eps / _flat_norm(delta)).clamp(max=1.0)
-    return (x + delta).clamp(*recipe.clip)
+    return lp.project_point(x, candidate, recipe.eps, recipe.norm, recipe.clip)
 
 
 def _ascend(
@@ -74,8 +67,7 @@ def _ascend(
         point.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss_of(point), point)
         with torch.no_grad():
-            step = grad.sign() if r.norm == "inf" else grad / _flat_norm(grad)
-            point = _project(x, point + r.step_size * step, r)
+            point = _project(x, point + r.step_size * lp.steepest_ascent(grad, r.norm), r)
     return point.detach()
 
 
@@ -97,9 +89,8 @@ def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recip
             start = x + (_noise(x.shape, generator) * 2 - 1).to(x) * recipe.eps
         else:
             direction = _noise(x.shape, generator, normal=True).to(x)
-            start = x + direction / _flat_norm(direction) * recipe.eps * _noise((len(x),), generator).to(x).view(
-                -1, *([1] * (x.dim() - 1))
-            )
+            radius = lp.per_sample(_noise((len(x),), generator).to(x), x)  # ε·u along a random unit direction
+            start = x + lp.steepest_ascent(direction, "2") * recipe.eps * radius
         adversarial = _ascend(model, x, start, lambda p: F.cross_entropy(model(p), y, reduction="sum"), recipe)
         model.train()
         return F.cross_entropy(model(adversarial), y)

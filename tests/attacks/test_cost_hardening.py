@@ -1,6 +1,12 @@
 """Cost of a hardening job: epochs × samples × passes of its method, plus the before / after measurements."""
 
-from attacks.cost import Work, job_work
+from attacks.cost import HARDENING_DEFAULTS, Work, job_work
+from attacks.hardening import harden
+
+
+def test_the_estimates_defaults_are_the_engines():
+    settings = harden._settings({"method": "adversarial", "eps": 0.1})
+    assert {name: settings[name] for name in HARDENING_DEFAULTS} == HARDENING_DEFAULTS
 
 
 def test_clean_methods_do_one_pass_per_sample_and_epoch():

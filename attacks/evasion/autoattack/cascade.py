@@ -150,7 +150,20 @@ def autoattack(
                 candidates, found = apgd(
                     model, xb, yb, eps=eps, norm=norm, steps=apgd_steps, clip=clip, generator=gen, check=check
                 )
-            else:
+            elif stage == "square":  # untargeted: one run covers every class
+                candidates, found = square(
+                    model,
+                    xb,
+                    yb,
+                    eps=eps,
+                    norm=norm,
+                    queries=square_queries,
+                    clip=clip,
+                    generator=gen,
+                    check=check,
+                    predict=fast,
+                )
+            else:  # the targeted stages: one run per runner-up class, on the samples no earlier target fooled
                 for k in range(count):
                     left = torch.nonzero(~found).flatten()
                     if len(left) == 0:
@@ -171,7 +184,7 @@ def autoattack(
                             generator=gen,
                             check=check,
                         )
-                    elif stage == "fab-t":
+                    else:
                         adv, hit = fab_targeted(
                             model,
                             xb[left],
@@ -184,22 +197,7 @@ def autoattack(
                             check=check,
                             predict=fast,
                         )
-                    else:  # Square is untargeted: one run covers every class
-                        adv, hit = square(
-                            model,
-                            xb[left],
-                            yb[left],
-                            eps=eps,
-                            norm=norm,
-                            queries=square_queries,
-                            clip=clip,
-                            generator=gen,
-                            check=check,
-                            predict=fast,
-                        )
                     candidates[left[hit]], found[left[hit]] = adv[hit], True
-                    if stage == "square":
-                        break
             if found.any():
                 picked = torch.nonzero(found).flatten()
                 point, ok = _verify(model, xb[picked], yb[picked], candidates[picked], eps, norm, clip)
