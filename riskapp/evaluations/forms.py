@@ -122,8 +122,7 @@ def evaluation_form_for(*, project, kind: str, parameters: dict) -> tuple[ModelA
     refuse_unknown(parameters, known)
     refuse_non_integer_ids(parameters, api_ids(unbound))
     model = project_model(project, parameters)
-    blank = EvaluationForm(model=model)
-    form = EvaluationForm(data={**blank.api_defaults(), **form_data(parameters, known), "kind": kind}, model=model)
+    form = EvaluationForm(data={**unbound.api_defaults(), **form_data(parameters, known), "kind": kind}, model=model)
     if not form.is_valid():
         raise ParameterErrors(parameter_errors(form, known))
     return model, form

@@ -7,8 +7,8 @@ the teacher, and passes what these need to decide; a plan line that cannot run s
 
 from typing import Any
 
-# Membership inference needs at least this many records per set (attacks.privacy.membership.MIN_SAMPLES).
-MIN_RECORDS = 20
+from attacks.privacy.membership import MIN_SAMPLES  # the engine's floor per set; imports no torch
+
 NO_MEMBERS = "needs a sample of the model's training set (a training dataset), which this run does not have"
 NO_QUERY_SET = "needs public images to query the model with besides the evaluation set, which this run does not have"
 NO_TEACHER = "the model has no parent (public teacher) for the copy to start from"
@@ -24,9 +24,9 @@ def membership_inference_plan_options(
     if members <= 0:
         return None, NO_MEMBERS
     usable = min(members, non_members, sample_limit) if sample_limit else min(members, non_members)
-    if usable < MIN_RECORDS:
+    if usable < MIN_SAMPLES:
         return None, (
-            f"needs at least {MIN_RECORDS} training and {MIN_RECORDS} held-out records "
+            f"needs at least {MIN_SAMPLES} training and {MIN_SAMPLES} held-out records "
             f"(has {members} and {non_members}, at most {sample_limit} used)"
         )
     return {"shadow_models": int(plan_params.get("shadow_models", 16)), "sample_limit": sample_limit}, ""

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact, ModelRole
-from riskapp.assessments.epsilon import DEFAULT_EPS, DEFAULT_NORM, Budget, budget_from_answers, norm_mismatch
+from riskapp.assessments.epsilon import DEFAULT_NORM, Budget, budget_from_answers, norm_mismatch
 from riskapp.assessments.services import evidence_record
 from riskapp.evaluations.kinds import EVALUATION_KINDS, evaluation_kind
 from riskapp.jobs.models import Job, JobStatus
@@ -66,10 +66,6 @@ def evaluation_start(
         params |= {"teacher_id": teacher.pk, "student_path": params["model_path"]}
         params |= declared.teacher_params(params, teacher)
     return job_create(user=actor, project=model.project, kind=kind, parameters=params)
-
-
-# The project's stated attack budget when the questionnaire does not give one (as in the test plan's rules).
-DEFAULT_PROJECT_EPS = DEFAULT_EPS
 
 
 def accuracy_at_eps(attack: dict[str, Any], eps: float, norm: str = DEFAULT_NORM) -> float | None:
@@ -200,28 +196,32 @@ def project_budget_of(project) -> Budget:
     return budget_from_answers(version.answers if version else {})
 
 
-def project_eps_of(project) -> float:
-    """The project's stated attack budget ε (requirements.input_eps of its latest assessment version)."""
-    return project_budget_of(project).eps
-
-
 def evaluation_finished(*, job: Job) -> None:
     """Attach a succeeded evaluation's measurements to the register as evidence."""
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return
+    declared = evaluation_kind(job.kind)
     budget = project_budget_of(job.project)
-    evidence = evidence_from_result(job.kind, job.result, project_eps=budget.eps, project_norm=budget.norm)
-    measurements = evidence_measurements(job.kind, job.result, project_eps=budget.eps, project_norm=budget.norm)
+    evidence = declared.evidence(job.result, budget.eps, budget.norm)
+    measurements = declared.measurements(job.result, evidence, budget.eps, budget.norm)
     model = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
-    as_teacher = evaluation_kind(job.kind).teacher_evidence
-    if as_teacher is not None and _is_teacher(model):
-        evidence, measurements = as_teacher(evidence, measurements)
+    if declared.teacher_evidence is not None and _is_teacher(model):
+        evidence, measurements = declared.teacher_evidence(evidence, measurements)
+    _evidence_record_all(
+        job=job, model=model, evidence=evidence, measurements=measurements, source=f"{job.kind} job {job.pk}"
+    )
+
+
+def _evidence_record_all(
+    *, job: Job, model: ModelArtifact | None, evidence: dict[str, Any], measurements: dict[str, Any], source: str
+) -> None:
+    """Record each of a job's evidence kinds on `model`, with how it was measured."""
     for kind, value in evidence.items():
         evidence_record(
             project=job.project,
             kind=kind,
             value=value,
-            source=f"{job.kind} job {job.pk}",
+            source=source,
             job=job,
             model=model,
             measurement=measurements.get(kind),
@@ -231,14 +231,10 @@ def evaluation_finished(*, job: Job) -> None:
 def _next_version(model: ModelArtifact) -> str:
     """The version after `model`'s: one above the highest whole-number version of its name in the project, or
     `<version>-hardened` when its versions are not numbers."""
-    numbers = [
-        int(v)
-        for v in ModelArtifact.objects.filter(project=model.project_id, name=model.name).values_list(
-            "version", flat=True
-        )
-        if v.isdigit()
-    ]
-    return str(max(numbers) + 1) if model.version.isdigit() else f"{model.version}-hardened"
+    if not model.version.isdigit():
+        return f"{model.version}-hardened"
+    versions = ModelArtifact.objects.filter(project=model.project_id, name=model.name).values_list("version", flat=True)
+    return str(max(int(v) for v in versions if v.isdigit()) + 1)
 
 
 def _hardened_evidence(result: dict[str, Any], budget: Budget) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -266,13 +262,12 @@ def hardening_finished(*, job: Job) -> ModelArtifact | None:
     """A succeeded hardening job's weights become a new version of its model, taken in like an upload (scanned,
     converted): same card, the next version, the source as previous version, the source's teacher as parent, and
     the result's `card` as provenance. Its "after" numbers become evidence on it where the rules accept them."""
-    import hashlib
-
     from django.core.files import File
 
     from riskapp.artifacts.services import DuplicateUpload, artifact_take_in
     from riskapp.audit.services import audit_record
     from riskapp.jobs.models import JobFile
+    from riskapp.storage import content_sha256
 
     if job.status != JobStatus.SUCCEEDED or not job.result:
         return None
@@ -280,10 +275,6 @@ def hardening_finished(*, job: Job) -> ModelArtifact | None:
     stored = JobFile.objects.filter(job=job, name="hardened.safetensors").first()
     if source is None or stored is None:
         return None
-    digest = hashlib.sha256()
-    with stored.file.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
     card = {
         "name": source.name,
         "version": _next_version(source),
@@ -311,7 +302,7 @@ def hardening_finished(*, job: Job) -> ModelArtifact | None:
                 actor=job.created_by,
                 project=job.project,
                 upload=upload,
-                sha256=digest.hexdigest(),
+                sha256=content_sha256(upload),
                 fields=card,
             )
         except DuplicateUpload as duplicate:  # the same weights again (a re-run with the same seed): no new version
@@ -324,14 +315,7 @@ def hardening_finished(*, job: Job) -> ModelArtifact | None:
         after={"job": job.pk, "source_model": source.pk, "method": job.result.get("method"), "version": model.version},
     )
     evidence, measurements = _hardened_evidence(job.result, project_budget_of(job.project))
-    for kind, value in evidence.items():
-        evidence_record(
-            project=job.project,
-            kind=kind,
-            value=value,
-            source=f"hardening job {job.pk} (after)",
-            job=job,
-            model=model,
-            measurement=measurements.get(kind),
-        )
+    _evidence_record_all(
+        job=job, model=model, evidence=evidence, measurements=measurements, source=f"hardening job {job.pk} (after)"
+    )
     return model

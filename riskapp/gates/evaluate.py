@@ -4,6 +4,7 @@ A gate with no measurement yet is *not measured* (`passed is None`); for a CI de
 """
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,9 @@ from riskapp.evaluations.kinds import kinds_with
 from riskapp.evaluations.kinds.base import NEURAL_CLEANSE, ROBUST_ACCURACY, ROBUSTNESS_CURVE, TRANSFER
 from riskapp.gates.defaults import default_gates, with_defaults
 from riskapp.gates.models import GateKind, QualityGate
-from riskapp.gates.privacy_gates import GATE_JOB_KIND, PRIVACY_GATES
+from riskapp.gates.privacy_gates import GATE_JOB_KIND, NOT_MEASURED_NOTE, PRIVACY_GATES
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
-
-NOT_MEASURED_NOTE = "counts as failed until it is measured"
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,20 @@ def gates_passed(results: list[GateResult]) -> bool:
     return all(result.passed is True for result in results if result.gate.enabled)
 
 
-def _model_jobs(project: Project, model: ModelArtifact, kinds: tuple[str, ...]) -> list[Job]:
-    """The model's succeeded evaluations of these kinds, latest first; from `model.succeeded_jobs` when a caller
-    read them for many models at once (gates.selectors.models_with_verdicts)."""
+def model_succeeded_jobs(
+    project: Project, model: ModelArtifact, kinds: Collection[str], targets: Collection[int] | None = None
+) -> list[Job]:
+    """The succeeded evaluations of these kinds on `targets` (default: the model itself; the version and its
+    teacher for the verdict), latest first; from `model.succeeded_jobs` when a caller read them for many models at
+    once (gates.selectors.models_with_verdicts), else in one query."""
+    targets = [model.pk] if targets is None else list(targets)
     preloaded = getattr(model, "succeeded_jobs", None)
     if preloaded is not None:
-        return [job for job in preloaded if job.kind in kinds and job.parameters.get("model_id") == model.pk]
+        return [job for job in preloaded if job.kind in kinds and job.parameters.get("model_id") in targets]
     return list(
-        Job.objects.filter(project=project, status=JobStatus.SUCCEEDED, kind__in=kinds, parameters__model_id=model.pk)
+        Job.objects.filter(
+            project=project, status=JobStatus.SUCCEEDED, kind__in=kinds, parameters__model_id__in=targets
+        )
         .order_by("-finished_at", "-id")
         .only("id", "kind", "parameters", "result", "finished_at")
     )
@@ -73,7 +78,7 @@ def _robust_accuracy(gate: QualityGate, project: Project, model: ModelArtifact) 
     attack, eps, threshold = gate.params["attack"], gate.params["eps"], gate.params["threshold"]
     norm = gate_norm(gate.params)
     other_norm: tuple[Job, str] | None = None  # the latest result at the gate's attack and ε in another norm
-    for job in _model_jobs(project, model, kinds_with(ROBUST_ACCURACY)):
+    for job in model_succeeded_jobs(project, model, kinds_with(ROBUST_ACCURACY)):
         trustworthy = job.result.get("trustworthy", False)
         is_curve = job.kind in kinds_with(ROBUSTNESS_CURVE)
         if is_curve:
@@ -117,7 +122,7 @@ def _robust_accuracy(gate: QualityGate, project: Project, model: ModelArtifact) 
 
 
 def _backdoor(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
-    scans = _model_jobs(project, model, kinds_with(NEURAL_CLEANSE))
+    scans = model_succeeded_jobs(project, model, kinds_with(NEURAL_CLEANSE))
     if not scans:
         return GateResult(gate, None, None, f"not measured: no backdoor scan of this model yet ({NOT_MEASURED_NOTE})")
     scan = scans[0]
@@ -130,7 +135,7 @@ def _backdoor(gate: QualityGate, project: Project, model: ModelArtifact) -> Gate
 
 def _transfer(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
     threshold = gate.params["threshold"]
-    for job in _model_jobs(project, model, kinds_with(TRANSFER)):
+    for job in model_succeeded_jobs(project, model, kinds_with(TRANSFER)):
         rate = job.result.get("transfer_success_rate")
         if rate is None:
             continue
@@ -143,7 +148,7 @@ def _transfer(gate: QualityGate, project: Project, model: ModelArtifact) -> Gate
 
 
 def _privacy(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
-    jobs = _model_jobs(project, model, (GATE_JOB_KIND[gate.kind],))
+    jobs = model_succeeded_jobs(project, model, (GATE_JOB_KIND[gate.kind],))
     outcome = PRIVACY_GATES[gate.kind](gate.params, [(job.pk, job.result) for job in jobs])
     return GateResult(gate, outcome.passed, outcome.measured, outcome.message, outcome.job_id)
 

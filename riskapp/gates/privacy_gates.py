@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-NOT_MEASURED_NOTE = "counts as failed until it is measured"  # as gates/evaluate.py says it
+NOT_MEASURED_NOTE = "counts as failed until it is measured"  # every gate says it (gates/evaluate.py too)
 
 MAX_MEMBERSHIP_AUC = "max_membership_auc"
 MAX_EXTRACTION_AGREEMENT = "max_extraction_agreement"

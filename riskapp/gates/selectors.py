@@ -17,7 +17,7 @@ from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.evaluations.kinds import job_runs_planned, kinds_with, plan_needs_teacher, plan_on_teacher
 from riskapp.evaluations.kinds.base import NEURAL_CLEANSE
-from riskapp.gates.evaluate import gates_evaluate
+from riskapp.gates.evaluate import gates_evaluate, model_succeeded_jobs
 from riskapp.gates.models import GateKind, QualityGate
 from riskapp.gates.verdict import BackdoorFlag, GateCheck, RiskAboveAppetite, Verdict, VerdictInputs, ship_verdict
 from riskapp.jobs.kinds import KINDS
@@ -84,21 +84,6 @@ def _ran(job: Job, planned, model: ModelArtifact) -> bool:
     return on == model.pk
 
 
-def _succeeded_jobs(project: Project, model: ModelArtifact, targets: list[int], kinds: set[str]) -> list[Job]:
-    """The succeeded jobs of these kinds on these models (the version and its teacher), latest first: from
-    `model.succeeded_jobs` when models_with_verdicts read them for a whole page, else in one query."""
-    preloaded = getattr(model, "succeeded_jobs", None)
-    if preloaded is not None:
-        return [job for job in preloaded if job.kind in kinds and job.parameters.get("model_id") in targets]
-    return list(
-        Job.objects.filter(
-            project=project, status=JobStatus.SUCCEEDED, kind__in=kinds, parameters__model_id__in=targets
-        )
-        .order_by("-finished_at", "-id")
-        .only("id", "kind", "parameters", "result", "finished_at")
-    )
-
-
 def _tests_not_run(project: Project, model: ModelArtifact, answers: dict) -> tuple[str, ...]:
     """The recommended plan's tests that no succeeded job has run on this version (in one query). Tests the
     version cannot have (a teacher's scan, a transfer attack or a lineage check without a teacher) are left out."""
@@ -110,7 +95,7 @@ def _tests_not_run(project: Project, model: ModelArtifact, answers: dict) -> tup
     if not plan:
         return ()
     targets = [model.pk] + ([model.parent_id] if model.parent_id else [])
-    jobs = _succeeded_jobs(project, model, targets, {p.kind for p in plan})
+    jobs = model_succeeded_jobs(project, model, {p.kind for p in plan}, targets)
     return tuple(_plan_label(p) for p in plan if not any(_ran(job, p, model) for job in jobs))
 
 
@@ -124,7 +109,7 @@ def _backdoor_flags(project: Project, model: ModelArtifact) -> tuple[BackdoorFla
     scanned = {model.pk: (model, False)}
     if model.parent_id is not None and model.parent is not None:
         scanned[model.parent_id] = (model.parent, True)
-    scans = _succeeded_jobs(project, model, list(scanned), set(kinds_with(NEURAL_CLEANSE)))
+    scans = model_succeeded_jobs(project, model, kinds_with(NEURAL_CLEANSE), scanned)
     latest: dict[int, Job] = {}
     for scan in scans:
         latest.setdefault(scan.parameters.get("model_id"), scan)

@@ -45,10 +45,6 @@ def evaluation_kind(name: str) -> EvaluationKind:
         raise ValidationError(f"Unknown test {name!r}. Known tests: {', '.join(EVALUATION_KINDS)}.") from None
 
 
-def is_evaluation(name: str) -> bool:
-    return name in EVALUATION_KINDS
-
-
 def kinds_with(fact: str) -> tuple[str, ...]:
     """The names of the kinds that declare `fact` (base.py's facts), in the registry's order."""
     return tuple(name for name, kind in EVALUATION_KINDS.items() if kind.has(fact))
