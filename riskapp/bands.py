@@ -4,6 +4,7 @@ A leaf module without Django: every app that speaks of bands (projects' risk app
 scoring, gates, dashboards, the API) imports it from here, and it imports nothing from riskapp.
 """
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 # Bands on the 5 x 5 matrix, by score = likelihood x impact (possible scores: 1-6, 8-10, 12, 15, 16, 20, 25):
@@ -40,6 +41,12 @@ class Band(StrEnum):
     def for_score(cls, score: int) -> "Band":
         """The band of a likelihood x impact score (1-25)."""
         return next(band for band in reversed(cls.rated()) if score >= _LOWEST_SCORE[band.value])
+
+    @classmethod
+    def highest_rated(cls, bands: Iterable[str]) -> "Band | None":
+        """The highest of `bands` that is a rating; None when there is none (threats not assessed yet never count)."""
+        rated = [cls(band) for band in bands if band != cls.NOT_ASSESSED]
+        return max(rated, key=lambda band: band.rank, default=None)
 
     @classmethod
     def rank_of(cls, value: str) -> int:

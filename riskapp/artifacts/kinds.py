@@ -5,6 +5,9 @@ from django import forms
 from riskapp.artifacts.cards import PreprocessingField
 from riskapp.jobs.kinds import INTERACTIVE_QUEUE, JobKind, register_kind
 
+# The model check (clean accuracy of a model on a dataset): the kind name other apps refer to.
+VALIDATION = "validation"
+
 
 class IntakeParams(forms.Form):
     path = forms.CharField()
@@ -84,7 +87,7 @@ def register_artifact_kinds() -> None:
     )
     register_kind(
         JobKind(
-            name="validation",
+            name=VALIDATION,
             label="Validation",
             engine_task="validate",
             form=ValidationParams,

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from riskapp.artifacts.kinds import VALIDATION
 from riskapp.artifacts.models import DatasetArtifact, Finding, IntakeStatus, ModelArtifact
 from riskapp.artifacts.names import clean_file_name
 from riskapp.artifacts.prechecks import in_dataset_terms
@@ -292,7 +293,7 @@ def validation_start(
         "sample_limit": sample_limit,
     }
     params |= model.card_params()
-    job = job_create(user=actor, project=model.project, kind="validation", parameters=params)
+    job = job_create(user=actor, project=model.project, kind=VALIDATION, parameters=params)
     audit_record(
         actor=actor,
         action="model.validation_started",

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from riskapp.artifacts import services
 from riskapp.artifacts.cards import architecture_options
 from riskapp.artifacts.forms import DatasetUploadForm, ModelCardForm, ModelUploadForm, ValidationForm
+from riskapp.artifacts.kinds import VALIDATION
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus
 from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
@@ -168,7 +169,7 @@ def _model(access, model_id):
 @project_view()
 def model_detail(request, access, model_id: int):
     model = _model(access, model_id)
-    validations = Job.objects.filter(project=access.project, kind="validation", parameters__model_id=model.pk).order_by(
+    validations = Job.objects.filter(project=access.project, kind=VALIDATION, parameters__model_id=model.pk).order_by(
         "-created_at"
     )[:10]
     return render(

@@ -13,13 +13,12 @@ def project_risk_summary(project: Project) -> dict[str, Any]:
     version = project.assessment_versions.order_by("-number").first()
     register, rows = register_rows(project, version.answers if version else {})
     bands = Counter(row.risk.current.band for row in rows)
-    rated = [band for band in bands if band != Band.NOT_ASSESSED]
     return {
         "assessment": version,
         "bands": [(band, bands.get(band, 0)) for band in reversed(Band.rated())],
         "not_assessed": bands.get(Band.NOT_ASSESSED, 0),
         "completeness": register.completeness,
-        "highest_band": max(rated, key=Band.rank_of) if rated else None,
+        "highest_band": Band.highest_rated(bands),
         "above_appetite": sum(row.above_appetite for row in rows),
         "overdue": sum(row.acceptance_overdue for row in rows),
     }

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from riskapp.artifacts.kinds import VALIDATION
 from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStatus, ModelArtifact
 from riskapp.artifacts.services import validation_start
 from riskapp.assessments.bank import load_bank
@@ -26,9 +27,6 @@ from riskapp.gates.evaluate import project_gates
 from riskapp.gates.models import GateKind
 from riskapp.jobs.models import Job
 from riskapp.projects.models import Project
-
-# The plan's one kind that is not an evaluation: the model's clean accuracy (riskapp.artifacts).
-VALIDATION = "validation"
 
 
 @dataclass(frozen=True)

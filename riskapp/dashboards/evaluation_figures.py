@@ -54,6 +54,24 @@ def _threshold_line(value: float, label: str) -> dict[str, Any]:
     }
 
 
+def _vertical_line(value: float, label: str) -> dict[str, Any]:
+    """A dashed vertical line at x = `value` across the plot, labelled at its top (a threshold on the x axis)."""
+    return {
+        "shapes": [
+            {
+                "type": "line",
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "x0": value,
+                "x1": value,
+                "line": {"color": "#000000", "width": 2, "dash": "dash"},
+            }
+        ],
+        "annotations": [{"yref": "paper", "y": 1, "x": value, "text": label, "showarrow": False, "xanchor": "left"}],
+    }
+
+
 def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[str, Any]:
     """Robust accuracy per attack, with the clean accuracy as a dashed line."""
     names = [a["attack"] for a in attacks]
@@ -111,27 +129,7 @@ def distance_curves(attacks: list[dict[str, Any]], project_eps: float) -> dict[s
             **_layout(
                 "Accuracy left at each ε, from the attacks' distances", "ε (L∞)", "accuracy", yaxis={"range": [0, 1.05]}
             ),
-            "shapes": [
-                {
-                    "type": "line",
-                    "yref": "paper",
-                    "y0": 0,
-                    "y1": 1,
-                    "x0": project_eps,
-                    "x1": project_eps,
-                    "line": {"color": "#000000", "width": 2, "dash": "dash"},
-                }
-            ],
-            "annotations": [
-                {
-                    "yref": "paper",
-                    "y": 1,
-                    "x": project_eps,
-                    "text": f"project ε {project_eps:g}",
-                    "showarrow": False,
-                    "xanchor": "left",
-                }
-            ],
+            **_vertical_line(project_eps, f"project ε {project_eps:g}"),
         },
     }
 
@@ -256,20 +254,7 @@ def strip_histogram(histogram: dict[str, Any], threshold: float) -> dict[str, An
         "data": data,
         "layout": {
             **_layout("STRIP entropy of superimposed inputs", "entropy (nats)", "inputs", barmode="overlay"),
-            "shapes": [
-                {
-                    "type": "line",
-                    "yref": "paper",
-                    "y0": 0,
-                    "y1": 1,
-                    "x0": threshold,
-                    "x1": threshold,
-                    "line": {"color": "#000000", "width": 2, "dash": "dash"},
-                }
-            ],
-            "annotations": [
-                {"yref": "paper", "y": 1, "x": threshold, "text": "threshold", "showarrow": False, "xanchor": "left"}
-            ],
+            **_vertical_line(threshold, "threshold"),
         },
     }
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
+from riskapp.artifacts.kinds import VALIDATION
 from riskapp.artifacts.models import IntakeStatus, ModelArtifact
 from riskapp.artifacts.selectors import models_not_refused
 from riskapp.evaluations.kinds import kinds_with
@@ -17,8 +18,6 @@ from riskapp.projects.models import Project
 # result of every kind in any realistic project, and a bound on the page's cost in a project with
 # thousands of jobs.
 RECENT_RESULTS = 400
-# The model check of riskapp.artifacts (clean accuracy), shown beside the evaluations.
-VALIDATION = "validation"
 
 
 @dataclass
@@ -94,14 +93,17 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
     )
     by_id = {m.pk: ModelSummary(m) for m in models}
     lineage: dict[tuple[int, int], Job] = {}
+    # Read from the kinds' declarations once, not once per job.
+    lineage_kinds, attack_kinds = kinds_with(LINEAGE), kinds_with(ATTACK_RESULTS)
+    curve_kinds, scan_kinds = kinds_with(ROBUSTNESS_CURVE), kinds_with(NEURAL_CLEANSE)
     for job in _latest_results(project):
         summary = by_id.get(job.parameters.get("model_id"))
-        if job.kind in kinds_with(LINEAGE):
+        if job.kind in lineage_kinds:
             pair = (job.parameters.get("teacher_id"), job.parameters.get("model_id"))
             lineage.setdefault(pair, job)
         elif summary is None:
             continue
-        elif job.kind in kinds_with(ATTACK_RESULTS):
+        elif job.kind in attack_kinds:
             for attack in job.result.get("attacks", []):
                 if attack.get("eps") is None:
                     continue  # minimum-norm attacks give no robust accuracy at an ε
@@ -117,9 +119,9 @@ def model_summaries(project: Project) -> tuple[list[ModelSummary], dict[tuple[in
                         "job": job,
                     },
                 )
-        elif job.kind in kinds_with(ROBUSTNESS_CURVE) and summary.curve is None:
+        elif job.kind in curve_kinds and summary.curve is None:
             summary.curve = job
-        elif job.kind in kinds_with(NEURAL_CLEANSE) and summary.backdoor is None:
+        elif job.kind in scan_kinds and summary.backdoor is None:
             summary.backdoor = job
         elif job.kind == VALIDATION and summary.validation is None:
             summary.validation = job

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, IntegerField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from riskapp.artifacts.kinds import VALIDATION
 from riskapp.bands import Band
 from riskapp.dashboards.models import ProjectRiskSummary
 from riskapp.dashboards.services import risk_summary_refresh
@@ -87,7 +88,7 @@ def portfolio_rows(*, user: AbstractBaseUser, summaries: list[ProjectRiskSummary
     """The page's rows: each summary with the user's role and the project's last successful test, in 2 queries."""
     ids = [s.project_id for s in summaries]
     roles = dict(Membership.objects.filter(user=user, project_id__in=ids).values_list("project_id", "role"))
-    tested = ("validation", *EVALUATION_KINDS)  # jobs that count as "the project was tested"
+    tested = (VALIDATION, *EVALUATION_KINDS)  # jobs that count as "the project was tested"
     last_tests = dict(
         Job.objects.filter(project_id__in=ids, kind__in=tested, status=JobStatus.SUCCEEDED)
         .values("project_id")

@@ -18,7 +18,7 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     version = versions[0] if versions else None
     register, rows = register_rows(project, version.answers if version else {})
     bands = Counter(row.risk.current.band for row in rows)
-    rated = [band for band in bands if band != Band.NOT_ASSESSED]  # the highest band of the threats assessed so far
+    highest = Band.highest_rated(bands)  # the highest band of the threats assessed so far
     approved = project.assessment_versions.filter(status=AssessmentStatus.APPROVED).order_by("-number").first()
     baseline = None
     if approved and approved.snapshot:
@@ -32,7 +32,7 @@ def risk_summary_refresh(*, project: Project) -> ProjectRiskSummary:
     summary, _ = ProjectRiskSummary.objects.update_or_create(
         project=project,
         defaults={
-            "highest_band": max(rated, key=Band.rank_of).value if rated else "",
+            "highest_band": highest.value if highest else "",
             "band_counts": {band.value: bands.get(band, 0) for band in Band},
             "risk_score": sum(row.risk.current.score for row in rows),
             "baseline_score": baseline,

@@ -29,6 +29,12 @@ def test_a_score_lands_in_the_band_whose_lowest_score_it_reaches():
     ]
 
 
+def test_the_highest_rated_band_ignores_threats_not_assessed_yet():
+    assert Band.highest_rated(["low", "not_assessed", "high", "medium"]) == Band.HIGH
+    assert Band.highest_rated([Band.NOT_ASSESSED]) is None
+    assert Band.highest_rated([]) is None
+
+
 def test_a_band_is_its_plain_string_value_in_json_and_templates():
     assert Band.HIGH == "high" and f"{Band.HIGH}" == "high" and {"high": 1}[Band.HIGH] == 1
     assert Band("critical").label == "Critical"
