@@ -36,4 +36,4 @@ clean:
 	rm -rf var/broker var/sandbox var/upload-tmp .pytest_cache
 
 screenshots: $(STAMP)
-	RISKAPP_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/e2e/test_browser.py
+	RISKAPP_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/e2e
