@@ -8,51 +8,63 @@ value stops start-up with an ImproperlyConfigured that names the variable.
 import os
 import secrets
 import tempfile
+import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
-import dj_database_url
+import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# django-environ parses the values; the helpers below keep riskapp's loud failures (a bad value names the
+# variable and says what is expected) and read an empty variable as unset. No .env file is read: the
+# process environment is the only source (docker compose's env_file or the shell loads a file when wanted).
+env = environ.Env()
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+BOOLEAN_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")
+
+
+def is_set(name: str) -> bool:
+    return env.str(name, default="") != ""
+
+
+def env_secret(name: str) -> str:
+    """A secret exactly as written: django-environ would read a value starting with $ as another variable's name."""
+    return os.environ.get(name, "")
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """django-environ reads any word outside its true words as False; riskapp refuses a word it does not know."""
+    if not is_set(name):
         return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), not {value!r}.")
+    if env.str(name).lower() not in BOOLEAN_WORDS:
+        raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), not {env.str(name)!r}.")
+    return env.bool(name)
 
 
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    if not is_set(name):
         return default
     try:
-        number = int(value)
+        number = env.int(name)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+        raise ImproperlyConfigured(f"{name} must be an integer, not {env.str(name)!r}.") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
     return number
 
 
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+def env_list(name: str, default: tuple[str, ...] = ()) -> list[str]:
+    """A comma-separated list; spaces around items and empty items are dropped (ALLOWED_HOSTS=a.example, b.example)."""
+    return [item.strip() for item in env.list(name, default=list(default)) if item.strip()]
 
 
 def env_rate(name: str, default: str) -> str:
     """A throttle rate such as 30/hour: a count, a slash, and second, minute, hour or day."""
-    value = env_str(name, default).strip()
+    value = env.str(name, default=default).strip()
     count, _, period = value.partition("/")
     if not (count.isascii() and count.isdigit()) or int(count) < 1 or period not in ("second", "minute", "hour", "day"):
         raise ImproperlyConfigured(
@@ -63,12 +75,12 @@ def env_rate(name: str, default: str) -> str:
 
 DEBUG = env_bool("DEBUG", False)
 
-DATA_DIR = Path(env_str("RISKAPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR = Path(env.str("RISKAPP_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
-    key = env_str("SECRET_KEY")
+    key = env_secret("SECRET_KEY")
     if key:
         if not DEBUG and len(key) < 50:
             raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long in production.")
@@ -88,7 +100,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ("127.0.0.1", "localhost") if DEBUG else ())
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names riskapp is served on (comma-separated).")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -159,8 +171,7 @@ SQLITE_OPTIONS = {
 
 
 def _database() -> dict:
-    url = env_str("DATABASE_URL")
-    if not url:
+    if not is_set("DATABASE_URL"):
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "riskapp.sqlite3",
@@ -168,7 +179,10 @@ def _database() -> dict:
             "TEST": {"NAME": DATA_DIR / "test-riskapp.sqlite3"},
         }
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        # django-environ warns with the whole parsed URL, password included, before riskapp's own error below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = env.db_url("DATABASE_URL")
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {error}") from None
     if config.get("ENGINE") == "django.db.backends.sqlite3":
@@ -178,7 +192,9 @@ def _database() -> dict:
         raise ImproperlyConfigured(
             "DATABASE_URL must be a PostgreSQL URL (postgres://user@host:port/name) or a SQLite file (sqlite:////path)."
         )
-    return config
+    # Connections are kept a minute and checked before reuse; a socket folder may be written percent-encoded as
+    # the host (postgres://user@%2Fvar%2Frun%2Fpostgresql/name).
+    return {**config, "HOST": unquote(config["HOST"]), "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
 
 
 DATABASES = {"default": _database()}
@@ -251,13 +267,13 @@ def _s3_storage() -> dict:
     """RISKAPP_STORAGE=s3: an S3-compatible bucket (AWS S3, MinIO, Ceph) holds uploads and job files."""
     from botocore.config import Config
 
-    bucket = env_str("RISKAPP_S3_BUCKET")
+    bucket = env.str("RISKAPP_S3_BUCKET", default="")
     if not bucket:
         raise ImproperlyConfigured("RISKAPP_STORAGE=s3 needs RISKAPP_S3_BUCKET, the name of an existing bucket.")
-    endpoint = env_str("AWS_S3_ENDPOINT_URL")
+    endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL must start with http:// or https://, not {endpoint!r}.")
-    key, secret = env_str("AWS_ACCESS_KEY_ID"), env_str("AWS_SECRET_ACCESS_KEY")
+    key, secret = env.str("AWS_ACCESS_KEY_ID", default=""), env_secret("AWS_SECRET_ACCESS_KEY")
     if bool(key) != bool(secret):
         raise ImproperlyConfigured(
             "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (boto3 then finds credentials "
@@ -268,10 +284,10 @@ def _s3_storage() -> dict:
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": endpoint or None,
-            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
             "access_key": key or None,
             "secret_key": secret or None,
-            "location": env_str("RISKAPP_S3_PREFIX").strip("/"),
+            "location": env.str("RISKAPP_S3_PREFIX", default="").strip("/"),
             # Objects stay private: downloads pass through riskapp's permission-checked views, never a bucket URL.
             "default_acl": None,
             "querystring_auth": True,
@@ -285,7 +301,7 @@ def _s3_storage() -> dict:
 
 # RISKAPP_STORAGE: "local" (the files folder under RISKAPP_DATA_DIR, which every worker must then see)
 # or "s3" (a bucket: workers on other hosts download their job's inputs and upload its outputs).
-STORAGE_KIND = env_str("RISKAPP_STORAGE", "local")
+STORAGE_KIND = env.str("RISKAPP_STORAGE", default="local")
 if STORAGE_KIND == "s3":
     STORAGES["default"] = _s3_storage()
 elif STORAGE_KIND != "local":
@@ -308,10 +324,10 @@ JOB_REQUEUE_AFTER = env_int("RISKAPP_JOB_REQUEUE_AFTER", 600, minimum=5)
 # After a cancel request, how long the engine has to stop on its own before it is killed.
 JOB_CANCEL_GRACE = env_int("RISKAPP_JOB_CANCEL_GRACE", 10, minimum=1)
 # Private working folders of sandboxed tasks: local to each worker host, never the shared data dir.
-JOB_SANDBOX_DIR = Path(env_str("RISKAPP_SANDBOX_DIR", str(Path(tempfile.gettempdir()) / "riskapp-sandbox")))
+JOB_SANDBOX_DIR = Path(env.str("RISKAPP_SANDBOX_DIR", default=str(Path(tempfile.gettempdir()) / "riskapp-sandbox")))
 # Namespaces for the sandbox with bubblewrap: "auto" uses them where bwrap works, "on" fails
 # jobs where it does not, "off" never uses them (resource limits and safe loaders remain).
-JOB_SANDBOX_ISOLATION = env_str("RISKAPP_SANDBOX_ISOLATION", "auto")
+JOB_SANDBOX_ISOLATION = env.str("RISKAPP_SANDBOX_ISOLATION", default="auto")
 if JOB_SANDBOX_ISOLATION not in ("auto", "on", "off"):
     raise ImproperlyConfigured(f"RISKAPP_SANDBOX_ISOLATION must be auto, on or off, not {JOB_SANDBOX_ISOLATION!r}.")
 JOB_SANDBOX_MAX_FILE_BYTES = env_int("RISKAPP_SANDBOX_MAX_FILE_BYTES", 4 * 1024**3, minimum=1024**2)
@@ -321,7 +337,7 @@ JOB_SANDBOX_MEMORY_MB = env_int("RISKAPP_SANDBOX_MEMORY_MB", 0)
 # below (torch, the engine, timm with torchvision): seconds off every job's start. Each job still
 # runs in a process of its own, which sees only copies of its inputs.
 JOB_SANDBOX_WARM = env_bool("RISKAPP_SANDBOX_WARM", True)
-JOB_SANDBOX_PRELOAD = env_list("RISKAPP_SANDBOX_PRELOAD", "attacks.tasks,timm")
+JOB_SANDBOX_PRELOAD = env_list("RISKAPP_SANDBOX_PRELOAD", ("attacks.tasks", "timm"))
 
 
 def env_gigabytes(name: str) -> list[float]:
@@ -352,7 +368,7 @@ if len(_worker_memory) > 1:
 WORKER_MEMORY_GB = _worker_memory[0] if _worker_memory else None
 
 # --- Celery -------------------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
 
@@ -509,7 +525,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Sign-in rate limiting logs failures and lock-outs as warnings; its routine cleanup is not news.
     "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -35,6 +35,7 @@ import numpy as np
 
 from attacks.context import RunContext
 from attacks.evasion import flags as checks
+from attacks.evasion import lp
 from attacks.evasion.attacks import Settings
 from attacks.evasion.core import clean_predictions, seed_everything
 from attacks.evasion.metrics import rate
@@ -99,38 +100,6 @@ def _bisect(
     return high, attacked
 
 
-def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return values.view(-1, *([1] * (like.dim() - 1)))
-
-
-def _flat_norm(t: torch.Tensor) -> torch.Tensor:
-    return _per_sample(t.flatten(1).norm(dim=1).clamp_min(1e-12), t)
-
-
-def _project(
-    delta: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, norm: str, clip: tuple[float, float]
-) -> torch.Tensor:
-    """Into each sample's own ε-ball (eps broadcast per sample) and the input range."""
-    import torch
-
-    if norm == "inf":
-        delta = torch.maximum(torch.minimum(delta, eps), -eps)
-    else:
-        delta = delta * (eps / _flat_norm(delta)).clamp(max=1.0)
-    return (x + delta).clamp(*clip) - x
-
-
-def _random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, gen: torch.Generator) -> torch.Tensor:
-    """pgd.py's random start with a radius per sample: uniform in the L∞ box, uniform in the L2 ball."""
-    import torch
-
-    if norm == "inf":
-        return (torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) * 2 - 1) * eps
-    direction = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-    radius = torch.rand((len(x),), generator=gen, device=x.device, dtype=x.dtype) ** (1.0 / x[0].numel())
-    return direction / _flat_norm(direction) * _per_sample(radius, x) * eps
-
-
 def _pgd_radii(
     model: nn.Module,
     x: torch.Tensor,
@@ -147,9 +116,9 @@ def _pgd_radii(
     import torch
     import torch.nn.functional as F
 
-    eps = _per_sample(eps, x)
+    eps = lp.per_sample(eps, x)
     step = eps * (2.5 / max(steps, 1)) if step_size is None else torch.full_like(eps, step_size)
-    delta = _project(start, x, eps, norm, clip)
+    delta = lp.project(start, x, eps, norm, clip)
     result = delta.clone()
     fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     index = torch.arange(len(x), device=x.device)
@@ -169,8 +138,7 @@ def _pgd_radii(
                 keep = ~wrong
                 index, xs, ys, delta, grad = index[keep], xs[keep], ys[keep], delta[keep], grad[keep]
                 eps, step = eps[keep], step[keep]
-            direction = grad.sign() if norm == "inf" else grad / _flat_norm(grad)
-            delta = _project(delta + step * direction, xs, eps, norm, clip)
+            delta = lp.project(delta + step * lp.steepest_ascent(grad, norm), xs, eps, norm, clip)
     if len(index):
         with torch.no_grad():
             result[index] = delta
@@ -195,9 +163,8 @@ def _first_order_guess(
         others = logits.scatter(1, yb[:, None], float("-inf")).amax(1)
         margin = true - others
         (grad,) = torch.autograd.grad(margin.sum(), xb)
-        dual = grad.flatten(1).abs().sum(1) if norm == "inf" else grad.flatten(1).norm(dim=1)
         predictions.append(logits.detach().argmax(1).cpu().numpy())
-        distances.append((margin.detach() / dual.clamp_min(1e-12)).cpu().numpy())
+        distances.append((margin.detach() / lp.dual_norm(grad, norm).clamp_min(1e-12)).cpu().numpy())
     if not predictions:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     return np.concatenate(predictions), np.concatenate(distances)
@@ -241,9 +208,10 @@ def _search(
             chunk = rows[start : start + settings.batch_size]
             index = torch.from_numpy(chunk).to(device)
             eps = radii[torch.from_numpy(probe[chunk]).to(device)]
-            begin = _random_start(xt[index], _per_sample(eps, xt), settings.norm, gen)
+            # pgd.py's random start with a radius per sample: a start in the unit ball, stretched to each ε.
+            begin = lp.random_start(xt[index], 1.0, settings.norm, gen) * lp.per_sample(eps, xt)
             if has_warm[chunk].any():
-                mask = _per_sample(torch.from_numpy(has_warm[chunk]).to(device), xt)
+                mask = lp.per_sample(torch.from_numpy(has_warm[chunk]).to(device), xt)
                 begin = torch.where(mask, warm[index], begin)
             hit, delta = _pgd_radii(
                 target.model,  # type: ignore[arg-type]
@@ -260,7 +228,7 @@ def _search(
             # A step up starts from the failed attack's last iterate, stretched to the next radius.
             up = probe[chunk] + 1
             scale = radii[torch.from_numpy(up.clip(max=size - 1)).to(device)] / eps.clamp_min(1e-12)
-            warm[index] = delta * _per_sample(scale, delta)
+            warm[index] = delta * lp.per_sample(scale, delta)
         where = probe[rows]
         np.add.at(attacked, where, 1)
         fooled_from[rows[fooled]] = where[fooled]

@@ -71,31 +71,21 @@ def _ascend(
     return point.detach()
 
 
-def _noise(shape: torch.Size, generator: torch.Generator, normal: bool = False) -> torch.Tensor:
-    import torch
-
-    return torch.randn(shape, generator=generator) if normal else torch.rand(shape, generator=generator)
-
-
 def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, generator: Any) -> torch.Tensor:
     """The training loss of one batch under `recipe.loss` (the module's docstring)."""
+    import torch
     import torch.nn.functional as F
 
     if recipe.loss == "clean":
         return F.cross_entropy(model(x), y)
     model.eval()  # the attack sees the network as it predicts (batch norm statistics frozen)
     if recipe.loss == "pgd":
-        if recipe.norm == "inf":
-            start = x + (_noise(x.shape, generator) * 2 - 1).to(x) * recipe.eps
-        else:
-            direction = _noise(x.shape, generator, normal=True).to(x)
-            radius = lp.per_sample(_noise((len(x),), generator).to(x), x)  # ε·u along a random unit direction
-            start = x + lp.steepest_ascent(direction, "2") * recipe.eps * radius
+        start = x + lp.random_start(x, recipe.eps, recipe.norm, generator, uniform_in_ball=False)
         adversarial = _ascend(model, x, start, lambda p: F.cross_entropy(model(p), y, reduction="sum"), recipe)
         model.train()
         return F.cross_entropy(model(adversarial), y)
     with_clean = F.softmax(model(x), dim=1).detach()
-    start = x + 0.001 * _noise(x.shape, generator, normal=True).to(x)
+    start = x + 0.001 * torch.randn(x.shape, generator=generator).to(x)
     adversarial = _ascend(
         model,
         x,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from riskapp.artifacts import api as artifacts
 from riskapp.assessments import api as assessments
+from riskapp.dashboards import api as dashboards
 from riskapp.gates import api as gates
 from riskapp.jobs import api as jobs
 from riskapp.projects import api as projects
@@ -12,7 +13,7 @@ from riskapp.projects import api as projects
 app_name = "api"
 
 project_urls = [
-    path("", projects.ProjectDetailApi.as_view(), name="project_detail"),
+    path("", dashboards.ProjectDetailApi.as_view(), name="project_detail"),
     path("update/", projects.ProjectUpdateApi.as_view(), name="project_update"),
     path("members/", projects.MemberListApi.as_view(), name="member_list"),
     path("members/add/", projects.MemberAddApi.as_view(), name="member_add"),

@@ -98,5 +98,6 @@ def register_artifact_kinds() -> None:
             on_finish=None,
             start=_start_validation,
             start_label="Validation (clean accuracy of a model on a dataset)",
+            start_parameters=tuple(VALIDATION_PARAMS),
         )
     )

@@ -16,7 +16,7 @@ from riskapp.artifacts.kinds import VALIDATION
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus
 from riskapp.artifacts.selectors import dataset_classes, lineage_roots
 from riskapp.artifacts.uploads import LimitedHashingUploadHandler
-from riskapp.dashboards.evaluation_figures import confusion_heatmap
+from riskapp.charts.evaluations import confusion_heatmap
 from riskapp.evaluations.estimates import evaluation_estimate
 from riskapp.evaluations.forms import EvaluationForm, kind_choices
 from riskapp.evaluations.kinds import EVALUATION_KINDS

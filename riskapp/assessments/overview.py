@@ -1,4 +1,4 @@
-"""The assessment's part of the project overview (riskapp.projects.summary), registered in AssessmentsConfig."""
+"""The assessment's part of the project overview's figures (riskapp.dashboards.overview.project_summary)."""
 
 from collections import Counter
 from typing import Any

@@ -170,6 +170,15 @@ def seed_demo(*, owner: AbstractBaseUser, files: dict[str, Path] | None = None, 
         path=files["train"],
         fields={"name": "teacher's training set (poisoned)", "purpose": "training"},
     )
+    # Taken in after the teacher's, so it is the project's latest training set: what "Run the plan" reads as the
+    # members of a membership test on a student (the data the student was fine-tuned on) and as the query set.
+    _take(
+        DatasetArtifact,
+        actor=owner,
+        project=project,
+        path=files["student_train"],
+        fields={"name": "students' fine-tuning set (clean)", "purpose": "training"},
+    )
     library_teacher = _take(
         ModelArtifact,
         actor=owner,

@@ -15,10 +15,11 @@ from riskapp.assessments.models import RiskTreatment, Treatment
 from riskapp.assessments.register import register_rows
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.audit.models import AuditEvent
-from riskapp.dashboards import evaluation_figures, figures
+from riskapp.charts import evaluations as evaluation_figures
+from riskapp.charts import risk as figures
+from riskapp.charts.svg import figure_svg
 from riskapp.dashboards.exports import report_document
 from riskapp.dashboards.risk import curve_series, model_summaries
-from riskapp.dashboards.svg import figure_svg
 from riskapp.projects.models import Project
 
 SIGNOFF_ACTIONS = {"assessment.submitted": "Submitted", "assessment.approved": "Approved"}

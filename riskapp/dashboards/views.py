@@ -12,7 +12,8 @@ from riskapp.assessments.models import AssessmentStatus
 from riskapp.assessments.register import register_rows
 from riskapp.assessments.selectors import plan_checklist
 from riskapp.bands import Band
-from riskapp.dashboards import evaluation_figures, figures
+from riskapp.charts import evaluations as evaluation_figures
+from riskapp.charts import risk as figures
 from riskapp.dashboards.exports import cyclonedx_bom, defectdojo_findings, report_document
 from riskapp.dashboards.report_pdf import report_pdf
 from riskapp.dashboards.risk import curve_series, lineage_edges, model_summaries, version_chains

@@ -9,7 +9,7 @@ Two layers, for the two presenter signatures riskapp uses: `membership_inference
 from typing import Any
 
 from riskapp.artifacts.models import ModelArtifact
-from riskapp.dashboards import privacy_figures as figures
+from riskapp.charts import privacy as figures
 from riskapp.jobs.models import Job, JobFile, JobStatus
 
 # FPRs at which the page's table reads the ROC: two per decade, enough to follow the chart.

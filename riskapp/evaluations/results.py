@@ -11,7 +11,7 @@ from django.urls import reverse
 from attacks.stats import wilson_interval
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.epsilon import Budget, norm_label, norm_mismatch
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.dashboards.risk import curve_line
 from riskapp.evaluations.kinds import EVALUATION_KINDS, kinds_with
 from riskapp.evaluations.kinds.base import BACKDOOR_CHECK, ROBUSTNESS_CURVE

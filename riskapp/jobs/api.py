@@ -37,6 +37,14 @@ def startable_kinds() -> list[tuple[str, str]]:
     ]
 
 
+def parameters_help() -> str:
+    """The API's help for `parameters`: each kind a user may start with the parameters it takes, from the kinds'
+    declarations, so a new kind is described as soon as it is registered."""
+    startable = {name for name, _ in startable_kinds()}
+    lines = [f"{kind.name}: {', '.join(kind.api_parameters())}." for kind in KINDS.values() if kind.name in startable]
+    return " ".join(["By kind.", *lines])
+
+
 class JobFileSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -128,16 +136,13 @@ class JobCreateApi(ThrottleMessageMixin, APIView):
             child=serializers.JSONField(),
             required=False,
             default=dict,
-            help_text="By kind. environment_check: queue (gpu|cpu). speed_check: queue, duration_s, size. "
-            "validation: model_id, dataset_id, sample_limit. Security tests (attack, attack_suite, robustness_curve, "
-            "transfer_attack, backdoor_scan, strip, data_scan, lineage): model_id, dataset_id, teacher_id, attack, "
-            "eps (a number, or a list for a curve), suspect_id, steps, sample_limit; backdoor_scan also "
-            "cost_schedule (fixed|adaptive) and restarts (1-8).",
         )
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.fields["kind"].choices = startable_kinds()  # the registry is complete once the apps are ready
+            # The registry is complete once the apps are ready: the choices and the help are read from it here.
+            self.fields["kind"].choices = startable_kinds()
+            self.fields["parameters"].help_text = parameters_help()
 
         def validate_parameters(self, value: dict[str, Any]) -> dict[str, Any]:
             try:

@@ -28,6 +28,13 @@ class SpeedCheckForm(forms.Form):
     size = forms.IntegerField(min_value=64, max_value=4096, initial=512, label="Matrix size")
 
 
+def describe_parameter(name: str, field: forms.Field) -> str:
+    """A parameter's name for the API's help, with its choices when it has a fixed set (queue (gpu|cpu))."""
+    if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+        return f"{name} ({'|'.join(str(value) for value, _ in field.choices if value != '')})"
+    return name
+
+
 @dataclass(frozen=True)
 class JobKind:
     name: str
@@ -51,6 +58,14 @@ class JobKind:
     start: Callable[..., Any] | None = None
     # The kind's name in the API's list of kinds a user may start (blank: its label).
     start_label: str = ""
+    # The API's names of the parameters `start` takes, for the API's help (empty: `form`'s fields).
+    start_parameters: tuple[str, ...] = ()
+
+    def api_parameters(self) -> list[str]:
+        """The parameters the jobs API takes for this kind, as its help names them (queue (gpu|cpu))."""
+        if self.start_parameters:
+            return list(self.start_parameters)
+        return [describe_parameter(name, field) for name, field in self.form.base_fields.items()]
 
     def clean_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Validated parameters with defaults filled in; ValidationError names each bad field."""

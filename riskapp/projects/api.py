@@ -1,4 +1,5 @@
-"""Projects and members over the API: the same services and access rules as the HTML views."""
+"""Projects and members over the API: the same services and access rules as the HTML views. A single project's
+read, which carries its ship verdict, is riskapp.dashboards.api's (projects import no other app)."""
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
@@ -10,8 +11,6 @@ from rest_framework.views import APIView
 from riskapp.api.fields import ChoiceField
 from riskapp.api.pagination import Pagination, paginated_response
 from riskapp.bands import APPETITE_CHOICES
-from riskapp.gates.api import VerdictSerializer
-from riskapp.gates.selectors import project_verdict
 from riskapp.projects import services
 from riskapp.projects.models import Membership
 from riskapp.projects.roles import Capability, Role
@@ -28,7 +27,8 @@ class ProjectOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-def _project_data(project, role: str) -> dict:
+def project_data(project, role: str) -> dict:
+    """A project as ProjectOutputSerializer reads it, with the user's `role` in it."""
     return {
         "id": project.pk,
         "name": project.name,
@@ -59,7 +59,7 @@ class ProjectListApi(APIView):
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(memberships_for_user(user=request.user), request, view=self)
-        items = [_project_data(membership.project, membership.role) for membership in page]
+        items = [project_data(membership.project, membership.role) for membership in page]
         return paginator.get_paginated_response(self.OutputSerializer(items, many=True).data)
 
 
@@ -72,20 +72,7 @@ class ProjectCreateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = services.project_create(user=request.user, **serializer.validated_data)
-        return Response(
-            ProjectOutputSerializer(_project_data(project, Role.OWNER)).data, status=status.HTTP_201_CREATED
-        )
-
-
-class ProjectDetailApi(APIView):
-    class OutputSerializer(ProjectOutputSerializer):
-        verdict = VerdictSerializer(help_text="The ship verdict of the project's newest version that is not a teacher.")
-
-    @extend_schema(operation_id="projects_retrieve", responses=OutputSerializer)
-    def get(self, request, project_id: int):
-        access = project_access(user=request.user, project_id=project_id)
-        data = _project_data(access.project, access.role) | {"verdict": project_verdict(project=access.project)}
-        return Response(self.OutputSerializer(data).data)
+        return Response(ProjectOutputSerializer(project_data(project, Role.OWNER)).data, status=status.HTTP_201_CREATED)
 
 
 class ProjectUpdateApi(APIView):
@@ -98,7 +85,7 @@ class ProjectUpdateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = services.project_update(actor=request.user, project=access.project, **serializer.validated_data)
-        return Response(ProjectOutputSerializer(_project_data(project, access.role)).data)
+        return Response(ProjectOutputSerializer(project_data(project, access.role)).data)
 
 
 class MembershipOutputSerializer(serializers.Serializer):

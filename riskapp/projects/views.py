@@ -4,16 +4,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from riskapp.artifacts.selectors import jobs_with_subjects
-from riskapp.gates.selectors import project_verdict
-from riskapp.jobs.kinds import kinds_for_display
-from riskapp.jobs.selectors import jobs_for_project
 from riskapp.projects import services
 from riskapp.projects.access import project_view
 from riskapp.projects.forms import MemberAddForm, MemberRoleForm, ProjectForm
+from riskapp.projects.overview import overview_context
 from riskapp.projects.roles import Capability
 from riskapp.projects.selectors import memberships_for_user, project_memberships
-from riskapp.projects.summary import project_summary
 
 
 @login_required
@@ -33,18 +29,9 @@ def project_create(request):
 
 @project_view()
 def project_detail(request, access):
-    return render(
-        request,
-        "projects/detail.html",
-        {
-            "access": access,
-            "project": access.project,
-            "summary": project_summary(project=access.project),
-            "verdict": project_verdict(project=access.project),
-            "jobs": jobs_with_subjects(project=access.project, jobs=jobs_for_project(project=access.project)[:50]),
-            "job_kinds": kinds_for_display(),
-        },
-    )
+    """The project overview; its figures, verdict and jobs come from the apps above through projects.overview."""
+    context = {"access": access, "project": access.project} | overview_context(project=access.project)
+    return render(request, "projects/detail.html", context)
 
 
 @project_view(Capability.MANAGE)

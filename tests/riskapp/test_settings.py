@@ -1,5 +1,6 @@
 """Settings come from the environment and fail loudly, naming the variable, on bad values."""
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,58 @@ def test_object_storage_retries_transient_errors_with_backoff(tmp_path):
     )
     result = load_settings(tmp_path, code, DEBUG="1", RISKAPP_STORAGE="s3", RISKAPP_S3_BUCKET="riskapp")
     assert result.stdout.split() == ["riskapp.storage.HashedS3Storage", "standard", "5"], result.stderr
+
+
+@pytest.mark.parametrize(("word", "expected"), [("on", "True"), ("YES", "True"), ("off", "False"), ("0", "False")])
+def test_boolean_words_read_as_before(tmp_path, word, expected):
+    result = load_settings(tmp_path, "print(settings.JOB_SANDBOX_WARM)", DEBUG="1", RISKAPP_SANDBOX_WARM=word)
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_an_empty_variable_reads_as_unset(tmp_path):
+    code = "print(settings.JOB_TIME_LIMIT, settings.JOB_SANDBOX_WARM, settings.DATABASES['default']['ENGINE'])"
+    result = load_settings(
+        tmp_path, code, DEBUG="1", RISKAPP_JOB_TIME_LIMIT="", RISKAPP_SANDBOX_WARM="", DATABASE_URL=""
+    )
+    assert result.stdout.split() == ["3600", "True", "django.db.backends.sqlite3"], result.stderr
+
+
+def test_list_variables_drop_spaces_and_empty_items(tmp_path):
+    result = load_settings(
+        tmp_path, "print(settings.ALLOWED_HOSTS)", DEBUG="1", ALLOWED_HOSTS=" a.example, ,b.example,"
+    )
+    assert result.stdout.strip() == "['a.example', 'b.example']", result.stderr
+
+
+def test_a_secret_key_starting_with_a_dollar_is_taken_as_written(tmp_path):
+    key = "$" + GOOD_KEY
+    result = load_settings(tmp_path, "print(settings.SECRET_KEY)", DEBUG="0", SECRET_KEY=key, ALLOWED_HOSTS="x")
+    assert result.stdout.strip() == key, result.stderr
+
+
+def test_a_postgres_url_keeps_connections_and_passes_its_query_options(tmp_path):
+    code = "import json; print(json.dumps(settings.DATABASES['default'], sort_keys=True))"
+    url = "postgresql://riskapp:p%40ss@%2Fvar%2Frun%2Fpostgresql/riskapp?sslmode=require&connect_timeout=10"
+    result = load_settings(tmp_path, code, DEBUG="1", DATABASE_URL=url)
+    config = json.loads(result.stdout)
+    assert (config["HOST"], config["NAME"], config["USER"], config["PASSWORD"]) == (
+        "/var/run/postgresql",
+        "riskapp",
+        "riskapp",
+        "p@ss",
+    )
+    assert config["OPTIONS"] == {"sslmode": "require", "connect_timeout": 10}
+    assert (config["CONN_MAX_AGE"], config["CONN_HEALTH_CHECKS"]) == (60, True)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgres://riskapp:hunter2@db:port/riskapp", "DATABASE_URL is not a valid database URL"),
+        ("//riskapp:hunter2@db/riskapp", "DATABASE_URL must be a PostgreSQL URL"),
+    ],
+)
+def test_a_bad_database_url_names_the_variable_and_never_shows_its_password(tmp_path, url, message):
+    result = load_settings(tmp_path, DEBUG="1", DATABASE_URL=url)
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+    assert "hunter2" not in result.stderr

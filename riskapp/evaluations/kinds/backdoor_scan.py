@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds.base import (
     BACKDOOR_CHECK,
     GATE_BACKDOOR_SCAN,

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds.base import BACKDOOR_CHECK, MODEL_FILES, EngineParams, EvaluationKind
 from riskapp.evaluations.results import backdoor_verdict
 

@@ -6,7 +6,7 @@ from django import forms
 
 from riskapp.artifacts.cards import PreprocessingField
 from riskapp.artifacts.models import ModelArtifact
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import LINEAGE, TEACHER_FILES, EngineParams, EvaluationKind, PlanJob, PlanLine
 from riskapp.evaluations.services import full_scan_measurement, model_params

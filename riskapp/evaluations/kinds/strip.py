@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import BACKDOOR_CHECK, MODEL_FILES, EngineParams, EvaluationKind, PlanJob, PlanLine
 from riskapp.evaluations.results import backdoor_verdict

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.evasion import robustness_curve
+from attacks.evasion import lp, robustness_curve
 from attacks.evasion.attacks import Settings
 from attacks.evasion.curve import _pgd_radii
 from attacks.evasion.pgd import pgd
@@ -50,6 +50,46 @@ def test_per_sample_radius_loop_is_pgd(cnn, digits, norm, eps):
     )
     assert torch.equal(hit, fooled)
     assert torch.allclose(x + delta, adv, atol=1e-6)
+
+
+RADII = torch.tensor([0.0, 0.05, 0.1, 0.5, 2.0])
+
+
+def _batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(len(RADII), 1, 8, 8, generator=generator), torch.randn(len(RADII), 1, 8, 8, generator=generator)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_the_curves_projection_onto_radii_per_sample_is_what_it_computed_before_the_lp_module(norm):
+    """The formula curve.py carried before it used lp.py, with ε broadcast per sample, bit for bit."""
+    x, delta = _batch(0)
+    eps = lp.per_sample(RADII, x)
+    if norm == "inf":
+        before = torch.maximum(torch.minimum(delta, eps), -eps)
+    else:
+        before = delta * (eps / lp.per_sample(delta.flatten(1).norm(dim=1).clamp_min(1e-12), x)).clamp(max=1.0)
+    assert torch.equal(lp.project(delta, x, eps, norm, (0, 1)), (x + before).clamp(0, 1) - x)
+    for i, radius in enumerate(RADII.tolist()):  # each sample as if it were projected with its radius alone
+        assert torch.equal(lp.project(delta, x, eps, norm, (0, 1))[i], lp.project(delta, x, radius, norm, (0, 1))[i])
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_the_curves_random_start_is_what_it_drew_before_the_lp_module(norm):
+    """The curve stretches lp's unit-ball start to each radius: the same draws and numbers as its former formula."""
+    x, _ = _batch(1)
+    eps = lp.per_sample(RADII, x)
+    start = lp.random_start(x, 1.0, norm, torch.Generator().manual_seed(3)) * eps
+    generator = torch.Generator().manual_seed(3)
+    if norm == "inf":
+        before = (torch.rand(x.shape, generator=generator) * 2 - 1) * eps
+    else:
+        direction = torch.randn(x.shape, generator=generator)
+        radius = torch.rand((len(x),), generator=generator) ** (1.0 / x[0].numel())
+        scale = lp.per_sample(direction.flatten(1).norm(dim=1).clamp_min(1e-12), x)
+        before = direction / scale * lp.per_sample(radius, x) * eps
+    assert torch.equal(start, before)
+    assert (lp.lp_norm(start, norm) <= RADII * (1 + 1e-6)).all()
 
 
 def test_ascending_mode_is_exact_carry_over(cnn, digits, ctx):

@@ -69,6 +69,21 @@ def test_a_declared_kind_is_started_over_the_api_with_its_own_parameter(team, ap
     assert refused.json() == {"parameters": {"noise": ["Ensure this value is less than or equal to 1."]}}
 
 
+def parameters_help(client) -> str:
+    schema = client.get("/api/v1/schema/?format=json").json()
+    return schema["components"]["schemas"]["JobCreateInputRequest"]["properties"]["parameters"]["description"]
+
+
+def test_the_api_schema_describes_each_kinds_parameters_from_its_declaration(client, noise_check):
+    described = parameters_help(client)
+    assert "noise_check: model_id, dataset_id, noise, steps, sample_limit." in described
+    assert "environment_check: queue (gpu|cpu)." in described
+    assert "lineage: model_id, dataset_id, teacher_id, steps, sample_limit." in described
+    assert "backdoor_scan: model_id, dataset_id, cost_schedule (fixed|adaptive), restarts, steps" in described
+    assert "validation: model_id, dataset_id, sample_limit." in described
+    assert "intake" not in described  # started by uploads, never over the jobs API
+
+
 def test_without_the_declaration_the_kind_is_unknown(team, api_for, ready):
     response = create(api_for(team.assessor), team, "noise_check", ready)
     assert response.status_code == 400 and "kind" in response.json()

@@ -14,7 +14,6 @@ from pypdf import PdfReader
 from riskapp.assessments import services
 from riskapp.assessments.models import AssessmentVersion
 from riskapp.dashboards.report_pdf import report_pdf_html
-from riskapp.dashboards.svg import figure_svg
 
 pytestmark = pytest.mark.django_db
 ACCEPTED = "Only reachable from the internal network until the new gateway ships."
@@ -55,27 +54,3 @@ def test_the_pdf_html_draws_the_risk_grid_as_inline_svg(team):
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert "Risks by likelihood × impact" in svg and svg.count("<rect") == 25
     assert "<script" not in html and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
-
-
-def test_the_svg_drawer_draws_lines_and_escapes_every_text():
-    figure = {
-        "data": [
-            {
-                "type": "scatter",
-                "name": "student <b>v1</b> & co",
-                "x": [0, 0.01, 0.03],
-                "y": [0.9, 0.6, 0.2],
-                "line": {"color": "#0072B2", "dash": "dash"},
-            },
-        ],
-        "layout": {
-            "title": {"text": "Robust accuracy over ε"},
-            "xaxis": {"title": {"text": "ε (L∞)"}},
-            "yaxis": {"range": [0, 1.05]},
-        },
-    }
-    svg = figure_svg(figure, width=400)
-    assert svg.startswith("<svg") and svg.count("<circle") == 3 and 'stroke-dasharray="6 3"' in svg
-    assert "student v1 &amp; co" in svg and "<b>" not in svg
-    points = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
-    assert len(points) == 3 and float(points[0].split(",")[1]) < float(points[2].split(",")[1])  # falls over ε

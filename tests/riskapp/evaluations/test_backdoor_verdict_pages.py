@@ -4,7 +4,7 @@ STRIP calibration shown as calibration only and never as a done test, charts tha
 import pytest
 
 from riskapp.assessments.plan import PlannedJob
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import job_runs_planned
 from riskapp.jobs.models import Job, JobStatus
 from tests.riskapp.evaluations.pages import result_page

@@ -32,6 +32,7 @@ class Command(BaseCommand):
                 "student_head": "student-head.safetensors",
                 "student_all": "student-all.safetensors",
                 "train": "train-poisoned.npz",
+                "student_train": "student-train.npz",
                 "test": "test.npz",
                 "test_triggered": "test-triggered.npz",
                 "library_teacher": "library-teacher.safetensors",

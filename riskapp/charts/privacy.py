@@ -1,13 +1,13 @@
 """Plotly figures of the privacy tests (membership inference, model extraction), built on the server as plain JSON.
 
-Same conventions as evaluation_figures.py: Okabe-Ito colours, lines told apart by dash and marker as well as
+Same conventions as charts/evaluations.py: Okabe-Ito colours, lines told apart by dash and marker as well as
 colour, and every figure's numbers also in a table on the page.
 """
 
 from typing import Any
 
 from attacks.stats import wilson_interval
-from riskapp.dashboards.evaluation_figures import DASHES, MARKERS, PALETTE, _layout
+from riskapp.charts.evaluations import DASHES, MARKERS, PALETTE, chart_layout
 
 LEVEL_COLOUR = "#D55E00"
 
@@ -77,7 +77,7 @@ def membership_roc(result: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         )
-    layout = _layout(
+    layout = chart_layout(
         "Members found against false alarms (ROC, log-log)",
         "false-positive rate (non-members flagged)",
         "true-positive rate (members found)",
@@ -166,7 +166,7 @@ def extraction_budget_curve(result: dict[str, Any]) -> dict[str, Any]:
                 "yanchor": "bottom",
             }
         )
-    layout = _layout(
+    layout = chart_layout(
         "How closely a copy imitates the model, by query budget",
         "queries sent to the model",
         "share of evaluation inputs",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from riskapp.dashboards.privacy_figures import budget_rows, extraction_budget_curve, membership_roc
+from riskapp.charts.privacy import budget_rows, extraction_budget_curve, membership_roc
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "privacy"
 

@@ -14,8 +14,9 @@ MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "cross"]
 NORMAL, FLAGGED = "#56B4E9", "#D55E00"
 
 
-def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
-    """A common layout; `xaxis` / `yaxis` in `extra` add to the axis titles instead of replacing them."""
+def chart_layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    """The layout every evaluation and privacy chart shares; `xaxis` / `yaxis` in `extra` add to the axis titles
+    instead of replacing them."""
     layout = {
         "title": {"text": title},
         "xaxis": {"title": {"text": x_title}} | extra.pop("xaxis", {}),
@@ -87,7 +88,7 @@ def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[st
                 "name": "robust accuracy",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             "Robust accuracy per attack",
             "attack",
             "accuracy",
@@ -126,7 +127,7 @@ def distance_curves(attacks: list[dict[str, Any]], project_eps: float) -> dict[s
     return {
         "data": data,
         "layout": {
-            **_layout(
+            **chart_layout(
                 "Accuracy left at each ε, from the attacks' distances", "ε (L∞)", "accuracy", yaxis={"range": [0, 1.05]}
             ),
             **_vertical_line(project_eps, f"project ε {project_eps:g}"),
@@ -156,7 +157,7 @@ def robustness_curves(series: list[dict[str, Any]], *, norm: str = "inf") -> dic
     symbol = "∞" if norm == "inf" else "2"
     return {
         "data": data,
-        "layout": _layout(
+        "layout": chart_layout(
             "Robust accuracy over ε",
             f"ε (L{symbol})",
             "robust accuracy",
@@ -188,7 +189,7 @@ def transfer_bars(result: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             "Attack success rate", "", "success rate (of correctly classified)", yaxis={"range": [0, 1.05]}
         ),
     }
@@ -224,7 +225,7 @@ def anomaly_bars(
     ]
     return {
         "data": [bars],
-        "layout": _layout(
+        "layout": chart_layout(
             title,
             "class",
             "anomaly index",
@@ -253,7 +254,7 @@ def strip_histogram(histogram: dict[str, Any], threshold: float) -> dict[str, An
     return {
         "data": data,
         "layout": {
-            **_layout("STRIP entropy of superimposed inputs", "entropy (nats)", "inputs", barmode="overlay"),
+            **chart_layout("STRIP entropy of superimposed inputs", "entropy (nats)", "inputs", barmode="overlay"),
             **_vertical_line(threshold, "threshold"),
         },
     }
@@ -275,7 +276,7 @@ def layer_change_bars(layers: list[dict[str, Any]]) -> dict[str, Any]:
                 },
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             "Weight change from the teacher, per layer",
             "layer",
             "relative change ‖Δw‖ / ‖w_teacher‖",
@@ -314,7 +315,7 @@ def trigger_survival_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
         }
     return {
         "data": data,
-        "layout": _layout(
+        "layout": chart_layout(
             "The teacher's reversed triggers on the student",
             "class",
             "share of inputs sent to the class",
@@ -345,7 +346,7 @@ def confusion_heatmap(matrix: list[list[int]], class_names: list[str]) -> dict[s
                 "ygap": 1,
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             "Confusion matrix",
             "predicted class",
             "true class",
@@ -381,7 +382,7 @@ def hardening_history(history: list[dict[str, Any]]) -> dict[str, Any]:
                 "marker": {"symbol": MARKERS[1]},
             },
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             "Training by epoch",
             "Epoch",
             "Clean accuracy",

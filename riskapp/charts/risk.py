@@ -1,21 +1,26 @@
-"""Plotly figures built on the server as plain JSON; the page only draws them. Every figure's numbers
-are also shown in a table next to it. Colours: Okabe-Ito, readable with colour-blindness, and every
-cell carries its band as text too."""
+"""Plotly figures of risk (the register's grid, the portfolio, lineage, model versions), built on the server as
+plain JSON; the page only draws them. Every figure's numbers are also shown in a table next to it. Colours:
+Okabe-Ito, readable with colour-blindness, and every cell carries its band as text too."""
 
 from typing import Any
 
 from riskapp.bands import Band
 
 
-def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
-    """5×5 likelihood × impact grid; each cell lists the threats rated there at `stage` (threats not assessed
-    yet have no place on it)."""
+def _threats_by_cell(rows: list[Any], stage: str) -> dict[tuple[int, int], list[str]]:
+    """(likelihood, impact) → the names of the threats rated there at `stage`; threats not assessed yet have none."""
     cells: dict[tuple[int, int], list[str]] = {}
     for row in rows:
         rating = getattr(row.risk, stage)
-        if not rating.assessed:
-            continue
-        cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
+        if rating.assessed:
+            cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
+    return cells
+
+
+def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
+    """5×5 likelihood × impact grid; each cell lists the threats rated there at `stage` (threats not assessed
+    yet have no place on it)."""
+    cells = _threats_by_cell(rows, stage)
     ordered_bands = Band.rated()
     z, text, hover = [], [], []
     for likelihood in range(1, 6):
@@ -64,12 +69,7 @@ def risk_heatmap(rows: list[Any], *, stage: str = "current") -> dict[str, Any]:
 
 def heatmap_cells(rows: list[Any], *, stage: str = "current") -> list[dict[str, Any]]:
     """The heatmap's numbers as table rows: each occupied cell with its threats."""
-    cells: dict[tuple[int, int], list[str]] = {}
-    for row in rows:
-        rating = getattr(row.risk, stage)
-        if not rating.assessed:
-            continue
-        cells.setdefault((rating.likelihood, rating.impact), []).append(row.threat.name)
+    cells = _threats_by_cell(rows, stage)
     return [
         {"likelihood": l_, "impact": i, "score": l_ * i, "band": Band.for_score(l_ * i), "threats": names}
         for (l_, i), names in sorted(cells.items(), key=lambda item: (-item[0][0] * item[0][1], item[0]))

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from riskapp.assessments import services
 from riskapp.assessments.register import register_rows
-from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
+from riskapp.charts.risk import heatmap_cells, risk_heatmap
 
 
 def test_heatmap_places_every_threat_in_its_cell_with_the_band_as_text(team):
