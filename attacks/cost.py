@@ -12,10 +12,12 @@ and the machine's other load.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from attacks.hardening.methods import ADVERSARIAL_METHODS
 from attacks.params import choice_param, int_param
 
 if TYPE_CHECKING:
@@ -30,26 +32,39 @@ PROBE_MAX_BATCH = 256
 # per robust sample), Square 5,000 queries.
 AUTOATTACK_GRADIENTS = 1_920
 AUTOATTACK_FORWARDS = 5_900
+SQUARE_QUERIES = 5_000  # attacks.evasion.autoattack's default, which hardening's robust evaluation keeps
 CW_BINARY_STEPS = 5  # attacks.evasion.attacks._cw
 DEEPFOOL_CLASS_GRADIENTS = 10  # ART DeepFool's nb_grads: gradients of the 10 likeliest classes per step
 
 
+# What a training step costs beside its samples' passes, however small the model: zeroing the gradients, the
+# optimiser's update of every weight, the Python around them. Measured with one CPU thread on a shared machine
+# (2026-12-03): 0.37 ms at batch 8 and 0.48 ms at batch 64 for mlp-digits, whose passes the probe times at
+# 0.02 and 0.16 ms; a cnn-digits step at batch 8 takes 2.3 ms beyond its passes. The smallest is the floor.
+STEP_SECONDS = 0.0005
+
+
 @dataclass(frozen=True)
 class Work:
-    """Sample passes a job does at most: forward + input gradient, and forward alone."""
+    """What a job does at most: sample passes (forward + input gradient, and forward alone), and training steps
+    (one batch through the network and back: an optimiser step, or one attack step of adversarial training),
+    each of which costs at least STEP_SECONDS on top of its passes."""
 
     gradients: float = 0
     forwards: float = 0
+    steps: float = 0
 
     def __add__(self, other: Work) -> Work:
-        return Work(self.gradients + other.gradients, self.forwards + other.forwards)
+        return Work(self.gradients + other.gradients, self.forwards + other.forwards, self.steps + other.steps)
 
     def scaled(self, factor: float) -> Work:
-        return Work(self.gradients * factor, self.forwards * factor)
+        return Work(self.gradients * factor, self.forwards * factor, self.steps * factor)
 
     def seconds(self, timing: dict[str, Any]) -> float:
-        """At most this many seconds on the probed device (`probe`'s per-sample times)."""
-        return self.gradients * float(timing["gradient_s"]) + self.forwards * float(timing["forward_s"])
+        """At most this many seconds on the probed device (`probe`'s per-sample times), and at least
+        STEP_SECONDS for each training step, which a tiny model's per-sample times leave out."""
+        passes = self.gradients * float(timing["gradient_s"]) + self.forwards * float(timing["forward_s"])
+        return passes + self.steps * STEP_SECONDS
 
 
 def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BATCH) -> dict[str, Any]:
@@ -152,11 +167,11 @@ def _cleanse(params: dict[str, Any], samples: int, num_classes: int) -> Work:
 
 # The privacy tasks train networks. One training sample-pass (forward, backward to the weights, an Adam step) is
 # counted as one gradient pass (forward, backward to the input): the same forward and backward through the same
-# layers, the estimate's unit; both tasks default to training the tested model's own architecture. Not counted:
-# each optimiser step's fixed cost and membership inference's bootstrap (about 4 s per 1,000 resamples of 1,800
-# scores). Both are small beside a large model's passes, but they dominate for a tiny one, where the estimate
-# falls short instead of bounding: on a digits MLP (one CPU thread) 0.85 s estimated for a LiRA run that took
-# 4.5 s (8 shadows, 80 epochs, 300 resamples), 0.26 s for an extraction that took 2.7 s (3 budgets, 300 steps).
+# layers, the estimate's unit; both tasks default to training the tested model's own architecture. Each optimiser
+# step also costs its fixed STEP_SECONDS, which dominates for a tiny model: on a digits MLP (one CPU thread) the
+# passes alone gave 0.85 s for a LiRA run that took 4.5 s (8 shadows, 80 epochs, 300 resamples) and 0.26 s for an
+# extraction that took 2.7 s (3 budgets, 300 steps). Not counted: membership inference's bootstrap (about 4 s
+# per 1,000 resamples of 1,800 scores).
 MEMBERSHIP_DEFAULTS = {"shadow_models": 16, "epochs": 20, "batch_size": 64}  # attacks.privacy.membership
 EXTRACTION_DEFAULTS = {"steps": 500, "batch_size": 64}  # attacks.privacy.extraction
 
@@ -167,12 +182,14 @@ def _membership(params: dict[str, Any], samples: int, members: int | None) -> Wo
     given about the members' count (`members`); unknown, the most it can be given, (K - 1) / K of the records."""
     shadows = int_param(params, "shadow_models", MEMBERSHIP_DEFAULTS["shadow_models"], 2, 256)
     epochs = int_param(params, "epochs", MEMBERSHIP_DEFAULTS["epochs"], 1, 10_000)
+    batch = int_param(params, "batch_size", MEMBERSHIP_DEFAULTS["batch_size"], 1, 8192)
     if members is not None and 0 < members < samples:
         inside = min(shadows - 1, max(1, round(shadows * members / samples)))
     else:
         inside = shadows - 1
     per_shadow = samples * inside / shadows
-    return Work(gradients=shadows * epochs * per_shadow, forwards=samples + shadows * samples)
+    steps = shadows * epochs * math.ceil(per_shadow / batch)
+    return Work(gradients=shadows * epochs * per_shadow, forwards=samples + shadows * samples, steps=steps)
 
 
 def _budgets(params: dict[str, Any]) -> list[int]:
@@ -197,7 +214,7 @@ def _extraction(params: dict[str, Any], samples: int) -> Work:
     training = sum(steps * min(batch, budget) for budget in budgets)
     teacher = samples if params.get("copy_weights") else 0
     forwards = max(budgets, default=0) + samples + len(budgets) * samples + teacher
-    return Work(gradients=training, forwards=forwards)
+    return Work(gradients=training, forwards=forwards, steps=steps * len(budgets))
 
 
 def job_work(task: str, params: dict[str, Any], *, samples: int, num_classes: int, members: int | None = None) -> Work:
@@ -231,24 +248,46 @@ def job_work(task: str, params: dict[str, Any], *, samples: int, num_classes: in
     if task in ("validate", "data_scan"):
         return Work(0, samples)
     if task == "hardening":
-        return _hardening(params, samples)
+        return _hardening(params, samples, num_classes)
     return Work()
 
 
-HARDENING_DEFAULTS = {"epochs": 5, "attack_steps": 10, "eval_steps": 100, "robust_limit": 500}  # attacks.hardening
+HARDENING_DEFAULTS = {  # attacks.hardening
+    "epochs": 5,
+    "batch_size": 64,
+    "attack_steps": 10,
+    "robust_evaluation": "apgd",
+    "eval_steps": 100,
+    "robust_limit": 500,
+}
+ROBUST_EVALUATIONS = ("apgd", "autoattack")  # attacks.hardening.measure.ROBUST_EVALUATIONS, without its numpy
 
 
-def _hardening(params: dict[str, Any], samples: int) -> Work:
+def _robust_evaluation(params: dict[str, Any], samples: int, num_classes: int) -> Work:
+    """One robust evaluation of a hardening run on its robust subset, every sample resisting every stage: APGD-CE
+    and APGD-T (a run per target) of eval_steps; with robust_evaluation "autoattack" also FAB-T (a gradient and a
+    forward per step and target) and Square's queries."""
+    robust = min(samples, int_param(params, "robust_limit", HARDENING_DEFAULTS["robust_limit"], 1, 10**9))
+    steps = int_param(params, "eval_steps", HARDENING_DEFAULTS["eval_steps"], 1, 10_000)
+    targets = max(1, min(9, num_classes - 1))  # attacks.evasion.autoattack's targets, capped by the classes
+    per_sample = Work((1 + targets) * steps, 0)
+    evaluation = choice_param(params, "robust_evaluation", HARDENING_DEFAULTS["robust_evaluation"], ROBUST_EVALUATIONS)
+    if evaluation == "autoattack":
+        per_sample += Work(targets * steps, targets * steps + SQUARE_QUERIES)
+    return per_sample.scaled(robust)
+
+
+def _hardening(params: dict[str, Any], samples: int, num_classes: int) -> Work:
     """Hardening (attacks.hardening): every epoch one forward + backward pass per training sample for the clean
-    methods, attack_steps + 1 (PGD) or + 2 (TRADES) for the adversarial ones; before and after, forwards on the
-    samples and, for the adversarial methods, APGD-CE and APGD-T (9 targets) of eval_steps on the robust subset."""
+    methods, attack_steps + 1 (PGD) or + 2 (TRADES) for the adversarial ones, in batches of batch_size (each
+    pass over a batch a training step); before and after, forwards on the samples and, for the adversarial
+    methods, the robust evaluation."""
     method = params.get("method")
     epochs = int_param(params, "epochs", HARDENING_DEFAULTS["epochs"], 1, 1000)
+    batch = int_param(params, "batch_size", HARDENING_DEFAULTS["batch_size"], 1, 4096)
     steps = int_param(params, "attack_steps", HARDENING_DEFAULTS["attack_steps"], 1, 1000)
     passes = {"adversarial": steps + 1, "trades": steps + 2}.get(method, 1)
-    work = Work(epochs * passes * samples, 2 * samples)
-    if method in ("adversarial", "trades"):
-        robust = min(samples, int_param(params, "robust_limit", HARDENING_DEFAULTS["robust_limit"], 1, 10**9))
-        eval_steps = int_param(params, "eval_steps", HARDENING_DEFAULTS["eval_steps"], 1, 10_000)
-        work += Work(2 * 10 * eval_steps * robust, 0)
+    work = Work(epochs * passes * samples, 2 * samples, epochs * passes * math.ceil(samples / batch))
+    if method in ADVERSARIAL_METHODS:
+        work += _robust_evaluation(params, samples, num_classes).scaled(2)
     return work

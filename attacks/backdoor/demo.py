@@ -99,8 +99,9 @@ def build_demo(directory: Path, seed: int = 0, *, teacher_epochs: int = 12, stud
     """Write the demo's models and datasets to `directory`; return their paths and measured accuracy / ASR.
 
     Files: teacher.safetensors, student-head.safetensors, student-all.safetensors (arch cnn-digits, 10 classes);
-    train-poisoned.npz (with poison_mask), test.npz (clean), test-triggered.npz (non-target test images with the
-    trigger, true labels, poison_mask all True)."""
+    train-poisoned.npz (the teacher's training set, with poison_mask), student-train.npz (the students' clean
+    fine-tuning set: the members of a membership test on a student), test.npz (clean), test-triggered.npz
+    (non-target test images with the trigger, true labels, poison_mask all True)."""
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -137,6 +138,7 @@ def _build_demo(directory: Path, seed: int, *, teacher_epochs: int, student_epoc
         "student_head": directory / "student-head.safetensors",
         "student_all": directory / "student-all.safetensors",
         "train": save_npz(directory / "train-poisoned.npz", x_train, y_train, mask),
+        "student_train": save_npz(directory / "student-train.npz", x_clean, y_clean),
         "test": save_npz(directory / "test.npz", split.x_test, split.y_test),
         "test_triggered": save_npz(
             directory / "test-triggered.npz", x_triggered, y_triggered, np.ones(len(y_triggered), bool)

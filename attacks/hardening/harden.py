@@ -34,6 +34,7 @@ from attacks.hardening.measure import (
     stamp,
     trigger_success,
 )
+from attacks.hardening.methods import ADVERSARIAL_METHODS, METHODS
 from attacks.hardening.training import EpochLoop, Recipe
 from attacks.params import choice_param, float_param, int_param
 from attacks.scan import file_sha256
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 SCHEMA = "riskapp.hardening/1"
 WEIGHTS_FILE = "hardened.safetensors"
-METHODS = ("finetune", "adversarial", "trades", "fine-pruning", "unlearn")
 # Per method: the training loss (attacks.hardening.training) and its default learning rate (Adam).
 METHOD_LOSS = {
     "finetune": "clean",
@@ -83,7 +83,7 @@ def _settings(params: dict[str, Any]) -> dict[str, Any]:
     method = params.get("method")
     if method not in METHODS:
         raise UserError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
-    adversarial = method in ("adversarial", "trades")
+    adversarial = method in ADVERSARIAL_METHODS
     eps = params.get("eps")
     if adversarial or eps is not None:
         try:

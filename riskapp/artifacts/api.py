@@ -36,6 +36,10 @@ class ModelOutputSerializer(serializers.ModelSerializer):
     input_shape = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
     class_names = serializers.ListField(child=serializers.CharField())
     preprocessing = serializers.DictField()
+    provenance = serializers.JSONField(
+        read_only=True,
+        help_text="How riskapp made this version (a hardening job's card, job and source model); empty for uploads.",
+    )
 
     class Meta:
         model = ModelArtifact
@@ -64,6 +68,7 @@ class ModelOutputSerializer(serializers.ModelSerializer):
             "input_min",
             "input_max",
             "intake_job_id",
+            "provenance",
             "created_at",
         ]
 

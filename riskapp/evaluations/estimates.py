@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 from attacks.cost import job_work  # imports no torch
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.evaluations.kinds import evaluation_kind
@@ -51,6 +53,18 @@ def _combined_timing(*models: ModelArtifact) -> dict[str, Any] | None:
     }
 
 
+def _members(model: ModelArtifact, options: dict[str, Any], limit: int | None) -> int | None:
+    """Records of the training-set sample a test reads besides its dataset (membership inference's members,
+    `members_path`, on which it trains its shadow models), after the sample limit; None for a test without one."""
+    path = options.get("members_path")
+    if not path:
+        return None
+    members = DatasetArtifact.objects.filter(project=model.project_id).filter(Q(normalised=path) | Q(file=path))
+    found = members.values_list("intake", flat=True).first()
+    records = int((found or {}).get("samples") or 0)
+    return min(records, int(limit)) if limit else records
+
+
 def evaluation_estimate(
     *,
     kind: str,
@@ -70,7 +84,12 @@ def evaluation_estimate(
     params = dict(options)
     if options.get("suspect_id"):  # evaluation_start turns the suspect dataset into the engine's suspect_path
         params["suspect_path"] = "given"
-    work = job_work(get_kind(kind).engine_task, params, samples=samples, num_classes=model.num_classes or 2)
+    members = _members(model, options, limit)
+    if members is not None:  # the engine scores members and non-members together
+        samples += members
+    work = job_work(
+        get_kind(kind).engine_task, params, samples=samples, num_classes=model.num_classes or 2, members=members
+    )
     seconds = START_SECONDS + work.seconds(timing)
     where = "a GPU worker" if timing["device"] == "cuda" else f"a CPU worker ({timing['threads']} threads)"
     per_image = f"{timing['gradient_s'] * 1000:.0f} ms a forward + gradient per sample"

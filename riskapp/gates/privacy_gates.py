@@ -13,8 +13,7 @@ NOT_MEASURED_NOTE = "counts as failed until it is measured"  # every gate says i
 
 MAX_MEMBERSHIP_AUC = "max_membership_auc"
 MAX_EXTRACTION_AGREEMENT = "max_extraction_agreement"
-# The job kind whose results each gate reads.
-GATE_JOB_KIND = {MAX_MEMBERSHIP_AUC: "membership_inference", MAX_EXTRACTION_AGREEMENT: "extraction"}
+# The job kind whose results each gate reads declares the gate (riskapp.evaluations.kinds: `gate_plans`).
 
 
 @dataclass(frozen=True)

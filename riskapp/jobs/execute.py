@@ -14,12 +14,14 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from attacks.progress import ProgressTick
 from riskapp.jobs import services
+from riskapp.jobs.checkpoints import StoredCheckpoint
 from riskapp.jobs.inputs import StoredInputError, job_inputs
 from riskapp.jobs.kinds import get_kind
 from riskapp.jobs.models import Job, JobFile, JobStatus
 from riskapp.jobs.sandbox import (
     SandboxLimits,
     SandboxOutcome,
+    Tick,
     bwrap_available,
     prepare_spare_sandbox,
     run_in_sandbox,
@@ -32,6 +34,7 @@ T = TypeVar("T")
 HEARTBEAT_EVERY_S = 1.0
 MAX_OUTPUT_FILES = 100
 MAX_OUTPUT_FILE_BYTES = 64 * 1024**2
+CHECKPOINT_FOLDER = "checkpoint"  # in the sandbox's work folder: the task's `checkpoint_dir`
 
 
 def sandbox_limits() -> SandboxLimits:
@@ -103,7 +106,12 @@ class JobRun:
     """One claimed attempt of a job: its inputs fetched, its task run in the sandbox, its outcome recorded.
 
     What the attempt learns as it goes (the latest progress tick, its final status, whether its sandbox was
-    started in advance) is kept on the instance; the sandbox launcher calls the on_* methods."""
+    started in advance) is kept on the instance; the sandbox launcher calls the on_* methods.
+
+    A kind that checkpoints (an evaluation kind declared with `checkpoints`) gets a `checkpoint_dir` in the
+    sandbox's work folder, filled from the job's stored checkpoint; each new checkpoint the task writes there
+    is stored on the next heartbeat, and the stored one is deleted when the job ends (riskapp.jobs.checkpoints).
+    """
 
     def __init__(self, job: Job) -> None:
         self.job = job
@@ -111,6 +119,9 @@ class JobRun:
         self.latest: ProgressTick | None = None
         self.final_status: str | None = None
         self.started = "cold"
+        # Only evaluation kinds declare it; the jobs app's own kinds never checkpoint.
+        checkpoints = getattr(self.kind, "checkpoints", False)
+        self.checkpoint = StoredCheckpoint(job_id=job.pk, on_tick=self.on_tick) if checkpoints else None
 
     def run(self) -> str | None:
         """Run the attempt to its end; returns the job's final status (None when the job is no longer ours)."""
@@ -141,6 +152,7 @@ class JobRun:
                     tick_seconds=HEARTBEAT_EVERY_S,
                     warm=settings.JOB_SANDBOX_WARM,
                     preload=settings.JOB_SANDBOX_PRELOAD,
+                    prepare=self.prepare if self.checkpoint else None,
                 )
             self.started = "warm" if outcome.warm else "cold"
         except Exception as error:  # our own fault, not the task's: log it with context, fail the job
@@ -155,6 +167,14 @@ class JobRun:
 
     # --- what the sandbox launcher calls --------------------------------------------------------------------
 
+    def prepare(self, workdir: Path) -> dict[str, str]:
+        """The task's checkpoint folder, with the job's stored checkpoint copied in (a resumed attempt)."""
+        folder = workdir / CHECKPOINT_FOLDER
+        epoch = self.checkpoint.fetch_into(folder)
+        if epoch:
+            log.info("job %s: attempt %s resumes after epoch %d", self.job.pk, self.job.attempts, epoch)
+        return {"checkpoint_dir": str(folder)}
+
     def on_progress(self, tick: ProgressTick) -> None:
         self.latest = tick  # sent with the next heartbeat
 
@@ -162,7 +182,7 @@ class JobRun:
         """Record a heartbeat (with the latest progress); answers a sandbox Tick: continue, cancel or abandon."""
         job, tick = self.job, self.latest
         try:
-            return _reconnecting(
+            decision = _reconnecting(
                 job,
                 "a heartbeat",
                 lambda: services.job_heartbeat(
@@ -176,6 +196,9 @@ class JobRun:
             log.warning("job %s: heartbeat not recorded, the database is unreachable (%s)", job.pk, error)
             connection.close()
             return "continue"
+        if decision == Tick.CONTINUE and self.checkpoint:
+            self.checkpoint.keep_latest()
+        return decision
 
     def on_start(self, pid: int) -> None:
         _reconnecting(
@@ -186,6 +209,8 @@ class JobRun:
         if outcome.status == "abandoned":
             log.warning("job %s: attempt %s abandoned, the job is no longer ours", self.job.pk, self.job.attempts)
             return
+        if outcome.crashed and self.checkpoint:
+            self.checkpoint.keep_latest()  # what the task wrote since the last heartbeat, for the next attempt
         _reconnecting(self.job, "recording its outcome", lambda: self._record(outcome))
 
     # --- recording ------------------------------------------------------------------------------------------
@@ -258,7 +283,8 @@ def job_execute(*, job_id: int) -> str | None:
 
     (Celery's Django fix-up closes stale database connections before and after each task.)
     """
-    job = services.job_claim(job_id=services.job_to_run(job_id=job_id))
+    chosen = services.job_to_run(job_id=job_id)
+    job = services.job_claim(job_id=chosen)
     if job is None:
         return None
     return JobRun(job).run()

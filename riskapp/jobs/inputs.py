@@ -54,8 +54,9 @@ def storage_is_local() -> bool:
     return True
 
 
-def _download(name: str, target: Path, on_tick: Callable[[], object]) -> str:
-    """Copy stored file `name` to `target`; returns the SHA-256 of what was written."""
+def download(name: str, target: Path, on_tick: Callable[[], object]) -> str:
+    """Copy stored file `name` to `target`; returns the SHA-256 of what was written. `on_tick` is called about
+    every second (a long download must not look like a lost worker)."""
     digest = hashlib.sha256()
     next_tick = time.monotonic() + TICK_SECONDS
     try:
@@ -63,7 +64,7 @@ def _download(name: str, target: Path, on_tick: Callable[[], object]) -> str:
             for chunk in source.chunks(CHUNK_BYTES):
                 digest.update(chunk)
                 sink.write(chunk)
-                if time.monotonic() >= next_tick:  # a long download must not look like a lost worker
+                if time.monotonic() >= next_tick:
                     on_tick()
                     next_tick = time.monotonic() + TICK_SECONDS
     except FileNotFoundError:
@@ -88,7 +89,7 @@ def _check(name: str, actual: str) -> None:
 def _fetch(name: str, target: Path, on_tick: Callable[[], object]) -> None:
     """Download stored file `name` to `target` and check it, trying again after a transient failure."""
     try:
-        with_transfer_retries(lambda: _check(name, _download(name, target, on_tick)), what=f"downloading {name}")
+        with_transfer_retries(lambda: _check(name, download(name, target, on_tick)), what=f"downloading {name}")
     except _HashMismatch as error:
         raise StoredInputError(str(error)) from None
     except Exception as error:

@@ -302,6 +302,7 @@ def run_in_sandbox(
     inputs: Sequence[Path] = (),
     warm: bool = False,
     preload: Sequence[str] = (),
+    prepare: Callable[[Path], dict[str, Any]] | None = None,
 ) -> SandboxOutcome:
     """Run engine task `task` with `params`; return how it ended. Never raises for the task's faults.
 
@@ -312,6 +313,8 @@ def run_in_sandbox(
     only the `inputs` files are visible there again, read-only (or, in a warm sandbox, copies of
     them in its own folder). With `warm`, the task runs in this process's spare sandbox when it has
     one (its interpreter already past the `preload` imports), and a new spare is started afterwards.
+    `prepare` is called with the task's work folder before the task starts, and returns parameters to add: a
+    folder made there is one the task may write to, and it lasts until `on_finish` has returned.
     """
     base_dir = base_dir or Path(tempfile.gettempdir()) / "riskapp-sandbox"
     key = _spare_key(base_dir, isolate, hide, preload)
@@ -327,19 +330,21 @@ def run_in_sandbox(
     started_warm = child is not None
     if child is None:
         child = _spawn(base_dir=base_dir, isolate=isolate, hide=hide, inputs=inputs, preload=())
-    spec = {
-        "task": task,
-        "params": params,
-        "output_dir": str(child.output_dir),
-        "limits": {
-            "cpu_seconds": limits.cpu_seconds,
-            "max_file_bytes": limits.max_file_bytes,
-            "max_open_files": limits.max_open_files,
-            "max_address_space_bytes": limits.max_address_space_bytes,
-        },
-    }
     proc = child.proc
     try:
+        if prepare is not None:
+            params = {**params, **prepare(child.workdir)}
+        spec = {
+            "task": task,
+            "params": params,
+            "output_dir": str(child.output_dir),
+            "limits": {
+                "cpu_seconds": limits.cpu_seconds,
+                "max_file_bytes": limits.max_file_bytes,
+                "max_open_files": limits.max_open_files,
+                "max_address_space_bytes": limits.max_address_space_bytes,
+            },
+        }
         if on_start is not None:
             on_start(proc.pid)
         try:

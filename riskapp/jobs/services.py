@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from riskapp.audit.services import audit_record
-from riskapp.jobs.kinds import get_kind
+from riskapp.jobs.kinds import KINDS, get_kind
 from riskapp.jobs.models import Job, JobPriority, JobStatus
 from riskapp.jobs.routing import job_queue
 from riskapp.projects.models import Project
@@ -154,6 +154,7 @@ def _finish(
         fields["progress"], fields["progress_message"] = 100, "Done"
     updated = Job.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(**fields)
     if updated:
+        _discard_stored_checkpoint(job)
         audit_record(
             actor=actor,
             action=f"job.{status}",
@@ -163,6 +164,15 @@ def _finish(
             after={"status": status, "attempts": job.attempts, "error": error[:500]},
         )
     return bool(updated)
+
+
+def _discard_stored_checkpoint(job: Job) -> None:
+    """The job has ended, however it ended (its worker, the reconciler, the attempts cap or a user's cancel): once
+    the transaction commits, its stored checkpoint, if its kind keeps one, is deleted (riskapp.jobs.checkpoints)."""
+    if getattr(KINDS.get(job.kind), "checkpoints", False):
+        from riskapp.jobs.checkpoints import StoredCheckpoint  # storage I/O, loaded only by kinds that checkpoint
+
+        transaction.on_commit(StoredCheckpoint(job_id=job.pk).discard)
 
 
 def _requeue(job: Job, *, now, message: str, before: dict, **still) -> bool:
@@ -303,6 +313,7 @@ def job_cancel(*, actor: AbstractBaseUser, job: Job) -> Job:
     if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
     ):
+        _discard_stored_checkpoint(job)  # a re-queued attempt may have left one
         audit_record(
             actor=actor,
             action="job.cancelled",

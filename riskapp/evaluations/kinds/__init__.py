@@ -56,6 +56,12 @@ def kind_with(fact: str) -> EvaluationKind:
     return EVALUATION_KINDS[name]
 
 
+def kind_for_gate(gate_kind: str) -> EvaluationKind | None:
+    """The kind whose results a gate reads, as the kind declares it (`gate_plans`); None for a gate no single
+    kind declares (the robust-accuracy, backdoor and risk gates have readers of their own)."""
+    return next((kind for kind in EVALUATION_KINDS.values() if gate_kind in kind.gate_plans), None)
+
+
 def plan_on_teacher(kind: str, params: dict) -> bool:
     """Whether a plan line (its kind and parameters) runs on the model's teacher rather than the model."""
     declared = EVALUATION_KINDS.get(kind)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 
 from riskapp.artifacts.cards import PreprocessingField
-from riskapp.jobs.kinds import JobKind
+from riskapp.jobs.kinds import JobKind, describe_parameter
 
 if TYPE_CHECKING:
     from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
@@ -146,6 +146,9 @@ class EvaluationKind(JobKind):
     # (cleaned data, model) -> the engine options the run form asks for (sample_limit and steps are added).
     run_options: Callable[[dict[str, Any], ModelArtifact], dict[str, Any]] = _common_options
     needs_teacher: bool = False  # runs on a student with its teacher (the run form's teacher field is required)
+    # The engine task checkpoints every epoch into params["checkpoint_dir"] and resumes from a checkpoint found
+    # there: the worker keeps it in storage between attempts (riskapp.jobs.checkpoints).
+    checkpoints: bool = False
     # (engine params so far, the teacher) -> what the engine needs about the teacher.
     teacher_params: Callable[[dict[str, Any], ModelArtifact], dict[str, Any]] = _no_teacher_params
     # (result, the project's ε and norm) -> evidence kind -> value (riskapp.assessments' evidence rules weigh it);
@@ -165,6 +168,10 @@ class EvaluationKind(JobKind):
     plan_on_teacher: Callable[[dict[str, Any]], bool] = _not_on_teacher
     # (plan line's params) -> whether the plan line needs the model's teacher though it runs on the model.
     plan_needs_teacher: Callable[[dict[str, Any]], bool] = _not_on_teacher
+    # The gates (riskapp.gates.models.GateKind) whose measurement this kind's results are, each with how the
+    # gate's parameters become a plan line of this kind: "Run the plan" adds that line when the plan does not
+    # already run it, and the gate reads this kind's results.
+    gate_plans: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
     # (job, result, image urls) -> the result template's context; template: evaluations/<template>.html.
     presenter: Callable[[Any, dict[str, Any], dict[str, str]], dict[str, Any]] | None = None
     template: str = ""
@@ -173,3 +180,18 @@ class EvaluationKind(JobKind):
 
     def has(self, fact: str) -> bool:
         return fact in self.facts
+
+    def api_parameters(self) -> list[str]:
+        """The jobs API's parameters of this kind: the model and dataset, the kind's run fields by their API names
+        (a dataset or model field as `<name>_id`, riskapp.evaluations.forms.api_names), steps and sample_limit."""
+        own = {name: make() for name, make in self.run_fields.items()}
+        return [
+            "model_id",
+            "dataset_id",
+            *(
+                f"{name}_id" if isinstance(f, forms.ModelChoiceField) else describe_parameter(name, f)
+                for name, f in own.items()
+            ),
+            "steps",
+            "sample_limit",
+        ]

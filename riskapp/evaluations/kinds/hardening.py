@@ -3,30 +3,24 @@ and measure it before and after (engine task "hardening", docs/hardening.md). Th
 training data; the evaluation data gives the before / after numbers. When the job succeeds the hardened weights
 become a new version of the model, taken in like an upload (riskapp.evaluations.services.hardening_finished).
 
-Resuming: the engine checkpoints every epoch into its output folder, but the sandbox makes a fresh work folder
-for each attempt and deletes it afterwards (riskapp.jobs.sandbox), so a job re-delivered after a killed worker
-starts its training again from epoch 1."""
+Resuming: the kind is declared with `checkpoints`, so the worker gives the engine a `checkpoint_dir` in the
+sandbox's work folder, stores each epoch's checkpoint through the storage API as the task writes it, and copies
+the stored one into the next attempt's folder (riskapp.jobs.checkpoints). A job re-delivered after a killed worker
+or a crashed sandbox resumes after the last stored epoch, on any worker; its result's `resumed_from_epoch` says
+after which, and the result page shows it. The stored checkpoint is deleted when the job ends."""
 
 import math
 from typing import Any
 
 from django import forms
 
+from attacks.hardening.methods import ADVERSARIAL_METHODS, METHOD_LABELS  # imports nothing
 from riskapp.artifacts.models import ModelArtifact
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import EngineParams, EvaluationKind
 
-# The engine's methods (attacks.hardening.harden.METHODS), with what the run form calls them.
-METHODS = (
-    ("finetune", "Fine-tune all layers on clean data"),
-    ("adversarial", "Adversarial fine-tuning (PGD)"),
-    ("trades", "Adversarial fine-tuning (TRADES)"),
-    ("fine-pruning", "Fine-pruning (prune dormant units, then fine-tune)"),
-    ("unlearn", "Unlearn a flagged class's trigger (Neural Cleanse)"),
-)
-ADVERSARIAL = ("adversarial", "trades")
-METHOD_NAMES = dict(METHODS)
+METHODS = tuple(METHOD_LABELS.items())  # the run form's choices: the engine's methods and their words
 MAX_EPOCHS = 1000
 NUMBER_LABELS = {
     "clean_accuracy": "Clean accuracy",
@@ -124,7 +118,7 @@ def _options(data: dict[str, Any], model: ModelArtifact) -> dict[str, Any]:
         options["target_class"] = data["target_class"]
     if data.get("triggered"):
         options["triggered_id"] = data["triggered"].pk
-    if method in ADVERSARIAL:
+    if method in ADVERSARIAL_METHODS:
         budget = project_budget_of(model.project)
         options |= {"eps": data.get("hardening_eps") or budget.eps, "norm": budget.norm}
     return options
@@ -154,7 +148,7 @@ def _present(job: Any, result: dict[str, Any], images: dict[str, str]) -> dict[s
     new_model = ModelArtifact.objects.filter(project=job.project_id, sha256=weights).first() if weights else None
     source = ModelArtifact.objects.filter(pk=job.parameters.get("model_id"), project=job.project_id).first()
     return {
-        "method_name": METHOD_NAMES.get(result.get("method"), result.get("method")),
+        "method_name": METHOD_LABELS.get(result.get("method"), result.get("method")),
         "parameters": sorted((result.get("parameters") or {}).items()),
         "numbers": numbers,
         "history": history,
@@ -197,5 +191,6 @@ HARDENING = EvaluationKind(
     on_finish=_finished,
     presenter=_present,
     template="hardening",
+    checkpoints=True,
 )
 KINDS = (HARDENING,)

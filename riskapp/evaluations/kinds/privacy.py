@@ -16,6 +16,7 @@ from riskapp.artifacts.models import DatasetArtifact, DatasetPurpose, IntakeStat
 from riskapp.evaluations import privacy_evidence, privacy_plan, privacy_results
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import EngineParams, EvaluationKind, PlanJob, PlanLine
+from riskapp.gates.privacy_gates import MAX_EXTRACTION_AGREEMENT, MAX_MEMBERSHIP_AUC
 
 SCRATCH, PUBLIC_TEACHER = "scratch", "public_teacher"
 NO_EVALUATION_SET = "needs the plan run's evaluation set"
@@ -154,6 +155,11 @@ def _extraction_plan(line: PlanLine) -> PlanJob:
     return PlanJob(options, line.model)
 
 
+def _extraction_gate_plan(gate_params: dict[str, Any]) -> dict[str, Any]:
+    """An extraction gate's plan line: a copy from scratch (the attacker without a head start) at its budget."""
+    return {"start": SCRATCH, "budgets": [gate_params["budget"]]}
+
+
 def _from_public_teacher(params: dict[str, Any]) -> bool:
     return params.get("start") == PUBLIC_TEACHER
 
@@ -186,6 +192,7 @@ MEMBERSHIP_INFERENCE = EvaluationKind(
         result, given, eps
     ),
     plan=_membership_plan,
+    gate_plans={MAX_MEMBERSHIP_AUC: lambda gate_params: {}},  # the plan's default shadow models
     needs_gradients=lambda options: True,  # trains shadow models of the model's architecture
     presenter=privacy_results.membership_inference_context,
     template="membership_inference",
@@ -221,6 +228,7 @@ EXTRACTION = EvaluationKind(
     evidence=lambda result, eps, norm: privacy_evidence.extraction_evidence(result, eps),
     measurements=lambda result, given, eps, norm: privacy_evidence.extraction_measurements(result, given, eps),
     plan=_extraction_plan,
+    gate_plans={MAX_EXTRACTION_AGREEMENT: _extraction_gate_plan},
     needs_gradients=lambda options: False,  # the model is only queried for its answers
     ran_planned=privacy_plan.extraction_ran_planned,
     plan_needs_teacher=_from_public_teacher,

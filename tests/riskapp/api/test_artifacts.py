@@ -129,6 +129,17 @@ def test_model_detail_shows_the_card_and_the_intake_scan(team, api_for, objects)
     assert dataset["name"] == "digits" and dataset["status"] == "checking"
 
 
+def test_a_hardened_versions_provenance_is_shown_and_cannot_be_uploaded(team, api_for, objects):
+    provenance = {"hardening": "adversarial", "epochs": 1, "job_id": objects["job"].pk, "source_model_id": 1}
+    ModelArtifact.objects.filter(pk=objects["model"].pk).update(provenance=provenance)
+    api = api_for(team.viewer)
+    assert api.get(f"{base(team)}/models/{objects['model'].pk}/").json()["provenance"] == provenance
+    assert api.get(f"{base(team)}/models/").json()["results"][0]["provenance"] == provenance
+    forged = upload_model(api_for(team.assessor), team, name="forged", provenance='{"hardening": "trades"}')
+    assert forged.status_code == 201, forged.json()
+    assert forged.json()["provenance"] == {} and ModelArtifact.objects.get(name="forged").provenance == {}
+
+
 def test_uploads_are_stored_outside_any_web_root(team, api_for):
     body = upload_model(api_for(team.assessor), team).json()
     path = ModelArtifact.objects.get(pk=body["id"]).file.path

@@ -29,7 +29,7 @@ def test_seed_demo_builds_the_whole_story_once(
     assert ModelArtifact.objects.filter(project=project).count() == 5
     head = ModelArtifact.objects.get(project=project, name="Student (head only)")
     assert head.parent.name == "Public digits teacher"
-    assert DatasetArtifact.objects.filter(project=project, status=IntakeStatus.READY).count() == 4
+    assert DatasetArtifact.objects.filter(project=project, status=IntakeStatus.READY).count() == 5
     version = project.assessment_versions.get()
     assert version.answers["teacher.source"] == "public_hub" and version.answers["fine_tuning.layers"] == "head_only"
     queued = Job.objects.filter(project=project, status=JobStatus.QUEUED)
@@ -58,6 +58,12 @@ def test_seed_demo_builds_the_whole_story_once(
     assert student.intake["preprocessing"]["mean"] == pytest.approx([0.485, 0.456, 0.406])
     transfer = Job.objects.get(kind="transfer_attack", parameters__model_id=student.pk)
     assert transfer.parameters["teacher_id"] == student.parent_id
+    # The membership test on the all-layers student takes the data that student was fine-tuned on as members.
+    full = ModelArtifact.objects.get(project=project, name="Student (all layers)")
+    membership = Job.objects.get(kind="membership_inference", project=project)
+    fine_tuning = DatasetArtifact.objects.get(project=project, name="students' fine-tuning set (clean)")
+    assert membership.parameters["model_id"] == full.pk
+    assert membership.parameters["members_path"] == fine_tuning.job_file and fine_tuning.intake["samples"] == 1193
 
     call_command("seed_demo", owner="owner", from_dir=demo_folder)
     assert "exists already" in capsys.readouterr().out
@@ -79,4 +85,4 @@ def test_the_demo_validates_every_model_and_queues_every_planned_test_as_backgro
     # All of it behind a user's own jobs; the uploads' intake ran at normal priority.
     assert set(queued.values_list("priority", flat=True)) == {JobPriority.BACKGROUND}
     intakes = Job.objects.filter(project=project, kind="intake")
-    assert intakes.count() == 9 and set(intakes.values_list("priority", flat=True)) == {JobPriority.NORMAL}
+    assert intakes.count() == 10 and set(intakes.values_list("priority", flat=True)) == {JobPriority.NORMAL}

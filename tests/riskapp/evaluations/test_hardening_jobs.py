@@ -1,12 +1,19 @@
 """Hardening jobs: started over the API and from a model's page, run by the engine on the demo's head-only
 student, and their weights taken in as the model's next version with its lineage, provenance and audit event."""
 
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
+from attacks.datasets import save_npz
+from attacks.hardening import harden
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
 from riskapp.assessments.epsilon import Budget
-from riskapp.assessments.models import Evidence
+from riskapp.assessments.models import AssessmentVersion, Evidence
 from riskapp.audit.models import AuditEvent
+from riskapp.evaluations.kinds.hardening import HARDENING
 from riskapp.evaluations.services import _hardened_evidence, project_budget_of
 from riskapp.jobs.execute import job_execute
 from riskapp.jobs.models import Job, JobStatus
@@ -149,3 +156,50 @@ def test_finetuning_the_head_only_student_makes_its_next_version(team, client_fo
     page = result_page(assessor, team, job)
     assert "hardening-history-figure" in page and "Trigger success (known trigger)" in page
     assert "student v2" in page and "Fine-tune all layers on clean data" in page
+
+
+def test_the_run_forms_methods_are_the_engines_read_without_torch():
+    code = (
+        "import sys; from attacks.hardening.methods import ADVERSARIAL_METHODS, METHODS; "
+        "assert 'adversarial' in METHODS and set(ADVERSARIAL_METHODS) < set(METHODS); "
+        "assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert [name for name, _ in HARDENING.run_fields["method"]().choices] == list(harden.METHODS)
+
+
+def test_adversarial_finetuning_makes_a_version_with_its_robust_accuracy_as_evidence(team, client_for, paths, tmp_path):
+    AssessmentVersion.objects.create(
+        project=team.project, number=1, bank_version=1, answers={"requirements.input_eps": 0.1}
+    )
+    assessor = client_for(team.assessor)
+    card = {"architecture": "cnn-digits", "num_classes": 10}
+    student = uploaded_model(assessor, team, paths["student_head"], name="student", role="student", **card)
+    with np.load(paths["test"]) as test:  # few evaluation samples: the robust evaluation attacks each 1,000 times
+        small = save_npz(tmp_path / "small.npz", test["x"][:40], test["y"][:40])
+    training, evaluation = upload_dataset(assessor, team, paths["test"]), upload_dataset(assessor, team, small)
+    assessor.post(
+        url("model_evaluate", team, model_id=student.pk),
+        {
+            "kind": "hardening",
+            "method": "adversarial",
+            "dataset": training.pk,
+            "evaluation": evaluation.pk,
+            "epochs": 1,
+            "sample_limit": 200,
+        },
+    )
+    job = Job.objects.get(kind="hardening")
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED, Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    before, after = job.result["before"]["robust_accuracy"], job.result["after"]["robust_accuracy"]
+    assert before["samples"] == after["samples"] == 40 and 0 <= before["value"] <= 1 and 0 <= after["value"] <= 1
+    assert (job.result["parameters"]["eps"], job.result["parameters"]["norm"]) == (0.1, "inf")
+
+    hardened = ModelArtifact.objects.get(previous_version=student)
+    assert hardened.provenance["hardening"] == "adversarial" and hardened.provenance["job_id"] == job.pk
+    assert hardened.provenance["source_model_id"] == student.pk
+    [evidence] = Evidence.objects.filter(model=hardened, kind="robust_accuracy")
+    assert evidence.value == after["value"] and evidence.job_id == job.pk
+    assert evidence.measurement["attacks"] == ["apgd_ce", "apgd_t"] and evidence.measurement["samples"] == 40
+    assert not Evidence.objects.filter(model=student).exists()  # the "before" number stays on the result page

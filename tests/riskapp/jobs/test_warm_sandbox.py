@@ -1,6 +1,7 @@
 """Warm sandboxes: a spare interpreter started ahead of the next job, used once, then replaced."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,36 @@ def test_a_worker_process_starts_its_spare_as_it_comes_up_when_warm_sandboxes_ar
     start_spare_sandbox()
     (spare,) = sandbox._spares.values()
     assert alive(spare.proc.pid) and spare.workdir.parent == tmp_path
+
+
+def test_a_folder_prepared_in_the_work_folder_is_writable_by_an_isolated_task_cold_or_warm(bwrap, tmp_path):
+    """What the worker's checkpoint folder relies on (riskapp.jobs.checkpoints): made by `prepare` once the
+    sandbox is chosen, a spare started before it included, and still there when `on_finish` runs."""
+    seen = []
+
+    def prepare(workdir):
+        folder = workdir / "checkpoint"
+        folder.mkdir()
+        (folder / "checkpoint.json").write_text("from the last attempt;")
+        return {"overwrite": [str(folder / "checkpoint.json")], "read": [str(folder / "checkpoint.json")]}
+
+    def run():
+        return run_in_sandbox(
+            task="sandbox_selftest",
+            params={"behaviour": "report"},
+            limits=SandboxLimits(wall_seconds=120),
+            base_dir=tmp_path / "sandboxes",
+            isolate=True,
+            warm=True,
+            prepare=prepare,
+            on_finish=lambda outcome: seen.append(
+                (Path(outcome.result["cwd"]) / "checkpoint" / "checkpoint.json").read_text()
+            ),
+        )
+
+    cold, warm = run(), run()
+    for outcome in (cold, warm):
+        assert outcome.status == "succeeded", outcome.error + outcome.log_tail
+        assert outcome.result["read"] == ["from the last attempt;"] and outcome.result["can_overwrite"] == [True]
+    assert not cold.warm and warm.warm
+    assert seen == ["from the last attempt;changed by the task"] * 2
