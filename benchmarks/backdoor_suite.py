@@ -58,7 +58,14 @@ def _cached(spec: Any, directory: str) -> Any:
 
 def _save(path: str, spec: Any, live: list[int], report: dict[str, Any], seconds: float) -> None:
     """Append `spec`'s scan to the JSON-lines file `path`: enough to re-apply any flagging rule offline."""
-    keys = ("mask_l1", "anomaly_index", "natural_success_rate", "natural_shortcut", "trigger_success_rate")
+    keys = (
+        "mask_l1",
+        "anomaly_index",
+        "natural_success_rate",
+        "natural_shortcut",
+        "trigger_success_rate",
+        "weak_trigger",
+    )
     line = {
         "model": spec.name,
         "planted": spec.planted,
@@ -79,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from attacks.backdoor import cleanse, trojans
+    from attacks.backdoor.common import FIXED_THREADS, fixed_threads
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backdoor_suite")
     parser.add_argument("--only", nargs="*", default=None, help="suite models by name (default: all)")
@@ -91,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     specs = [trojans.BY_NAME[name] for name in args.only] if args.only else list(trojans.SUITE)
     print(
-        f"torch threads {torch.get_num_threads()}; {args.steps} Neural Cleanse steps; cost schedule "
+        f"torch threads {FIXED_THREADS} (training and scans, so the table does not move with the machine's "
+        f"thread setting; the process has {torch.get_num_threads()}); "
+        f"{args.steps} Neural Cleanse steps; cost schedule "
         f"{args.cost_schedule}; restarts {args.restarts}; {len(specs)} models"
     )
     print(f"{'model':<24} {'planted':<8} {'live':<8} {'flagged':<10} {'found':<6} {'false':<6} {'scan s':>7}")
@@ -101,16 +111,17 @@ def main(argv: list[str] | None = None) -> None:
         built = _cached(spec, args.cache) if args.cache else trojans.build(spec)
         live = sorted(k for k, rate in built.attack_success.items() if rate >= LIVE_SUCCESS)
         began = time.perf_counter()
-        report, _ = cleanse.scan(
-            built.model,
-            built.x_test,
-            built.y_test,
-            num_classes=10,
-            steps=args.steps,
-            seed=args.seed,
-            cost_schedule=args.cost_schedule,
-            restarts=args.restarts,
-        )
+        with fixed_threads():
+            report, _ = cleanse.scan(
+                built.model,
+                built.x_test,
+                built.y_test,
+                num_classes=10,
+                steps=args.steps,
+                seed=args.seed,
+                cost_schedule=args.cost_schedule,
+                restarts=args.restarts,
+            )
         seconds.append(time.perf_counter() - began)
         if args.save:
             _save(args.save, spec, live, report, seconds[-1])

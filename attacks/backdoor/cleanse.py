@@ -27,17 +27,19 @@ smallest working mask. The defaults are the fixed cost (DEFAULT_COST) and one st
 5 clean models, where the adaptive schedule with 2 restarts flagged a clean 28×28 model (its clean classes'
 triggers shrink to a tight cluster, so one somewhat smaller class stands out).
 
-Anomaly index (the paper's median-absolute-deviation rule, on log norms, with a relative-size floor): with
-L the mask L1 norms and l = ln L, MAD = 1.4826 · median(|l − median(l)|); index_k = |l_k − median(l)| / MAD;
-class k is flagged when index_k > 2 (the paper's threshold), L_k < RELATIVE_FLOOR · median(L) (only a clearly
-smaller trigger indicates a backdoor) and its small trigger is not a natural shortcut (`natural_success_rates`):
-a class whose own average image, painted under the reversed mask, already sends inputs there is easy by nature
-(a thin stroke is all it takes), not backdoored. Why log norms and the floor: over only ten classes the MAD of
-raw norms breaks both ways. Where clean classes' triggers spread widely (28×28 shapes: 35–83 px) a 10 px target
-scored 1.97 and was missed; where they cluster tightly (8×8 digits: 8.6–11.7 px) a clean class 23 % below the
-median scored 3.07 and was flagged. Ratios are what a backdoor changes (a target's trigger is a fraction of the
-others'), and the floor keeps a tight cluster's small spread from turning a near-median class into an outlier
-(benchmarks/README.md has the suite's measurements of both rules).
+Anomaly index (the paper's median-absolute-deviation rule, on log norms, with a relative-size floor): with L the
+mask L1 norms and l = ln L, MAD = 1.4826 · median(|l − median(l)|); index_k = |l_k − median(l)| / MAD; class k
+is flagged when index_k > 2 (the paper's threshold), L_k < RELATIVE_FLOOR · median(L) (only a clearly smaller
+trigger indicates a backdoor), its reversed trigger works on held-out inputs (TRIGGER_SUCCESS_FLOOR) and its
+small trigger is not a natural shortcut (`natural_success_rates`, held to a stricter limit for every class but
+the one with the smallest trigger): a class whose own average image, painted under the reversed mask, already
+sends inputs there is easy by nature (a thin stroke is all it takes), not backdoored. These two checks removed
+the suite's co-flags (a clean class flagged beside the real target). Why log norms and the floor: over only ten
+classes the MAD of raw norms breaks both ways. Where clean classes' triggers spread widely (28×28 shapes: 35–83
+px) a 10 px target scored 1.97 and was missed; where they cluster tightly (8×8 digits: 8.6–11.7 px) a clean
+class 23 % below the median scored 3.07 and was flagged. Ratios are what a backdoor changes (a target's trigger
+is a fraction of the others'), and the floor keeps a tight cluster's small spread from turning a near-median
+class into an outlier (benchmarks/README.md has the suite's measurements of both rules).
 """
 
 from __future__ import annotations
@@ -58,10 +60,22 @@ MAD_CONSISTENCY = 1.4826
 ANOMALY_THRESHOLD = 2.0
 # A flagged class's trigger must also be smaller than this share of the median trigger (see the docstring).
 RELATIVE_FLOOR = 0.75
+# A class whose reversed mask, filled with the class's own average clean image, sends this share of the
+# other classes' inputs there is a natural shortcut, not a backdoor.
+NATURAL_SHORTCUT_SUCCESS = 0.5
+# The stricter share for every class but the one with the smallest trigger: a second small trigger claims a second
+# backdoor and must be more clearly a pattern of its own. On the trojan suite a second target scored 0.00 and a clean
+# class co-flagged beside a target 0.27; a lone target can score 0.32 (the screening test's) (benchmarks/README.md).
+SECOND_CLASS_NATURAL_SUCCESS = 0.1
+# A reversed trigger must send at least this share of held-out inputs of other classes to its class: a mask that
+# is small because it does not work is no trigger. Planted targets: 0.92 and above; a co-flagged 28×28 class: 0.57.
+TRIGGER_SUCCESS_FLOOR = 0.75
 RULE = (
     f"index_k = |ln L_k - median(ln L)| / ({MAD_CONSISTENCY} * median(|ln L - median(ln L)|)) over the mask L1 "
-    f"norms L; class k is flagged when index_k > {ANOMALY_THRESHOLD:g}, L_k < {RELATIVE_FLOOR:g} * median(L) and "
-    "class k is not a natural shortcut"
+    f"norms L; class k is flagged when index_k > {ANOMALY_THRESHOLD:g}, L_k < {RELATIVE_FLOOR:g} * median(L), "
+    f"class k's reversed trigger sends at least {TRIGGER_SUCCESS_FLOOR:g} of held-out inputs to k and class k is "
+    f"not a natural shortcut (its average image under the mask sends under {NATURAL_SHORTCUT_SUCCESS:g} there, "
+    f"under {SECOND_CLASS_NATURAL_SUCCESS:g} for a class whose trigger is not the smallest)"
 )
 DEFAULT_STEPS = 600
 DEFAULT_BATCH = 16
@@ -79,9 +93,6 @@ CHECK_EVERY = 10
 PATIENCE = 2
 COST_UP = 1.5
 COST_DOWN = 1.5**1.5
-# A class whose reversed mask, filled with the class's own average clean image, sends this share of the
-# other classes' inputs there is a natural shortcut, not a backdoor.
-NATURAL_SHORTCUT_SUCCESS = 0.5
 # Images per forward/backward pass when several classes are optimised together (see reverse_triggers),
 # by the network's precision: float32 activations outgrow the caches sooner.
 PASS_IMAGES = {"float32": 80, "bfloat16": 160}
@@ -541,6 +552,16 @@ def anomaly_indices(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, (index > ANOMALY_THRESHOLD) & small_side(norms)
 
 
+def _natural_shortcuts(norms: np.ndarray, natural: dict[int, float], fully_optimised: np.ndarray) -> np.ndarray:
+    """Per class: its natural success rate reaches NATURAL_SHORTCUT_SUCCESS, or SECOND_CLASS_NATURAL_SUCCESS for
+    every class but the fully optimised one with the smallest trigger (a second small trigger is held to more)."""
+    smallest = int(np.argmin(np.where(fully_optimised, norms, np.inf)))
+    limits = np.full(len(norms), SECOND_CLASS_NATURAL_SUCCESS)
+    limits[smallest] = NATURAL_SHORTCUT_SUCCESS
+    rates = np.array([natural.get(k, float("nan")) for k in range(len(norms))])
+    return rates >= limits
+
+
 def success_rates(model: nn.Module, triggers: ReversedTriggers, x: np.ndarray, y: np.ndarray) -> list[float]:
     """For each class k: the fraction of inputs not of class k that the reversed trigger sends to k."""
     from attacks.backdoor.common import predict_logits
@@ -605,8 +626,10 @@ def scan(
     test model, flagged either way) and a target that loses the early rounds is missed. "all" optimises every
     class fully (classes × steps); docs/backdoor.md has the measurements.
 
-    A class whose small trigger is a natural shortcut (`natural_success_rates` at least NATURAL_SHORTCUT_SUCCESS)
-    is reported as such and never flagged."""
+    A class whose small trigger is a natural shortcut (`natural_success_rates` at least NATURAL_SHORTCUT_SUCCESS,
+    or SECOND_CLASS_NATURAL_SUCCESS where another class's trigger is smaller) is reported as such and never
+    flagged; nor is one whose reversed trigger sends fewer than TRIGGER_SUCCESS_FLOOR of the held-out inputs to it
+    (`weak_trigger`: small because it does not work)."""
     from attacks.backdoor.common import device_of
 
     rng = np.random.default_rng(seed)
@@ -654,12 +677,13 @@ def scan(
     natural = dict(
         zip(measured.classes, natural_success_rates(model, measured, (x[fit], y[fit]), x[held], y[held]), strict=True)
     )
-    shortcut = np.array([natural.get(k, float("nan")) >= NATURAL_SHORTCUT_SUCCESS for k in range(num_classes)])
+    shortcut = _natural_shortcuts(norms, natural, fully_optimised)
+    weak = np.array([rates.get(k, float("nan")) < TRIGGER_SUCCESS_FLOOR for k in range(num_classes)])
     anomalous = flagged.copy()
-    flagged &= ~shortcut
+    flagged &= ~shortcut & ~weak
     # Every condition of the rule but the threshold: the classes whose index could make them flagged. The app
     # reads its evidence (the largest such index) from these, so it never restates the rule.
-    candidate = small_side(norms) & fully_optimised & ~shortcut
+    candidate = small_side(norms) & fully_optimised & ~shortcut & ~weak
     per_class = [
         {
             "class": k,
@@ -671,6 +695,7 @@ def scan(
             "fully_optimised": k in optimised,
             "natural_success_rate": round(natural[k], 4) if k in natural and np.isfinite(natural[k]) else None,
             "natural_shortcut": bool(shortcut[k]),
+            "weak_trigger": bool(weak[k]),
             "anomalous": bool(anomalous[k]),
             "candidate": bool(candidate[k]),
         }
@@ -690,7 +715,10 @@ def scan(
         "cost_schedule": cost_schedule,
         "restarts": restarts,
         "natural_shortcut_success": NATURAL_SHORTCUT_SUCCESS,
+        "second_class_natural_shortcut_success": SECOND_CLASS_NATURAL_SUCCESS,
         "natural_shortcut_classes": [k for k in range(num_classes) if anomalous[k] and shortcut[k]],
+        "trigger_success_floor": TRIGGER_SUCCESS_FLOOR,
+        "weak_trigger_classes": [k for k in range(num_classes) if anomalous[k] and weak[k] and not shortcut[k]],
         "precision": triggers.precision,
         "images_per_pass": triggers.images_per_pass,
         "device": str(device_of(model)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,26 @@ if TYPE_CHECKING:
     from torch import nn
 
     from attacks.loading import LoadedModel
+
+
+# Intra-op threads of the trojan suite's training and of its benchmark's scans. A CPU kernel may split its sums by
+# thread, so another thread count can change the rounding; hundreds of optimiser steps then carry that into a
+# different model, and a borderline class across a threshold (measured for the training; the scans measured the same
+# at one and two threads, so a job's scan keeps the worker's setting: docs/backdoor.md, "Thread count").
+FIXED_THREADS = 1
+
+
+@contextmanager
+def fixed_threads(count: int = FIXED_THREADS) -> Iterator[None]:
+    """Run the block with `count` torch intra-op threads, then restore the caller's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_classifier(

@@ -48,6 +48,12 @@ def _neural_cleanse(scan: dict[str, Any] | None) -> dict[str, Any]:
             f" Class{'es' if len(shortcuts) > 1 else ''} {_classes(shortcuts)}: small trigger, but the class's own "
             "average image under the same mask works too — a natural shortcut, not a backdoor."
         )
+    weak = list(scan.get("weak_trigger_classes", []))
+    if weak:
+        evidence += (
+            f" Class{'es' if len(weak) > 1 else ''} {_classes(weak)}: small trigger, but it sends under "
+            f"{scan.get('trigger_success_floor', 0.75):g} of held-out inputs there — small because it does not work."
+        )
     return {
         "method": "Neural Cleanse",
         "status": "flagged" if flagged else "clean",

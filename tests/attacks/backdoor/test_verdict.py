@@ -34,6 +34,13 @@ def test_nothing_run_and_strip_calibration_alone_are_not_assessed():
     assert "nothing was tested" in calibrated["methods"][1]["evidence"]
 
 
+def test_a_weak_small_trigger_is_explained_and_not_a_flag():
+    scan = {**nc_scan([]), "weak_trigger_classes": [3], "trigger_success_floor": 0.75}
+    method = combined_verdict(scan)["methods"][0]
+    assert method["status"] == "clean"
+    assert "Class 3: small trigger, but it sends under 0.75 of held-out inputs there" in method["evidence"]
+
+
 def test_a_neural_cleanse_flag_is_the_verdict_with_its_evidence():
     verdict = combined_verdict(nc_scan([0]), strip_result(flagged=2))
     assert verdict["verdict"] == "backdoor_suspected" and verdict["classes"] == [0]
