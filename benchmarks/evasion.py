@@ -88,13 +88,17 @@ def _art(
     return float((classifier.predict(adv).argmax(1) == y).mean())
 
 
-def _median_seconds(runs: dict[str, Callable[[], object]]) -> dict[str, float]:
+def _median_seconds(
+    runs: dict[str, Callable[[], object]], clock: Callable[[], float] = time.perf_counter
+) -> dict[str, float]:
+    """Median time of each run over REPEATS interleaved rounds, by `clock`: wall time by default; the process's CPU
+    time (time.process_time) is steadier on a machine whose cores other programs share."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(REPEATS):
         for name, run in runs.items():  # interleaved, so load changes hit every contender alike
-            started = time.perf_counter()
+            started = clock()
             run()
-            times[name].append(time.perf_counter() - started)
+            times[name].append(clock() - started)
     return {name: statistics.median(values) for name, values in times.items()}
 
 

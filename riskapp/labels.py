@@ -9,9 +9,28 @@ pass through `plain(text)`, which replaces every identifier it knows by its labe
 import re
 from functools import cache
 
+# Attacks by the names the test plan and the engine give them.
+_ATTACKS = {
+    "pgd": "PGD",
+    "pgd_linf": "PGD L∞",
+    "pgd_l2": "PGD L2",
+    "fgsm": "FGSM",
+    "cw_l2": "Carlini-Wagner L2",
+    "deepfool": "DeepFool",
+    "autoattack": "AutoAttack",
+    "square": "Square",
+    "hop_skip_jump": "HopSkipJump",
+    "hopskipjump": "HopSkipJump",
+}
+
 
 def _words(identifier: str) -> str:
     return identifier.replace("_", " ")
+
+
+def attack_label(name: str) -> str:
+    """An attack's name for people (pgd_linf: PGD L∞); an unknown one with its underscores as spaces."""
+    return _ATTACKS.get(name, _words(name))
 
 
 @cache

@@ -20,11 +20,11 @@ from riskapp.assessments.plan import recommended_plan
 from riskapp.assessments.selectors import assessment_latest
 from riskapp.audit.services import audit_record
 from riskapp.evaluations.estimates import Estimate, duration_words, evaluation_estimate
-from riskapp.evaluations.kinds import EVALUATION_KINDS, kind_with
+from riskapp.evaluations.kinds import EVALUATION_KINDS, kind_for_gate, kind_with
 from riskapp.evaluations.kinds.base import GATE_ATTACK, GATE_BACKDOOR_SCAN, PlanLine
 from riskapp.evaluations.services import evaluation_start
 from riskapp.gates.evaluate import project_gates
-from riskapp.gates.models import GateKind
+from riskapp.gates.models import GateKind, gate_norm
 from riskapp.jobs.models import Job
 from riskapp.projects.models import Project
 
@@ -91,6 +91,26 @@ def _needs_gradients(kind: str, options: dict[str, Any]) -> bool:
     return declared is not None and declared.needs_gradients(options)
 
 
+def _gate_plan_runs(gates: list[Any], runs: list[tuple], lines: dict[str, Any]) -> list[tuple]:
+    """The plan lines that gates read by their kind's declaration (`gate_plans`: the privacy gates) call for,
+    translated like the plan's own lines, except where a job the plan already runs on the model measures what the
+    gate reads (its kind's `ran_planned`) or the plan already skips the same test for the same reason."""
+    model, added = lines["model"], []
+    for gate in gates:
+        declared = kind_for_gate(gate.kind)
+        if declared is None:
+            continue
+        params = declared.gate_plans[gate.kind](gate.params)
+        kind, options, _, reason = run = _planned_run(declared.name, params, **lines)
+        same_kind = [(o, t, r) for k, o, t, r in runs + added if k == kind]
+        if any(o is not None and t.pk == model.pk and declared.ran_planned(params, o) for o, t, _ in same_kind):
+            continue
+        if options is None and any(o is None and r == reason for o, _, r in same_kind):
+            continue
+        added.append(run)
+    return added
+
+
 def model_test_plan_runs(
     *,
     model: ModelArtifact,
@@ -99,8 +119,9 @@ def model_test_plan_runs(
     backdoor_steps: int | None = None,
 ) -> PlanRuns:
     """The jobs "Run the plan" would queue for `model`, without queueing anything: the project's recommended test
-    plan (from the latest answers), plus the attack each robust-accuracy gate needs and the plan does not already
-    run. Jobs that need what the model lacks are skipped with a reason."""
+    plan (from the latest answers), plus the attack each robust-accuracy gate needs and the test each privacy gate
+    reads, where the plan does not already run them. Jobs that need what the model lacks are skipped with a
+    reason."""
     project = model.project
     dataset = dataset or _latest_ready_dataset(project, DatasetPurpose.EVALUATION)
     if dataset is None:
@@ -116,11 +137,13 @@ def model_test_plan_runs(
     for gate in gates:
         if gate.kind != GateKind.MIN_ROBUST_ACCURACY:
             continue
-        options = {"sample_limit": sample_limit, "attacks": [gate.params["attack"]], "eps": gate.params["eps"]}
+        attack, eps, norm = gate.params["attack"], gate.params["eps"], gate_norm(gate.params)
+        options = {"sample_limit": sample_limit, "attacks": [attack], "eps": eps, "norm": norm}
         runs.append((kind_with(GATE_ATTACK).name, options, model, ""))
     if any(gate.kind == GateKind.NO_BACKDOOR_FLAG for gate in gates):
         nc_steps = {"steps": backdoor_steps} if backdoor_steps else {}
         runs.append((kind_with(GATE_BACKDOOR_SCAN).name, {"sample_limit": sample_limit} | nc_steps, model, ""))
+    runs += _gate_plan_runs(gates, runs, lines)
     planned, skipped, seen = [], [], set()
     for kind, options, target, reason in runs:
         if options is not None and target.format == "onnx" and _needs_gradients(kind, options):

@@ -133,11 +133,11 @@ def plan_checklist(*, project: Project, bank: Bank, answers: dict[str, Any]) -> 
 
     "stale": the latest job succeeded, but on a model that has since been replaced by a newer version."""
     plan = recommended_plan(bank, answers)
-    # The newest job of each planned kind, attack, model and start of an extraction's copy (ids grow with
+    # The newest job of each planned kind, attack, norm, model and start of an extraction's copy (ids grow with
     # creation): a handful of queries whatever the number of jobs.
     newest = (
         project.jobs.filter(kind__in={p.kind for p in plan})
-        .values("kind", "parameters__attacks", "parameters__model_id", "parameters__copy_weights")
+        .values("kind", "parameters__attacks", "parameters__norm", "parameters__model_id", "parameters__copy_weights")
         .annotate(newest=Max("id"))
         .values("newest")
     )

@@ -24,7 +24,10 @@ from riskapp.assessments.selectors import (
     versions_diff,
 )
 from riskapp.assessments.signoff import PAST, SignoffNeedsConfirmation, signoff_problems
-from riskapp.dashboards.figures import heatmap_cells, risk_heatmap
+from riskapp.charts.risk import heatmap_cells, risk_heatmap
+from riskapp.jobs.kinds import KINDS
+from riskapp.labels import label as plain_label
+from riskapp.labels import plain
 from riskapp.projects.access import project_view
 from riskapp.projects.roles import Capability
 
@@ -199,6 +202,12 @@ def register(request, access):
     )
 
 
+def _kind_words(kind: str) -> str:
+    """A job kind as its users read it ("Validation", "Transfer attack"), never its id."""
+    declared = KINDS.get(kind)
+    return declared.label if declared else plain_label(kind).capitalize()
+
+
 @project_view(Capability.EDIT)
 @require_POST
 def plan_run(request, access):
@@ -221,10 +230,10 @@ def plan_run(request, access):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        jobs = ", ".join(f"{job.kind} (job {job.pk})" for job in started.jobs) or "nothing"
+        jobs = ", ".join(f"{_kind_words(job.kind)} (job {job.pk})" for job in started.jobs) or "nothing"
         messages.success(request, f"Test plan queued on {model}: {jobs}.")
         for skipped in started.skipped:
-            messages.warning(request, f"Not run: {skipped['kind']}, {skipped['reason']}.")
+            messages.warning(request, f"Not run: {_kind_words(skipped['kind'])}, {plain(skipped['reason'])}.")
     return redirect(reverse("projects:assessments:register", args=[access.project.pk]) + "#plan")
 
 

@@ -7,9 +7,10 @@ The page shows only the chosen test's fields (`fields_for_page`)."""
 from django import forms
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
+from riskapp.assessments.epsilon import attack_in_norm
 from riskapp.evaluations.kinds import EVALUATION_KINDS
 from riskapp.evaluations.kinds.fields import NOT_READY
-from riskapp.evaluations.services import evaluation_start
+from riskapp.evaluations.services import evaluation_start, project_budget_of
 from riskapp.jobs.models import Job
 from riskapp.jobs.starting import (
     ParameterErrors,
@@ -77,6 +78,13 @@ class EvaluationForm(forms.Form):
                 field.queryset = ready_datasets if field.queryset.model is DatasetArtifact else other_models
         if "teacher" in self.fields:
             self.fields["teacher"].initial = model.parent_id
+        if "norm" in self.fields:
+            # An attack run by hand measures in the project's norm unless the user picks the other: only a
+            # result in that norm is evidence for the project's budget.
+            norm = project_budget_of(model.project).norm
+            self.fields["norm"].initial = norm
+            if "attack" in self.fields:
+                self.fields["attack"].initial = attack_in_norm(self.fields["attack"].initial, norm)[0]
 
     def fields_for_page(self) -> list[tuple[forms.BoundField, str]]:
         """Each field once, with the kinds that read it (space-separated; "" for the fields every test reads):

@@ -10,7 +10,9 @@ from rest_framework.views import APIView
 from riskapp.api.fields import ChoiceField
 from riskapp.api.throttles import JobCreateThrottle, ThrottleMessageMixin
 from riskapp.artifacts.models import IntakeStatus
+from riskapp.assessments.epsilon import DEFAULT_NORM
 from riskapp.assessments.plan_runs import model_test_plan_start
+from riskapp.evaluations.services import project_budget_of
 from riskapp.gates import services
 from riskapp.gates.evaluate import gates_evaluate, gates_passed
 from riskapp.gates.forms import PARAM_NAMES, GateForm
@@ -26,7 +28,8 @@ class GateOutputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=GateKind.choices)
     params = serializers.DictField(
         help_text=(
-            "min_robust_accuracy: attack, eps, threshold; max_transfer_success, max_membership_auc: threshold; "
+            "min_robust_accuracy: attack, eps, norm (inf or 2; default: the project's), threshold; "
+            "max_transfer_success, max_membership_auc: threshold; "
             "max_extraction_agreement: threshold, budget."
         )
     )
@@ -89,12 +92,19 @@ class GateInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"params": {name: [f"Unknown parameter; known: {', '.join(PARAM_NAMES)}."] for name in unknown}}
             )
-        form = GateForm(data={"kind": data["kind"], "enabled": data["enabled"], **data["params"]})
+        project_norm = self.context.get("project_norm", DEFAULT_NORM)  # a gate's norm when params have none
+        form = GateForm(
+            data={"kind": data["kind"], "enabled": data["enabled"], **data["params"]}, project_norm=project_norm
+        )
         if not form.is_valid():
             errors = dict(form.errors)
             kind_errors = errors.pop("kind", None)
             raise serializers.ValidationError({"kind": kind_errors} if kind_errors else {"params": errors})
         return {"kind": form.cleaned_data["kind"], "params": form.params(), "enabled": form.cleaned_data["enabled"]}
+
+
+def _input_context(project) -> dict[str, str]:
+    return {"project_norm": project_budget_of(project).norm}
 
 
 class GateListApi(APIView):
@@ -124,7 +134,7 @@ class GateCreateApi(APIView):
     @extend_schema(operation_id="gates_create", request=GateInputSerializer, responses={201: GateOutputSerializer})
     def post(self, request, project_id: int):
         access = project_access(user=request.user, project_id=project_id, capability=Capability.MANAGE)
-        serializer = GateInputSerializer(data=request.data)
+        serializer = GateInputSerializer(data=request.data, context=_input_context(access.project))
         serializer.is_valid(raise_exception=True)
         gate = services.gate_create(actor=request.user, project=access.project, **serializer.validated_data)
         return Response(GateOutputSerializer(gate).data, status=status.HTTP_201_CREATED)
@@ -135,7 +145,7 @@ class GateUpdateApi(APIView):
     def post(self, request, project_id: int, gate_id: int):
         access = project_access(user=request.user, project_id=project_id, capability=Capability.MANAGE)
         gate = gate_for_project(project=access.project, gate_id=gate_id)
-        serializer = GateInputSerializer(data=request.data)
+        serializer = GateInputSerializer(data=request.data, context=_input_context(access.project))
         serializer.is_valid(raise_exception=True)
         gate = services.gate_update(actor=request.user, gate=gate, **serializer.validated_data)
         return Response(GateOutputSerializer(gate).data)

@@ -68,10 +68,9 @@ def _robust_accuracy_default(bank: Bank, answers: Mapping[str, object]) -> Quali
     )
     if evasion is None:
         return None
-    attack, eps = engine_attack(evasion.params["attack"]), evasion.params["eps"]
+    eps = evasion.params["eps"]
     budget = budget_from_answers({**answers, "requirements.input_eps": eps})
-    if budget.norm == "2" and attack == "pgd_linf":  # the same PGD in the norm the budget is stated in
-        attack = "pgd_l2"
+    attack = engine_attack(evasion.params["attack"], budget.norm)  # the same PGD in the budget's norm (pgd_l2)
     return _default(
         GateKind.MIN_ROBUST_ACCURACY,
         {"attack": attack, "eps": eps, "norm": budget.norm, "threshold": target},

@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.bank import load_bank
-from riskapp.assessments.epsilon import DEFAULT_NORM, engine_norm, norm_label, norm_mismatch
+from riskapp.assessments.epsilon import norm_label, norm_mismatch
 from riskapp.assessments.models import Treatment
 from riskapp.assessments.register import RegisterRow, register_rows
 from riskapp.assessments.selectors import assessment_latest
-from riskapp.evaluations.kinds import kinds_with
+from riskapp.evaluations.kinds import kind_for_gate, kinds_with
 from riskapp.evaluations.kinds.base import NEURAL_CLEANSE, ROBUST_ACCURACY, ROBUSTNESS_CURVE, TRANSFER
 from riskapp.gates.defaults import default_gates, with_defaults
-from riskapp.gates.models import GateKind, QualityGate
-from riskapp.gates.privacy_gates import GATE_JOB_KIND, NOT_MEASURED_NOTE, PRIVACY_GATES
+from riskapp.gates.models import GateKind, QualityGate, gate_norm
+from riskapp.gates.privacy_gates import NOT_MEASURED_NOTE, PRIVACY_GATES
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.models import Project
 
@@ -64,14 +64,6 @@ def model_succeeded_jobs(
 
 def _same_eps(a: Any, b: Any) -> bool:
     return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=1e-6)
-
-
-def gate_norm(params: dict[str, Any]) -> str:
-    """The norm a robust-accuracy gate's ε is in: its own `norm`, else its attack's fixed norm (pgd_l2), else L∞."""
-    from attacks.evasion.attacks import ATTACKS  # the engine's catalogue; imports no torch
-
-    spec = ATTACKS.get(str(params.get("attack", "")))
-    return engine_norm(params.get("norm")) or (spec.norm if spec and spec.norm else DEFAULT_NORM)
 
 
 def _robust_accuracy(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
@@ -148,7 +140,7 @@ def _transfer(gate: QualityGate, project: Project, model: ModelArtifact) -> Gate
 
 
 def _privacy(gate: QualityGate, project: Project, model: ModelArtifact) -> GateResult:
-    jobs = model_succeeded_jobs(project, model, (GATE_JOB_KIND[gate.kind],))
+    jobs = model_succeeded_jobs(project, model, (kind_for_gate(gate.kind).name,))  # the kind that declares the gate
     outcome = PRIVACY_GATES[gate.kind](gate.params, [(job.pk, job.result) for job in jobs])
     return GateResult(gate, outcome.passed, outcome.measured, outcome.message, outcome.job_id)
 

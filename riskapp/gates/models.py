@@ -1,7 +1,10 @@
 """A project's quality gates: the thresholds a model version must meet for CI to let it through."""
 
+from typing import Any
+
 from django.db import models
 
+from riskapp.assessments.epsilon import DEFAULT_NORM, attack_norm, engine_norm, norm_label
 from riskapp.gates.privacy_gates import PRIVACY_GATES, privacy_gate_describe
 
 
@@ -17,10 +20,23 @@ class GateKind(models.TextChoices):
     )
 
 
+def gate_norm(params: dict[str, Any]) -> str:
+    """The norm a robust-accuracy gate's ε is in: its own `norm`, else its attack's fixed norm (pgd_l2), else L∞
+    (a gate saved before gates had a norm: every attack then ran in L∞)."""
+    return engine_norm(params.get("norm")) or attack_norm(str(params.get("attack", ""))) or DEFAULT_NORM
+
+
+def budget_words(params: dict[str, Any]) -> str:
+    """A robust-accuracy gate's budget in words: "ε 0.03" when its attack's name says the norm (pgd_linf),
+    else with the norm ("L2 ε 0.5")."""
+    eps = f"ε {params.get('eps')}"
+    return eps if attack_norm(str(params.get("attack", ""))) else f"{norm_label(gate_norm(params))} {eps}"
+
+
 class QualityGate(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="gates")
     kind = models.CharField(max_length=40, choices=GateKind.choices)
-    # By kind: min_robust_accuracy {attack, eps, threshold}; max_transfer_success {threshold}; others {}.
+    # By kind: min_robust_accuracy {attack, eps, norm, threshold}; max_transfer_success {threshold}; others {}.
     params = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -41,10 +57,11 @@ class QualityGate(models.Model):
         return bool(self.default_from)
 
     def describe(self) -> str:
-        """The gate in words, e.g. "robust accuracy ≥ 0.6 under pgd_linf at ε 0.03"."""
+        """The gate in words, e.g. "robust accuracy ≥ 0.6 under pgd_linf at ε 0.03", or "... under fgsm at L2 ε
+        0.5" for an attack whose name does not say the norm."""
         p = self.params or {}
         if self.kind == GateKind.MIN_ROBUST_ACCURACY:
-            return f"robust accuracy ≥ {p.get('threshold')} under {p.get('attack')} at ε {p.get('eps')}"
+            return f"robust accuracy ≥ {p.get('threshold')} under {p.get('attack')} at {budget_words(p)}"
         if self.kind == GateKind.MAX_TRANSFER_SUCCESS:
             return f"transfer success rate ≤ {p.get('threshold')}"
         if self.kind == GateKind.NO_BACKDOOR_FLAG:

@@ -18,7 +18,7 @@ from riskapp.assessments.selectors import assessment_latest
 from riskapp.evaluations.kinds import job_runs_planned, kinds_with, plan_needs_teacher, plan_on_teacher
 from riskapp.evaluations.kinds.base import NEURAL_CLEANSE
 from riskapp.gates.evaluate import gates_evaluate, model_succeeded_jobs
-from riskapp.gates.models import GateKind, QualityGate
+from riskapp.gates.models import GateKind, QualityGate, budget_words
 from riskapp.gates.verdict import BackdoorFlag, GateCheck, RiskAboveAppetite, Verdict, VerdictInputs, ship_verdict
 from riskapp.jobs.kinds import KINDS
 from riskapp.jobs.models import Job, JobStatus
@@ -53,9 +53,8 @@ def _gate_words(gate: QualityGate) -> str:
     """The gate as the verdict says it: QualityGate.describe() with the attack in words."""
     if gate.kind == GateKind.MIN_ROBUST_ACCURACY:
         p = gate.params or {}
-        words = (
-            f"robust accuracy ≥ {p.get('threshold')} under {_attack_words(str(p.get('attack')))} at ε {p.get('eps')}"
-        )
+        attack = _attack_words(str(p.get("attack")))
+        words = f"robust accuracy ≥ {p.get('threshold')} under {attack} at {budget_words(p)}"
     else:
         words = gate.describe()
     return f"{words} (default from the answers)" if gate.is_default else words
@@ -65,10 +64,13 @@ def _plan_label(planned) -> str:
     kind = KINDS.get(planned.kind)
     label = kind.label if kind else planned.kind.replace("_", " ").capitalize()
     params = planned.params
+    norm = params.get("norm")  # a line with an ε runs in the project's norm (PGD: PGD L2 for an L2 budget)
     if params.get("attack"):
-        label += f" ({_attack_words(params['attack'])}" + (f" at ε {params['eps']})" if "eps" in params else ")")
+        attack = engine_attack(params["attack"], norm)
+        budget = f" at {budget_words(params | {'attack': attack})}" if "eps" in params else ""
+        label += f" ({_attack_words(attack)}{budget})"
     elif params.get("attacks"):
-        label += f" ({', '.join(_attack_words(a) for a in params['attacks'])})"
+        label += f" ({', '.join(_attack_words(engine_attack(a, norm)) for a in params['attacks'])})"
     if plan_on_teacher(planned.kind, params):
         label += " of the teacher"
     return label

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from riskapp.artifacts.selectors import models_not_refused
+from riskapp.evaluations.services import project_budget_of
 from riskapp.gates import services
 from riskapp.gates.evaluate import gates_evaluate, gates_passed
 from riskapp.gates.forms import GateForm
@@ -26,18 +27,24 @@ def gate_list(request, access):
     return _render_list(request, access)
 
 
-def _override_form(request, results) -> GateForm:
+def _project_norm(project) -> str:
+    """The norm of the project's ε: a robust-accuracy gate's norm when the owner chooses none."""
+    return project_budget_of(project).norm
+
+
+def _override_form(request, project, results) -> GateForm:
     """The add form, filled with a default gate's settings when the owner chose to change that default."""
     wanted = request.GET.get("override", "")
     default = next((r.gate for r in results if r.gate.is_default and r.gate.kind == wanted), None)
-    return GateForm(initial=GateForm.initial_for(default) if default else {"enabled": True})
+    initial = GateForm.initial_for(default) if default else {"enabled": True}
+    return GateForm(initial=initial, project_norm=_project_norm(project))
 
 
 def _render_list(request, access, form=None, status=200):
     models, model = _chosen_model(request, access.project)
     results = gates_evaluate(project=access.project, model=model)
     if form is None and access.can_manage:
-        form = _override_form(request, results)
+        form = _override_form(request, access.project, results)
     return render(
         request,
         "gates/list.html",
@@ -58,7 +65,7 @@ def _render_list(request, access, form=None, status=200):
 @require_POST
 @project_view(Capability.MANAGE)
 def gate_create(request, access):
-    form = GateForm(request.POST)
+    form = GateForm(request.POST, project_norm=_project_norm(access.project))
     if not form.is_valid():
         return _render_list(request, access, form=form, status=400)
     gate = services.gate_create(
@@ -75,7 +82,9 @@ def gate_create(request, access):
 @project_view(Capability.MANAGE)
 def gate_edit(request, access, gate_id: int):
     gate = gate_for_project(project=access.project, gate_id=gate_id)
-    form = GateForm(request.POST or None, initial=GateForm.initial_for(gate))
+    form = GateForm(
+        request.POST or None, initial=GateForm.initial_for(gate), project_norm=_project_norm(access.project)
+    )
     if request.method == "POST" and form.is_valid():
         services.gate_update(
             actor=request.user,

@@ -172,7 +172,7 @@ GATES_API = [
         "unknown parameter",
         gate(kind="no_backdoor_flag", params={"colour": "red"}),
         400,
-        {"params/colour": "Unknown parameter; known: attack, eps, threshold, budget."},
+        {"params/colour": "Unknown parameter; known: attack, eps, norm, threshold, budget."},
     ),
     Refused(
         "an attack that is not ε-bounded",

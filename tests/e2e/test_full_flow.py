@@ -188,7 +188,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     page.select_option("#id_plan_dataset", label="digits test split")
     page.fill("#id_plan_sample_limit", SAMPLES)
     page.click("button:has-text('Run the plan')")
-    queued = re.compile(r"Test plan queued on digits student v1: validation \(job \d+\)")
+    queued = re.compile(r"Test plan queued on digits student v1: Validation \(job \d+\)")
     expect(page.get_by_text(queued)).to_be_visible()
 
     # Watch the Square test until it finishes (the worker may run the plan's three jobs in any order).

@@ -1,8 +1,10 @@
-"""{% load labels %}: riskapp.labels in templates: `{{ kind|label }}` and `{{ sentence|plain }}`."""
+"""{% load labels %}: riskapp.labels in templates: `{{ kind|label }}`, `{{ sentence|plain }}` and a plan line's
+parameters in words, `{{ params|plan_params }}`."""
 
 from django import template
 
 from riskapp import labels
+from riskapp.assessments.plan_words import plan_params_words
 
 register = template.Library()
 
@@ -15,3 +17,8 @@ def label(identifier: str) -> str:
 @register.filter
 def plain(text: str) -> str:
     return labels.plain(text)
+
+
+@register.filter
+def plan_params(params: dict) -> str:
+    return plan_params_words(params)

@@ -7,9 +7,9 @@ import numpy as np
 from django import forms
 
 from riskapp.artifacts.models import DatasetArtifact
-from riskapp.assessments.epsilon import norm_mismatch
+from riskapp.assessments.epsilon import attack_in_norm, attack_norm_refusal, norm_label, norm_mismatch
 from riskapp.assessments.plan import engine_attack
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import (
     ATTACK_RESULTS,
@@ -59,16 +59,19 @@ def dataset_input_range(dataset: DatasetArtifact) -> tuple[float, float] | None:
 
 def evasion_check(*, one_eps: bool, needs_attack: bool):
     """The run form's checks of an evasion test: an ε inside the data's input range; one ε unless it is a
-    curve; the attack when the test runs one."""
+    curve; the attack when the test runs one, in a norm it measures in. A blank norm is the project's (the norm
+    field's initial)."""
 
     def check(form: forms.Form, data: dict[str, Any]) -> None:
         add_error = form.add_error
+        data["norm"] = data.get("norm") or form.fields["norm"].initial
         eps = data.get("eps") or []
         if not eps and "eps" not in form.errors:
             add_error("eps", "Give the perturbation budget ε, in input units (e.g. 0.1 for inputs in [0, 1]).")
         if one_eps and len(eps) > 1:
             add_error("eps", "This test takes one ε; use a robustness curve for a grid.")
-        span = dataset_input_range(data["dataset"]) if eps and data.get("dataset") else None
+        # An L2 ε's limit grows with the input's size, which only the engine knows: it checks that one.
+        span = dataset_input_range(data["dataset"]) if eps and data.get("dataset") and data["norm"] == "inf" else None
         if span is not None and max(eps) > span[1] - span[0]:
             # The engine refuses it too, but only once the job runs: say so before a job is queued.
             low, high = span
@@ -79,6 +82,13 @@ def evasion_check(*, one_eps: bool, needs_attack: bool):
             )
         if needs_attack and not data.get("attack") and "attack" not in form.errors:
             add_error("attack", "Choose the attack.")
+        if needs_attack and data.get("attack"):
+            norm = data["norm"]
+            refusal = attack_norm_refusal(
+                data["attack"], norm, purpose=f"run in {norm_label(norm)}", candidates=_properties()
+            )
+            if refusal:
+                add_error("attack", refusal)
 
     return check
 
@@ -89,15 +99,17 @@ def needs_white_box(options: dict[str, Any]) -> bool:
 
 
 def ran_planned_attacks(param: str):
-    """Whether a job ran the planned attack(s), read from the plan line's `param` (attack or attacks), at the
-    planned ε when the job records one."""
+    """Whether a job ran the planned attack(s), read from the plan line's `param` (attack or attacks), in the
+    planned norm, at the planned ε when the job records one."""
 
     def ran(planned: dict[str, Any], parameters: dict[str, Any]) -> bool:
-        wanted = planned.get(param)
+        wanted, norm = planned.get(param), planned.get("norm")
         if wanted is not None:
             names = wanted if isinstance(wanted, list | tuple) else [wanted]
-            if not {engine_attack(str(name)) for name in names} <= set(parameters.get("attacks") or []):
+            if not {engine_attack(str(name), norm) for name in names} <= set(parameters.get("attacks") or []):
                 return False
+        if norm is not None and norm_mismatch(parameters, norm) is not None:
+            return False  # the same attack in another norm is another test
         planned_eps, ran_eps = planned.get("eps"), parameters.get("eps")
         if isinstance(planned_eps, int | float) and ran_eps is not None:
             ran_eps = ran_eps[0] if isinstance(ran_eps, list) and len(ran_eps) == 1 else ran_eps
@@ -179,25 +191,32 @@ def _budget(p: dict[str, Any]) -> dict[str, Any]:
     return {"max_queries": p["max_queries"]} if p.get("max_queries") else {}
 
 
+def plan_norm(p: dict[str, Any]) -> dict[str, Any]:
+    """The plan line's norm (the project's, recommended_plan) as the engine option that runs its attacks in it."""
+    return {"norm": p["norm"]} if p.get("norm") else {}
+
+
 def _plan_attack(line: PlanLine) -> PlanJob:
     p = line.params
-    options = {"sample_limit": line.sample_limit, "attacks": [engine_attack(p["attack"])], "eps": p["eps"]}
+    attacks = [engine_attack(p["attack"], p.get("norm"))]
+    options = {"sample_limit": line.sample_limit, "attacks": attacks, "eps": p["eps"]} | plan_norm(p)
     options |= _budget(p) | ({"steps": p["steps"]} if p.get("steps") else {})
     return PlanJob(options, line.model)
 
 
 def _plan_suite(line: PlanLine) -> PlanJob:
     p = line.params
-    attacks = [engine_attack(a) for a in p["attacks"]]
-    return PlanJob({"sample_limit": line.sample_limit, "attacks": attacks, "eps": p["eps"]} | _budget(p), line.model)
+    attacks = [engine_attack(a, p.get("norm")) for a in p["attacks"]]
+    options = {"sample_limit": line.sample_limit, "attacks": attacks, "eps": p["eps"]} | plan_norm(p) | _budget(p)
+    return PlanJob(options, line.model)
 
 
 def _plan_curve(line: PlanLine) -> PlanJob:
     p = line.params
     points = max(int(p.get("points", 8)), 1)
     grid = [round(p["max_eps"] * i / points, 6) for i in range(1, points + 1)]
-    attacks = [engine_attack(p.get("attack", "pgd"))]
-    return PlanJob({"sample_limit": line.sample_limit, "attacks": attacks, "eps": grid}, line.model)
+    attacks = [engine_attack(p.get("attack", "pgd"), p.get("norm"))]
+    return PlanJob({"sample_limit": line.sample_limit, "attacks": attacks, "eps": grid} | plan_norm(p), line.model)
 
 
 # --- result page --------------------------------------------------------------------------------------------------
@@ -214,17 +233,21 @@ def _present_curve(job: Any, result: dict[str, Any], images: dict[str, str]) -> 
     }
 
 
-def _attack_options(data: dict[str, Any], model: Any) -> dict[str, Any]:
-    return {"attacks": [data["attack"]], "eps": data["eps"][0]}
+def attack_options(data: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The run form's one attack at one ε, in the chosen norm (evasion_check refused an attack without a form in
+    it)."""
+    return {"attacks": [data["attack"]], "eps": data["eps"][0], "norm": data["norm"]}
 
 
 def _suite_options(data: dict[str, Any], model: Any) -> dict[str, Any]:
     suite = ["square", "hopskipjump"] if model.format == "onnx" else ["fgsm", "pgd_linf", "square"]
-    return {"attacks": suite, "eps": data["eps"][0]}
+    norm = data["norm"]
+    return {"attacks": [attack_in_norm(a, norm)[0] for a in suite], "eps": data["eps"][0], "norm": norm}
 
 
 def _curve_options(data: dict[str, Any], model: Any) -> dict[str, Any]:
-    return {"attacks": ["pgd_linf"], "eps": data["eps"]}
+    norm = data["norm"]
+    return {"attacks": [attack_in_norm("pgd_linf", norm)[0]], "eps": data["eps"], "norm": norm}
 
 
 _EVASION = {
@@ -242,9 +265,9 @@ ATTACK = EvaluationKind(
     description="One evasion attack at one ε: clean and robust accuracy, success rate, perturbation size.",
     order=10,
     start_label="Evasion attack (one attack, one ε)",
-    run_fields={"attack": fields.attack, "eps": fields.eps},
+    run_fields={"attack": fields.attack, "eps": fields.eps, "norm": fields.norm},
     run_check=evasion_check(one_eps=True, needs_attack=True),
-    run_options=_attack_options,
+    run_options=attack_options,
     evidence=_attack_evidence,
     measurements=_attack_measurements,
     plan=_plan_attack,
@@ -259,7 +282,7 @@ ATTACK_SUITE = EvaluationKind(
     description="Several evasion attacks at one ε, with validity checks across them.",
     order=20,
     start_label="Attack suite (several attacks, validity checks)",
-    run_fields={"eps": fields.eps},
+    run_fields={"eps": fields.eps, "norm": fields.norm},
     run_check=evasion_check(one_eps=True, needs_attack=False),
     run_options=_suite_options,
     evidence=_attack_evidence,
@@ -276,7 +299,7 @@ ROBUSTNESS_CURVE_KIND = EvaluationKind(
     description="Robust accuracy over a grid of ε (PGD).",
     order=30,
     start_label="Robustness curve (PGD over an ε grid)",
-    run_fields={"eps": fields.eps},
+    run_fields={"eps": fields.eps, "norm": fields.norm},
     run_check=evasion_check(one_eps=False, needs_attack=False),
     run_options=_curve_options,
     evidence=_curve_evidence,

@@ -5,6 +5,7 @@ import math
 from django import forms
 
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
+from riskapp.assessments.epsilon import norm_label
 
 NOT_READY = "passed intake (status “ready”)"
 
@@ -59,6 +60,17 @@ def attack() -> forms.Field:
         initial="pgd_linf",
         required=False,
         error_messages={"invalid_choice": f"Unknown attack %(value)s; choose one of {names}."},
+    )
+
+
+def norm() -> forms.Field:
+    # The form starts it at the project's norm (riskapp.evaluations.forms); blank also means the project's.
+    return forms.ChoiceField(
+        choices=[(value, norm_label(value)) for value in ("inf", "2")],
+        required=False,
+        label="Norm",
+        help_text="The norm ε is measured in; only results in the project's norm are evidence for its budget.",
+        error_messages={"invalid_choice": "%(value)s is not a norm; choose inf (L∞) or 2 (L2)."},
     )
 
 

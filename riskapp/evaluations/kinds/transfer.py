@@ -7,10 +7,16 @@ from django import forms
 from riskapp.artifacts.cards import PreprocessingField
 from riskapp.artifacts.models import ModelArtifact
 from riskapp.assessments.plan import engine_attack
-from riskapp.dashboards import evaluation_figures as figures
+from riskapp.charts import evaluations as figures
 from riskapp.evaluations.kinds import fields
 from riskapp.evaluations.kinds.base import TEACHER_FILES, TRANSFER, EvaluationKind, PlanJob, PlanLine
-from riskapp.evaluations.kinds.evasion import EvasionParams, evasion_check, ran_planned_attacks
+from riskapp.evaluations.kinds.evasion import (
+    EvasionParams,
+    attack_options,
+    evasion_check,
+    plan_norm,
+    ran_planned_attacks,
+)
 from riskapp.evaluations.results import uncertainty
 from riskapp.evaluations.services import measured_as, model_params
 
@@ -58,7 +64,8 @@ def _plan(line: PlanLine) -> PlanJob:
     p = line.params
     if line.model.parent is None:
         return PlanJob(None, line.model, "the model has no parent (teacher) to craft the attack on")
-    options = {"sample_limit": line.sample_limit, "attacks": [engine_attack(p.get("attack", "pgd"))], "eps": p["eps"]}
+    attacks = [engine_attack(p.get("attack", "pgd"), p.get("norm"))]
+    options = {"sample_limit": line.sample_limit, "attacks": attacks, "eps": p["eps"]} | plan_norm(p)
     return PlanJob(options | ({"steps": p["steps"]} if p.get("steps") else {}), line.model)
 
 
@@ -81,9 +88,9 @@ TRANSFER_ATTACK = EvaluationKind(
     file_params=TEACHER_FILES,
     order=40,
     start_label="Transfer attack from the teacher",
-    run_fields={"teacher": fields.teacher, "attack": fields.attack, "eps": fields.eps},
+    run_fields={"teacher": fields.teacher, "attack": fields.attack, "eps": fields.eps, "norm": fields.norm},
     run_check=evasion_check(one_eps=True, needs_attack=True),
-    run_options=lambda data, model: {"attacks": [data["attack"]], "eps": data["eps"][0]},
+    run_options=attack_options,
     needs_teacher=True,
     teacher_params=_teacher_params,
     evidence=_evidence,

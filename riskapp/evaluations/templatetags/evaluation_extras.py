@@ -15,3 +15,17 @@ def ci(value: float | None, count: int | None) -> str:
     from riskapp.evaluations.results import uncertainty
 
     return uncertainty(value, count)
+
+
+@register.filter
+def measure(value: float | int | None, missing: str = "—") -> str:
+    """A measured number as a reader wants it: whole numbers without decimals (2338), others to three decimals
+    (0.606), very small ones to two significant digits (0.0042); `missing` when there is no value (a key the result
+    does not have reaches a filter as "")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return missing
+    if float(value).is_integer():
+        return f"{int(value)}"
+    if abs(value) < 0.01:
+        return f"{value:.2g}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")

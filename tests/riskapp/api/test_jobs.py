@@ -3,8 +3,12 @@
 import pytest
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact
+from riskapp.evaluations.kinds import EVALUATION_KINDS
 from riskapp.jobs.models import Job, JobStatus
 from riskapp.projects.services import project_create
+from tests.riskapp.evaluations.test_run_form_norm import PGD_LINF_IN_L2
+from tests.riskapp.gates.test_gate_norms import l2_project
+from tests.riskapp.gates.test_gates import make_dataset, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +122,20 @@ def test_a_job_file_downloads_as_an_attachment(team, api_for, objects):
     response = api_for(team.viewer).get(f"{base(team)}/jobs/{objects['job'].pk}/files/{objects['file'].pk}/")
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"a,b\n"
     assert response["Content-Disposition"].startswith("attachment") and response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_jobs_api_takes_the_norm_as_the_run_form_does(team, api_for):
+    l2_project(team)
+    model, dataset = make_model(team), make_dataset(team)
+    api = api_for(team.assessor)
+    ids = {"model_id": model.pk, "dataset_id": dataset.pk, "sample_limit": 50}
+    assert "norm (inf|2)" in EVALUATION_KINDS["attack"].api_parameters()
+    refused = create(api, team, "attack", ids | {"attack": "pgd_linf", "eps": 0.5, "norm": "2"})
+    assert refused.status_code == 400 and refused.json() == {"parameters": {"attack": [PGD_LINF_IN_L2]}}
+    left_out = create(api, team, "attack", ids | {"attack": "fgsm", "eps": 0.5})
+    assert left_out.status_code == 201, left_out.json()
+    assert Job.objects.get(pk=left_out.json()["id"]).parameters["norm"] == "2"
+    chosen = create(api, team, "attack", ids | {"attack": "pgd_linf", "eps": 0.03, "norm": "inf"})
+    assert chosen.status_code == 201 and Job.objects.get(pk=chosen.json()["id"]).parameters["norm"] == "inf"
+    wrong = create(api, team, "robustness_curve", ids | {"eps": [0.5], "norm": "1"})
+    assert wrong.json() == {"parameters": {"norm": ["1 is not a norm; choose inf (L∞) or 2 (L2)."]}}

@@ -88,7 +88,7 @@ def test_label_only_api_recommends_a_decision_based_attack_instead(bank):
 def test_downloadable_teacher_recommends_a_transfer_attack_from_the_teacher(bank):
     assert jobs(plan(bank), "transfer_attack") == []
     (transfer,) = jobs(plan(bank, teacher__weights_public="yes"), "transfer_attack")
-    assert transfer.params == {"source": "teacher", "attack": "pgd", "eps": 0.05, "steps": 20}
+    assert transfer.params == {"source": "teacher", "attack": "pgd", "eps": 0.05, "norm": "inf", "steps": 20}
     assert transfer.threats == ("evasion_transfer",)
 
 

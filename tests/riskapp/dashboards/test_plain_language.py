@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from riskapp.artifacts.models import DatasetArtifact, ModelArtifact
 from riskapp.assessments.bank import load_bank
+from riskapp.assessments.models import AssessmentVersion
 from riskapp.dashboards.demo import DEMO_NAME
 from riskapp.jobs.kinds import KINDS
 from riskapp.jobs.models import Job
@@ -18,7 +19,7 @@ from riskapp.projects.models import Project
 
 pytestmark = pytest.mark.django_db
 MICROSECONDS = re.compile(r"\d:\d\d\.\d{3,6}")
-SERVER_FILES = re.compile(r"\b(?:uploads|weights|datasets|jobs)/\d{4}/\d{2}/")
+SERVER_FILES = re.compile(r"\b(?:uploads|weights|datasets|jobs)/\d{4}/\d{2}/|\bjob\d+-[0-9a-f]{16,}")
 # Whole words only: "privacy.membership_inference" is NIST's name for it, not riskapp's threat id.
 SNAKE = re.compile(r"(?<![\w.])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?!\w|\.\w)")
 DOTTED = re.compile(r"(?<![\w.])[a-z][a-z0-9_]*\.[a-z][a-z0-9_]+(?!\w|\.\w)")
@@ -126,3 +127,27 @@ def test_the_check_finds_what_it_looks_for():
         "timestamp with microseconds '3:04.123456'",
         "server file name 'uploads/2026/12/'",
     ]
+
+
+def test_the_plan_states_its_parameters_in_words_with_the_norm(team, client_for):
+    answers = {
+        "requirements.integrity_need": "high",
+        "requirements.input_eps": 0.5,
+        "requirements.input_norm": "l2",
+    }
+    AssessmentVersion.objects.create(project=team.project, number=1, bank_version=3, answers=answers)
+    client = client_for(team.owner)
+    p = {"project_id": team.project.pk}
+    html = client.get(reverse("projects:assessments:register", kwargs=p)).content.decode()
+    table = visible_text(html[html.index('<table class="plan">') : html.index("</table>", html.index('class="plan"'))])
+    assert "PGD; ε 0.5 (L2); 20 steps" in table
+    assert "FGSM, PGD, DeepFool, Square; ε 0.5 (L2); 1000 queries per input" in table
+    assert "PGD; ε up to 1 (L2); 8 points" in table
+    assert "=" not in table and "norm" not in table and SNAKE.findall(table) == []
+    exported = {
+        "Markdown": client.get(reverse("projects:assessments:export_markdown", kwargs=p)).content.decode(),
+        "print": visible_text(client.get(reverse("projects:assessments:export_print", kwargs=p)).content.decode()),
+    }
+    for name, text in exported.items():
+        assert "Attack suite (FGSM, PGD, DeepFool, Square; ε 0.5 (L2); 1000 queries per input)" in text, name
+        assert "norm=" not in text and "eps=" not in text and "pgd_linf" not in text, name

@@ -125,6 +125,21 @@ def test_every_attack_result_states_its_samples_and_interval(team, client_for):
     assert "95% CI 0.303–0.439 over 190" in bounded  # the success rate, over the attacked inputs
 
 
+def test_an_attack_page_names_no_engine_file_and_rounds_its_numbers(team, client_for):
+    student = make_model(team.project, "student")
+    pgd = PGD | {"perturbation": {"linf_max": 0.1, "l2_median": 0.6055591, "l2_max": 0.7}}
+    hsj = HSJ | {"queries_per_sample": 2338.0}
+    result = evasion_result(pgd, hsj)
+    result["model"] = {"path": "job2-a038435f7579564eb0855072188ea7d9f0.safetensors"}
+    result["data"] |= {"path": "job1-6a0f10dde43344e9bd0e3db968e5faf2.npz"}
+    page = result_page(client_for(team.viewer), team, finished(team.project, "attack", student, result))
+    headline = page.split('id="bounded-attacks"')[0]
+    assert "job2-" not in page.split("The full result document")[0] and ".npz" not in headline
+    assert "200 samples" in headline
+    assert "<td>0.606</td>" in table(page, "bounded-attacks") and "0.6055591" not in table(page, "bounded-attacks")
+    assert "<td>2338</td>" in table(page, "min-norm-distances") and "2338.0" not in table(page, "min-norm-distances")
+
+
 def test_curve_and_transfer_pages_state_their_intervals(team, client_for):
     student = make_model(team.project, "student")
     curve = curve_job(team, student.pk, [(0.05, 0.9), (0.1, 0.5)])
@@ -204,3 +219,10 @@ def test_the_plan_checklist_marks_done_only_the_lines_whose_job_ran(team):
         result=evasion_result(PGD),
     )
     assert state("attack_suite") == "done"
+
+
+def test_a_measured_number_reads_as_a_reader_wants_it():
+    from riskapp.evaluations.templatetags.evaluation_extras import measure
+
+    assert [measure(v) for v in (2338.0, 0.6055591, 0.1, 0.0042137, 3)] == ["2338", "0.606", "0.1", "0.0042", "3"]
+    assert measure(None, "not reached") == "not reached" and measure("") == "—"  # a key the result lacks

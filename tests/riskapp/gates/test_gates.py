@@ -134,7 +134,8 @@ def test_owner_adds_edits_and_deletes_a_gate_on_the_page(team, client_for):
     data = {"kind": "min_robust_accuracy", "attack": "pgd_linf", "eps": "0.03", "threshold": "0.6", "enabled": "on"}
     response = owner.post(reverse("projects:gates:create", args=[team.project.pk]), data)
     gate = QualityGate.objects.get()
-    assert response.url == url and gate.params == {"attack": "pgd_linf", "eps": 0.03, "threshold": 0.6}
+    # No norm chosen: the project's (L∞ while the questionnaire does not say).
+    assert response.url == url and gate.params == {"attack": "pgd_linf", "eps": 0.03, "norm": "inf", "threshold": 0.6}
     owner.post(reverse("projects:gates:edit", args=[team.project.pk, gate.pk]), {**data, "threshold": "0.7"})
     gate.refresh_from_db()
     assert gate.params["threshold"] == 0.7
@@ -233,8 +234,9 @@ def test_assessor_runs_the_plan_from_the_register_page_and_follows_its_jobs(team
     assert all(job.parameters["sample_limit"] == 20 and job.parameters["dataset_id"] == dataset.pk for job in jobs)
     assert all(job.created_by == team.assessor for job in jobs)
     page = response.content.decode()
-    assert f"Test plan queued on student v1: validation (job {jobs[0].pk})" in page
-    assert "Not run: transfer_attack, the model has no parent (teacher) to craft the attack on." in page
+    assert f"Test plan queued on student v1: Validation (job {jobs[0].pk}), Evasion attack (job {jobs[1].pk})" in page
+    assert "Not run: Transfer attack, the model has no parent (teacher) to craft the attack on." in page
+    assert "transfer_attack" not in page and "validation (job" not in page
     # Each planned test now links to its job, whose page shows the progress.
     for job in jobs[:3]:
         assert reverse("projects:jobs:detail", args=[team.project.pk, job.pk]) in page
@@ -316,7 +318,7 @@ def test_the_plan_on_an_onnx_model_runs_its_black_box_tests_and_says_why_white_b
     jobs = list(Job.objects.filter(project=team.project).order_by("id"))
     assert [(job.kind, job.parameters.get("attacks")) for job in jobs] == [("validation", None), ("attack", ["square"])]
     page = response.content.decode()
-    assert "Not run: attack, “student” is ONNX: no gradients or features, so white-box tests cannot run" in page
+    assert "Not run: Evasion attack, “student” is ONNX: no gradients or features, so white-box tests cannot run" in page
 
 
 # --- default gates, from the answers -------------------------------------------------------------------------

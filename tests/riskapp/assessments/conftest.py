@@ -1,0 +1,1 @@
+from tests.attacks.conftest import digits, trained_cnn  # noqa: F401
