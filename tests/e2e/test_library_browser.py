@@ -15,7 +15,7 @@ from tests.e2e.test_full_flow import (
     watch_for_page_errors,
 )
 
-PLAN = {"Validation", "Evasion attack pgd", "Evasion attack square"}  # the plan checklist names tests by label
+PLAN = {"Validation", "Evasion attack PGD", "Evasion attack Square"}  # the plan checklist names tests by label
 
 
 def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_dev_server, browser_page, tmp_path):
@@ -86,7 +86,7 @@ def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_de
     wait_until_all_done(page, plan, plan.count(), LONG / 1000)
 
     # The PGD result: robust accuracy measured in the images' pixel space, with the pre-processing named.
-    plan.filter(has_text="attack=pgd").locator("a").click()
+    plan.filter(has_text=re.compile(r"\bPGD; ε")).locator("a").click()
     expect(page.get_by_role("heading", name=re.compile(r"Job \d+: "))).to_be_visible()
     numbers = page.locator("table#bounded-attacks")
     expect(numbers.locator("tbody tr td").first).to_have_text("pgd_linf")
