@@ -204,7 +204,7 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     expect(page.locator("#attack-bars svg.main-svg").first).to_be_visible()
     numbers = page.locator("table#bounded-attacks")
     expect(numbers.locator("tbody tr")).to_have_count(1)
-    expect(numbers.locator("tbody tr td").first).to_have_text("square")
+    expect(numbers.locator("tbody tr td").first).to_have_text("Square")
     robust = float(numbers.locator("tbody tr td").nth(2).inner_text().split()[0])  # then its 95% interval
     assert 0.0 <= robust <= 1.0
     shoot(page, "full-flow-result")
@@ -215,8 +215,8 @@ def test_assessor_runs_the_whole_assessment_and_a_reviewer_approves_it_in_the_br
     page.click("nav.subnav >> text=Risk")
     expect(page.locator("#risk-heatmap svg.main-svg").first).to_be_visible()
     robustness = page.locator("section[aria-labelledby=robustness] table")
-    expect(robustness.locator("thead")).to_contain_text("pgd_linf")
-    expect(robustness.locator("thead")).to_contain_text("square")
+    expect(robustness.locator("thead")).to_contain_text("PGD L∞")
+    expect(robustness.locator("thead")).to_contain_text("Square")
     expect(robustness.locator("tbody tr", has_text="digits student")).to_have_count(1)
 
     # Submit; rita approves.

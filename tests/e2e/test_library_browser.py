@@ -89,7 +89,7 @@ def test_timm_student_with_an_image_folder_runs_the_plan_in_the_browser(start_de
     plan.filter(has_text=re.compile(r"\bPGD; ε")).locator("a").click()
     expect(page.get_by_role("heading", name=re.compile(r"Job \d+: "))).to_be_visible()
     numbers = page.locator("table#bounded-attacks")
-    expect(numbers.locator("tbody tr td").first).to_have_text("pgd_linf")
+    expect(numbers.locator("tbody tr td").first).to_have_text("PGD L∞")
     robust = float(numbers.locator("tbody tr td").nth(2).inner_text().split()[0])  # then its 95% interval
     clean = float(page.locator("p:has-text('clean accuracy') strong").first.inner_text())
     assert clean == 1.0 and 0.0 <= robust <= clean

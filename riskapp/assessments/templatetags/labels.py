@@ -22,3 +22,9 @@ def plain(text: str) -> str:
 @register.filter
 def plan_params(params: dict) -> str:
     return plan_params_words(params)
+
+
+@register.filter
+def attack(name: str) -> str:
+    """An attack's name for people: `{{ "pgd_linf"|attack }}` is "PGD L∞"."""
+    return labels.attack_label(str(name))

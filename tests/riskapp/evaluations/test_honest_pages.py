@@ -105,10 +105,10 @@ def test_a_minimum_norm_attack_is_shown_as_distances_never_as_a_result_at_eps(te
     job = finished(team.project, "attack_suite", student, evasion_result(PGD, HSJ), dataset_id=1)
     page = result_page(client_for(team.viewer), team, job)
     bounded = table(page, "bounded-attacks")
-    assert "pgd_linf" in bounded and "hopskipjump" not in bounded
+    assert "PGD L∞" in bounded and "HopSkipJump" not in bounded  # attacks by their names, not riskapp's ids
     assert [bar["x"] for bar in figure(page, "attack-bars")["data"]] == [["pgd_linf"]]
     distances = table(page, "min-norm-distances")
-    assert "hopskipjump" in distances and "<td>0.36</td>" in distances and "not reached" in distances
+    assert "HopSkipJump" in distances and "<td>0.36</td>" in distances and "not reached" in distances
     # At the project's ε 0.03 only the 40 flips within it count: 150 of 200 inputs stay correct.
     assert "Accuracy at the project's ε 0.03" in distances and "0.750" in distances
     assert "0.200" not in distances  # the share of flips of any size is no robust accuracy
