@@ -16,13 +16,14 @@ NORMAL, FLAGGED = "#56B4E9", "#D55E00"
 
 def chart_layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     """The layout every evaluation and privacy chart shares; `xaxis` / `yaxis` in `extra` add to the axis titles
-    instead of replacing them."""
+    instead of replacing them. A chart with a second y axis (on the right) gets the right margin its tick labels
+    and title need, as the left one has."""
     layout = {
         "title": {"text": title},
         "xaxis": {"title": {"text": x_title}} | extra.pop("xaxis", {}),
         "yaxis": {"title": {"text": y_title}} | extra.pop("yaxis", {}),
         "height": 380,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 60, "r": 60 if "yaxis2" in extra else 20, "t": 50, "b": 50},
         "legend": {"orientation": "h", "y": -0.2},
     }
     return layout | extra
