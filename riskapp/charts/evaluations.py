@@ -29,49 +29,33 @@ def chart_layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[s
     return layout | extra
 
 
-def _threshold_line(value: float, label: str) -> dict[str, Any]:
-    return {
-        "shapes": [
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "y0": value,
-                "y1": value,
-                "line": {"color": "#000000", "width": 2, "dash": "dash"},
-            }
-        ],
-        "annotations": [
-            {
-                "xref": "paper",
-                "x": 1,
-                "y": value,
-                "text": label,
-                "showarrow": False,
-                "yanchor": "bottom",
-                "xanchor": "right",
-            }
-        ],
+def reference_line(
+    value: float, label: str, *, vertical: bool = False, width: int = 2, dash: str = "dash", note: dict | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A black reference line across the plot at `value` (horizontal at y = value, or vertical at x = value) and its
+    label, as a layout shape and annotation. The label sits above the line's right end (horizontal) or right of its
+    top (vertical); `note` moves it."""
+    span, at = ("y", "x") if vertical else ("x", "y")  # the axis the line runs along in paper units, the one it marks
+    shape = {
+        "type": "line",
+        f"{span}ref": "paper",
+        f"{span}0": 0,
+        f"{span}1": 1,
+        f"{at}0": value,
+        f"{at}1": value,
+        "line": {"color": "#000000", "width": width, "dash": dash},
     }
+    if vertical:
+        placed = {"yref": "paper", "y": 1, "x": value, "xanchor": "left"}
+    else:
+        placed = {"xref": "paper", "x": 1, "y": value, "yanchor": "bottom", "xanchor": "right"}
+    return shape, {"text": label, "showarrow": False} | placed | (note or {})
 
 
-def _vertical_line(value: float, label: str) -> dict[str, Any]:
-    """A dashed vertical line at x = `value` across the plot, labelled at its top (a threshold on the x axis)."""
-    return {
-        "shapes": [
-            {
-                "type": "line",
-                "yref": "paper",
-                "y0": 0,
-                "y1": 1,
-                "x0": value,
-                "x1": value,
-                "line": {"color": "#000000", "width": 2, "dash": "dash"},
-            }
-        ],
-        "annotations": [{"yref": "paper", "y": 1, "x": value, "text": label, "showarrow": False, "xanchor": "left"}],
-    }
+def one_line(value: float, label: str, **options: Any) -> dict[str, Any]:
+    """A layout's `shapes` and `annotations` holding one reference line (see reference_line)."""
+    shape, note = reference_line(value, label, **options)
+    return {"shapes": [shape], "annotations": [note]}
 
 
 def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[str, Any]:
@@ -94,7 +78,7 @@ def attack_bars(attacks: list[dict[str, Any]], clean_accuracy: float) -> dict[st
             "attack",
             "accuracy",
             yaxis={"range": [0, 1.05]},
-            **_threshold_line(clean_accuracy, f"clean {clean_accuracy:.3f}"),
+            **one_line(clean_accuracy, f"clean {clean_accuracy:.3f}"),
         ),
     }
 
@@ -131,7 +115,7 @@ def distance_curves(attacks: list[dict[str, Any]], project_eps: float) -> dict[s
             **chart_layout(
                 "Accuracy left at each ε, from the attacks' distances", "ε (L∞)", "accuracy", yaxis={"range": [0, 1.05]}
             ),
-            **_vertical_line(project_eps, f"project ε {project_eps:g}"),
+            **one_line(project_eps, f"project ε {project_eps:g}", vertical=True),
         },
     }
 
@@ -231,7 +215,7 @@ def anomaly_bars(
             "class",
             "anomaly index",
             xaxis={"type": "category"},
-            **_threshold_line(threshold, f"threshold {threshold:g}"),
+            **one_line(threshold, f"threshold {threshold:g}"),
         ),
     }
 
@@ -256,7 +240,7 @@ def strip_histogram(histogram: dict[str, Any], threshold: float) -> dict[str, An
         "data": data,
         "layout": {
             **chart_layout("STRIP entropy of superimposed inputs", "entropy (nats)", "inputs", barmode="overlay"),
-            **_vertical_line(threshold, "threshold"),
+            **one_line(threshold, "threshold", vertical=True),
         },
     }
 

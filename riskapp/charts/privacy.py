@@ -7,23 +7,9 @@ colour, and every figure's numbers also in a table on the page.
 from typing import Any
 
 from attacks.stats import wilson_interval
-from riskapp.charts.evaluations import DASHES, MARKERS, PALETTE, chart_layout
+from riskapp.charts.evaluations import DASHES, MARKERS, PALETTE, chart_layout, reference_line
 
 LEVEL_COLOUR = "#D55E00"
-
-
-def _vertical_line(x: float, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    shape = {
-        "type": "line",
-        "yref": "paper",
-        "y0": 0,
-        "y1": 1,
-        "x0": x,
-        "x1": x,
-        "line": {"color": "#000000", "width": 1, "dash": "dot"},
-    }
-    note = {"yref": "paper", "y": 1, "x": x, "text": label, "showarrow": False, "xanchor": "left", "yanchor": "top"}
-    return shape, note
 
 
 def membership_roc(result: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +41,13 @@ def membership_roc(result: dict[str, Any]) -> dict[str, Any]:
     shapes, notes = [], []
     reported = [e for e in result.get("tpr_at_fpr", []) if e.get("reportable") and e.get("tpr")]
     for entry in result.get("tpr_at_fpr", []):
-        shape, note = _vertical_line(
-            entry["fpr"], f"{entry['fpr']:.1%} FPR" + ("" if entry.get("reportable") else " (too few non-members)")
+        shape, note = reference_line(
+            entry["fpr"],
+            f"{entry['fpr']:.1%} FPR" + ("" if entry.get("reportable") else " (too few non-members)"),
+            vertical=True,
+            width=1,
+            dash="dot",
+            note={"yanchor": "top"},
         )
         shapes.append(shape)
         notes.append(note)
@@ -144,28 +135,11 @@ def extraction_budget_curve(result: dict[str, Any]) -> dict[str, Any]:
     for label, value, dash in lines:
         if not isinstance(value, int | float):
             continue
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "y0": value,
-                "y1": value,
-                "line": {"color": "#000000", "width": 1, "dash": dash},
-            }
+        shape, note = reference_line(
+            value, f"{label} {value:.3f}", width=1, dash=dash, note={"x": 0, "xanchor": "left"}
         )
-        notes.append(
-            {
-                "xref": "paper",
-                "x": 0,
-                "y": value,
-                "text": f"{label} {value:.3f}",
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-            }
-        )
+        shapes.append(shape)
+        notes.append(note)
     layout = chart_layout(
         "How closely a copy imitates the model, by query budget",
         "queries sent to the model",

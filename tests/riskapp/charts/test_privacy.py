@@ -1,24 +1,10 @@
 """The privacy figures: a log-log ROC with its chance line and FPR markers, and agreement against the query budget."""
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
 from riskapp.charts.privacy import budget_rows, extraction_budget_curve, membership_roc
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "privacy"
-
-
-@pytest.fixture
-def membership() -> dict:
-    return json.loads((FIXTURES / "membership_inference.json").read_text())
-
-
-@pytest.fixture
-def extraction() -> dict:
-    return json.loads((FIXTURES / "extraction.json").read_text())
 
 
 def trace(figure: dict, name_start: str) -> dict:

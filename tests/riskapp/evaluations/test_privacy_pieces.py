@@ -2,8 +2,6 @@
 (tests/fixtures/privacy: LiRA on an overfit digits MLP, a cnn-digits victim copied from a public teacher)."""
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -42,18 +40,6 @@ from riskapp.gates.privacy_gates import (
     privacy_gate_params_check,
 )
 from riskapp.jobs.models import Job, JobStatus
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "privacy"
-
-
-@pytest.fixture
-def membership() -> dict:
-    return json.loads((FIXTURES / "membership_inference.json").read_text())
-
-
-@pytest.fixture
-def extraction() -> dict:
-    return json.loads((FIXTURES / "extraction.json").read_text())
 
 
 def measured(kind: str, result: dict) -> dict:
