@@ -18,7 +18,6 @@ one fails, it is logged and the job goes on (at worst from epoch 1).
 """
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from django.core.files.storage import default_storage
 
 from attacks.hardening.checkpoint import STATE_FILE, WEIGHTS_FILE
 from riskapp.jobs.inputs import download, storage_is_local
+from riskapp.storage import content_sha256
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ MAX_STATE_BYTES = 16 * 1024**2  # the JSON part: parameters, history, the "befor
 # there (uploaded second), so a worker killed between the two leaves the previous epoch's pair in use.
 STORED_NAME = re.compile(r"(\d{6})-([0-9a-f]{64})\.(json|safetensors)")
 WEIGHTS_NAME = re.compile(re.escape(WEIGHTS_FILE) + r"\.epoch-\d{1,6}")
-HASH_CHUNK_BYTES = 1024**2
 
 
 def _open_regular(name: str, folder_fd: int) -> int:
@@ -67,14 +66,6 @@ def _read_state(data: bytes) -> tuple[int, str]:
     if not isinstance(weights, str) or not WEIGHTS_NAME.fullmatch(weights):
         raise ValueError(f"the checkpoint names its weights {weights!r}")
     return epoch, weights
-
-
-def _sha256(handle) -> str:
-    digest = hashlib.sha256()
-    while chunk := handle.read(HASH_CHUNK_BYTES):
-        digest.update(chunk)
-    handle.seek(0)
-    return digest.hexdigest()
 
 
 class StoredCheckpoint:
@@ -183,10 +174,12 @@ class StoredCheckpoint:
                         MAX_CHECKPOINT_BYTES,
                     )
                     return
-                stem = f"{epoch:06d}-{_sha256(weights)}"
+                content = File(weights)
+                stem = f"{epoch:06d}-{content_sha256(content)}"
                 if stem == self.stored_stem:
                     return
-                self._save(f"{stem}.safetensors", File(weights, name=f"{stem}.safetensors"))
+                content.name = f"{stem}.safetensors"
+                self._save(content.name, content)
         finally:
             os.close(folder_fd)
         self._save(f"{stem}.json", ContentFile(state, name=f"{stem}.json"))
