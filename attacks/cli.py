@@ -205,6 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         "sample_limit": args.limit,
         "seed": args.seed,
         "max_queries": args.max_queries,
+        "precision": args.precision,
     }
     # Several ε values make a robustness curve (PGD in --norm); one ε runs the attacks given.
     run = evasion.run_curve if len(args.eps) > 1 else evasion.run_evasion
@@ -237,6 +238,7 @@ def _transfer(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "sample_limit": args.limit,
         "seed": args.seed,
+        "precision": args.precision,
     }
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(output_dir=Path(tmp), on_progress=_progress_printer(args.json), cancel_event=threading.Event())
@@ -253,6 +255,13 @@ def _add_attack_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
     command.add_argument("--limit", type=int, default=500, help="attack at most this many samples (default 500)")
     command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    command.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "bfloat16"],
+        help="number format of PGD's gradients; successes are always judged in float32 (default auto: bfloat16 "
+        "where the CPU or GPU computes it natively)",
+    )
     command.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for the files")
     command.add_argument("--json", action="store_true", help="print the riskapp.evasion/1 JSON document")
 

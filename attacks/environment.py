@@ -33,6 +33,44 @@ def bfloat16_matrix_units() -> bool:
         return False
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 dot products natively: Intel AMX, or AVX-512 BF16 (Intel Cooper Lake and
+    later, AMD Zen 4 and later), with torch's oneDNN using them.
+
+    On an AVX-512 BF16 CPU without AMX (AMD EPYC, Zen 4) one forward + input gradient of a 224×224 ResNet-50 takes
+    0.44× its float32 time in bfloat16, 0.29× channels-last (benchmarks/README.md, *bfloat16 gradients*); without
+    either, bfloat16 is emulated and slower than float32."""
+    import torch
+
+    try:
+        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+        return bool(native and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision: str, device: Any = "cpu") -> str:
+    """The number format an attack or scan takes its gradients in, for `precision` ("auto", "float32" or
+    "bfloat16"): PGD's (attacks.evasion.target) and Neural Cleanse's network (attacks.backdoor.cleanse).
+
+    "auto" is bfloat16 where the device computes it natively (a CUDA GPU that supports it; a CPU with AMX or
+    AVX-512 BF16: `native_bfloat16`), float32 elsewhere, where bfloat16 would be emulated and slower. The verdicts
+    match float32's: PGD's successes are judged by the float32 network, and tests/attacks/backdoor/test_cleanse.py
+    and tests/attacks/evasion/test_precision.py hold the scans and attacks to float32's wherever bfloat16 runs."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    if str(device).startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if native_bfloat16() else "float32"
+
+
 # glibc's mallopt parameters, and the largest mmap threshold it accepts on 64-bit systems.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MAX_MMAP_THRESHOLD = 32 * 2**20
@@ -83,6 +121,7 @@ def environment_report() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_bfloat16_matrix_units": bfloat16_matrix_units(),
+        "cpu_bfloat16_native": native_bfloat16(),
     }
 
 

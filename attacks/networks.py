@@ -309,3 +309,45 @@ def fold_batchnorm(model: nn.Module, probe: torch.Tensor, tolerance: float = 1e-
     if (got - expected).abs().max() > tolerance * max(1.0, float(expected.abs().max())):
         return None
     return folded
+
+
+def working_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A frozen channels-last copy of `model` in `dtype` to take input gradients through; `model` is untouched.
+
+    Only inputs are optimised (triggers, adversarial perturbations), so parameter gradients (a third of a step's
+    convolution work) are skipped whatever the caller set. Channels-last lets oneDNN run convolutions and
+    max-pooling in its native layout: NCHW max-pooling on CPU alone costs about as much as the 3×3 convolution
+    before it.
+    """
+    working = copy.deepcopy(model)
+    working.requires_grad_(False)
+    for module in working.modules():
+        if isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+            module.register_forward_hook(_channels_last_gradient)
+    return working.to(dtype=dtype, memory_format=torch.channels_last)
+
+
+def _channels_last_gradient(_module: Any, _inputs: Any, output: Any) -> None:
+    """Hand a pooling layer's backward its gradient in channels-last, the layout of its input.
+
+    The gradient arrives from a flatten in NCHW order, and a pooling backward with mixed layouts is slow:
+    for 160 digits' 64×8×8 activations 1.3–3.1 ms against 0.4–0.7 ms, plus 0.1 ms for this conversion."""
+    if isinstance(output, torch.Tensor) and output.requires_grad and output.dim() == 4:
+        output.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
+
+
+class LowPrecision(nn.Module):
+    """`model` computed in `dtype` (a `working_copy`), taking and returning float32: inputs are cast on the way in
+    (channels-last for images), logits back to float32, and input gradients arrive in float32.
+
+    For the gradients of an attack only: what the attack found is judged by the float32 network
+    (attacks.evasion.pgd's `judge`, and every result's final predictions)."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.net = working_copy(model, dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layout = torch.channels_last if x.dim() == 4 else torch.preserve_format
+        return self.net(x.to(dtype=self.dtype, memory_format=layout)).float()

@@ -2,7 +2,7 @@
 
 Builds the demo backdoored teacher (attacks.backdoor.demo), then reverses a trigger for each of its
 10 classes with the same function, optimiser, learning rate, cost, steps, per-class batch size and
-number format (`--precision`, default auto as in a scan: bfloat16 on CPUs with AMX): batched (one call
+number format (`--precision`, default auto as in a scan: bfloat16 on CPUs with AMX or AVX-512 BF16): batched (one call
 for all classes: K·B images per step, in passes of about cleanse.PASS_IMAGES) and class by class
 (K calls of one class: B images per step). The two contenders alternate within one process,
 `--repeats` times, and the medians are compared (wall times on a shared machine are noisy). A per-step
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from attacks.backdoor import cleanse
     from attacks.backdoor.demo import build_demo
-    from attacks.environment import bfloat16_matrix_units, retain_freed_memory
+    from attacks.environment import native_bfloat16, retain_freed_memory
     from attacks.loading import load_dataset, load_model
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backdoor")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"torch threads {torch.get_num_threads()}; {args.steps} steps, {args.batch_size} images per class and step, "
         f"{args.repeats} alternating runs each; network in {precision} ({args.precision}; CPU "
-        f"{torch.backends.cpu.get_cpu_capability()}, bfloat16 matrix units: {bfloat16_matrix_units()}); "
+        f"{torch.backends.cpu.get_cpu_capability()}, native bfloat16: {native_bfloat16()}); "
         f"malloc keeps freed memory: {retained}"
     )
     print(f"demo: target class {demo['target_class']}, attack success rates {demo['attack_success_rate']}")

@@ -13,7 +13,8 @@ network runs on a frozen channels-last copy: no parameter gradients, oneDNN's na
 Cost: a step is dominated by the convolutions' forward and input-gradient passes, which grow with the
 number of images. A one-class step (B images) is too small to keep the CPU's matrix units busy and pays
 the per-operation overhead K times; the batched step amortises it and runs large convolutions. On CPUs
-with bfloat16 matrix units (Intel AMX) the network runs in bfloat16 by default (precision "auto"); the
+that compute bfloat16 natively (Intel AMX, AVX-512 BF16) and on GPUs that support it the network runs in
+bfloat16 by default (precision "auto": attacks.environment.resolve_precision); the
 triggers, the loss and Adam stay in float32 (benchmarks/README.md has the measurements).
 
 Cost schedule (the paper's released code): the mask's weight starts at 0 until a class's trigger works
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext
+from attacks.environment import PRECISIONS, resolve_precision
 from attacks.memory import fit_batch
 
 if TYPE_CHECKING:
@@ -96,7 +98,6 @@ COST_DOWN = 1.5**1.5
 # Images per forward/backward pass when several classes are optimised together (see reverse_triggers),
 # by the network's precision: float32 activations outgrow the caches sooner.
 PASS_IMAGES = {"float32": 80, "bfloat16": 160}
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass
@@ -122,56 +123,6 @@ class ReversedTriggers:
 
 def _noop_progress(_done: int, _total: int) -> None:
     return None
-
-
-def resolve_precision(precision: str, device: Any = "cpu") -> str:
-    """The network's number format for `precision` ("auto", "float32" or "bfloat16").
-
-    "auto" is bfloat16 where the CPU multiplies bfloat16 matrices natively (Intel AMX: about 4× its float32
-    throughput on one core), float32 elsewhere, where bfloat16 would be emulated and slower. On a GPU
-    (`device` "cuda") it is bfloat16 where the GPU supports it: the verdicts match float32's
-    (tests/attacks/backdoor/test_cleanse.py holds them to it wherever bfloat16 runs)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision != "auto":
-        return precision
-    if str(device).startswith("cuda"):
-        import torch
-
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    from attacks.environment import bfloat16_matrix_units
-
-    return "bfloat16" if bfloat16_matrix_units() else "float32"
-
-
-def _working_copy(model: nn.Module, dtype: Any) -> nn.Module:
-    """A frozen channels-last copy of `model` in `dtype` for the optimisation; the caller's model is untouched.
-
-    Only the triggers are optimised, so parameter gradients (a third of a step's convolution work) are
-    skipped whatever the caller set. Channels-last lets oneDNN run convolutions and max-pooling in its
-    native layout: NCHW max-pooling on CPU alone costs about as much as the 3×3 convolution before it.
-    """
-    import copy
-
-    import torch
-
-    working = copy.deepcopy(model)
-    working.requires_grad_(False)
-    for module in working.modules():
-        if isinstance(module, torch.nn.MaxPool2d | torch.nn.AvgPool2d):
-            module.register_forward_hook(_channels_last_gradient)
-    return working.to(dtype=dtype, memory_format=torch.channels_last)
-
-
-def _channels_last_gradient(_module: Any, _inputs: Any, output: Any) -> None:
-    """Hand a pooling layer's backward its gradient in channels-last, the layout of its input.
-
-    The gradient arrives from a flatten in NCHW order, and a pooling backward with mixed layouts is slow:
-    for 160 digits' 64×8×8 activations 1.3–3.1 ms against 0.4–0.7 ms, plus 0.1 ms for this conversion."""
-    import torch
-
-    if isinstance(output, torch.Tensor) and output.requires_grad and output.dim() == 4:
-        output.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
 
 
 def reverse_triggers(
@@ -204,6 +155,7 @@ def reverse_triggers(
     import torch
 
     from attacks.backdoor.common import device_of
+    from attacks.networks import working_copy
 
     if cost_schedule not in COST_SCHEDULES:
         raise ValueError(f"cost schedule must be one of {', '.join(COST_SCHEDULES)}, not {cost_schedule!r}")
@@ -223,7 +175,7 @@ def reverse_triggers(
     channels, height, width = data.shape[1:]
     precision = resolve_precision(precision, device)
     dtype = getattr(torch, precision)
-    working = _working_copy(model, dtype)
+    working = working_copy(model, dtype)
     # Start from a mostly transparent mask (sigmoid(-3) ≈ 0.05) and a mid-grey pattern; further restarts from
     # random masks and patterns (drawn from their own generator: restart 0 is the same whatever `restarts` is).
     mask_init = torch.full((count, 1, height, width), -3.0)

@@ -194,7 +194,8 @@ def _cleanse_options(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="the network's number format while reversing triggers (default auto: bfloat16 on CPUs with AMX)",
+        help="the network's number format while reversing triggers (default auto: bfloat16 where the CPU or GPU "
+        "computes it natively)",
     )
     parser.add_argument(
         "--screening",

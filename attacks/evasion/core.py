@@ -52,12 +52,9 @@ def clean_predictions(target: Target, x: np.ndarray, batch_size: int, ctx: RunCo
 def _pgd_batch(target: Target, xb: np.ndarray, yb: np.ndarray, s: Settings, norm: str, gen: Any) -> np.ndarray:
     import torch
 
-    from attacks.evasion.pgd import pgd
-
     x_t = torch.from_numpy(np.ascontiguousarray(xb, np.float32)).to(target.device)
     y_t = torch.from_numpy(yb).to(target.device)
-    adv, _ = pgd(
-        target.model,  # type: ignore[arg-type]
+    adv, _ = target.pgd(
         x_t,
         y_t,
         eps=s.eps,
@@ -213,6 +210,8 @@ def evaluate_attack(
         "queries_per_sample": rate(int(queries), len(correct)) if not spec.white_box else None,
         "wall_seconds": round(seconds, 4),
         "device": target.device,
+        # PGD's gradients may be bfloat16 (Target.precision); what counts as fooled is always float32's answer.
+        "precision": target.precision if spec.build is None and name != "autoattack" else "float32",
         "examples": [],
     }
     if not spec.eps_bounded:  # a minimum-norm attack measures distances, not accuracy inside a budget

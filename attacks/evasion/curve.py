@@ -56,15 +56,12 @@ MODES = ("search", "bisect", "ascending", "separate")
 def _pgd_fooled(target: Target, x: np.ndarray, y: np.ndarray, s: Settings, ctx: RunContext, gen: Any) -> np.ndarray:
     import torch
 
-    from attacks.evasion.pgd import pgd
-
     fooled = np.zeros(len(x), dtype=bool)
     for start in range(0, len(x), s.batch_size):
         ctx.check_cancel()
         xb = torch.from_numpy(np.ascontiguousarray(x[start : start + s.batch_size], np.float32)).to(target.device)
         yb = torch.from_numpy(y[start : start + s.batch_size]).to(target.device)
-        _, hit = pgd(
-            target.model,  # type: ignore[arg-type]
+        _, hit = target.pgd(
             xb,
             yb,
             eps=s.eps,
@@ -111,8 +108,10 @@ def _pgd_radii(
     steps: int,
     step_size: float | None,
     clip: tuple[float, float],
+    judge: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """pgd.py's loop with a radius per sample and a given start. Returns (fooled, final or fooling δ)."""
+    """pgd.py's loop with a radius per sample and a given start. Returns (fooled, final or fooling δ).
+    `judge` decides what counts as misclassified, as in pgd.py (default: `model`'s own logits)."""
     import torch
     import torch.nn.functional as F
 
@@ -132,6 +131,9 @@ def _pgd_radii(
         with torch.no_grad():
             delta = delta.detach()
             wrong = logits.argmax(1) != ys
+            if judge is not None and bool(wrong.any()):
+                suspects = wrong.nonzero().squeeze(1)
+                wrong[suspects] = judge(xs[suspects] + delta[suspects]).argmax(1) != ys[suspects]
             if wrong.any():  # misclassified at this point: keep it and drop the sample, as pgd.py does
                 result[index[wrong]] = delta[wrong]
                 fooled[index[wrong]] = True
@@ -142,7 +144,7 @@ def _pgd_radii(
     if len(index):
         with torch.no_grad():
             result[index] = delta
-            fooled[index] = model(xs + delta).argmax(1) != ys
+            fooled[index] = (judge or model)(xs + delta).argmax(1) != ys
     return fooled, result
 
 
@@ -214,7 +216,7 @@ def _search(
                 mask = lp.per_sample(torch.from_numpy(has_warm[chunk]).to(device), xt)
                 begin = torch.where(mask, warm[index], begin)
             hit, delta = _pgd_radii(
-                target.model,  # type: ignore[arg-type]
+                target.gradient_model,
                 xt[index],
                 yt[index],
                 eps,
@@ -223,6 +225,7 @@ def _search(
                 steps=settings.steps,
                 step_size=settings.step_size,
                 clip=target.clip,
+                judge=target.judge,
             )
             fooled[start : start + len(chunk)] = hit.cpu().numpy()
             # A step up starts from the failed attack's last iterate, stretched to the next radius.
@@ -297,6 +300,7 @@ def robustness_curve(
         "attacks_per_sample": round(sum(p["attacked"] for p in points) / max(len(correct), 1), 3),
         "wall_seconds": round(time.perf_counter() - started, 4),
         "device": target.device,
+        "precision": target.precision,  # PGD's gradients; every point's successes are float32's answer
         "flags": found,
         "trustworthy": not found,
         "verdict": checks.verdict(found),

@@ -93,9 +93,11 @@ def load_target(
     seed: int,
     device: str | None = None,
     preprocessing: dict[str, Any] | None = None,
+    precision: str = "auto",
 ) -> tuple[Target, np.ndarray, np.ndarray, dict[str, Any]]:
     """(target, x, y, description) for a model file and a dataset; the data subset is fixed by `seed`.
-    The target is the model with its pre-processing, so ε lives in the data's [0, 1] pixel space."""
+    The target is the model with its pre-processing, so ε lives in the data's [0, 1] pixel space; `precision` is
+    the number format of PGD's gradients (attacks.environment.resolve_precision)."""
     from attacks.loading import load_dataset, load_network, load_onnx
     from attacks.scanners.sniff import sniff_file
     from attacks.validate import sample_indices
@@ -123,7 +125,15 @@ def load_target(
         model, processing, classes = loaded.model, loaded.preprocessing.as_dict(), loaded.num_classes
         onnx, fmt, arch_name, shape = None, "pytorch", loaded.arch, tuple(x.shape[1:])
     chosen = sample_indices(len(x), limit, seed)
-    target = Target(input_shape=shape, num_classes=classes, clip=input_range(x), model=model, onnx=onnx, device=device)
+    target = Target(
+        input_shape=shape,
+        num_classes=classes,
+        clip=input_range(x),
+        model=model,
+        onnx=onnx,
+        device=device,
+        precision=precision,
+    )
     target.fold_batchnorm(x[chosen[:PROBE_SAMPLES]])
     described = {
         "model": {

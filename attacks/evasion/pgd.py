@@ -3,7 +3,9 @@
 Only gradients with respect to the input are computed (parameters frozen, `torch.autograd.grad` on the input),
 and a sample leaves the batch as soon as it is misclassified: its fooling point is kept, so later steps cost
 nothing for it. The success check reuses the logits of the gradient step, so there is no extra forward pass
-per step, only one at the end for the final iterate. ART's `ProjectedGradientDescent.generate` computes
+per step, only one at the end for the final iterate. With a `judge` (the float32 network, when `model` computes
+the gradients in bfloat16: attacks.networks.LowPrecision) a sample leaves the batch only when the judge agrees it
+is misclassified, and the final iterate is judged by it too. ART's `ProjectedGradientDescent.generate` computes
 parameter gradients too and measures ~1.5–2× this floor (docs/evasion.md).
 """
 
@@ -39,8 +41,10 @@ def pgd(
     clip: tuple[float, float] = (0.0, 1.0),
     random_start: bool = True,
     generator: torch.Generator | None = None,
+    judge: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Untargeted PGD on one batch. Returns (adversarial x, fooled mask); unfooled samples get the final iterate."""
+    """Untargeted PGD on one batch. Returns (adversarial x, fooled mask); unfooled samples get the final iterate.
+    `judge`, when given, decides what counts as misclassified (default: `model`'s own logits)."""
     import torch
     import torch.nn.functional as F
 
@@ -65,10 +69,13 @@ def pgd(
             delta = delta.detach()
             # Already misclassified at this point: keep it and drop the sample.
             wrong = logits.argmax(1) != ys
+            if judge is not None and bool(wrong.any()):
+                suspects = wrong.nonzero().squeeze(1)
+                wrong[suspects] = judge(point.detach()[suspects]).argmax(1) != ys[suspects]
             xs, ys, delta, grad = active.drop(wrong, point.detach(), xs, ys, delta, grad)
             delta = lp.project(delta + step * lp.steepest_ascent(grad, norm), xs, eps, norm, clip)
     if len(active):
         with torch.no_grad():
             final = xs + delta
-            active.settle(final, model(final).argmax(1) != ys)
+            active.settle(final, (judge or model)(final).argmax(1) != ys)
     return active.result, active.found

@@ -52,6 +52,7 @@ class Target:
         model: nn.Module | None = None,
         onnx: OnnxModel | None = None,
         device: str | None = None,
+        precision: str = "float32",
     ) -> None:
         if (model is None) == (onnx is None):
             raise ValueError("Target takes exactly one of model and onnx")
@@ -66,9 +67,15 @@ class Target:
             self.device = device or pick_device()
             # Attacks need gradients with respect to the input only; frozen parameters halve the backward pass.
             self.model: nn.Module | None = model.to(self.device).requires_grad_(False)
+            # PGD's gradients: float32, or bfloat16 where the hardware computes it natively (resolve_precision).
+            from attacks.environment import resolve_precision
+
+            self.precision = resolve_precision(precision, self.device)
         else:
             self.model = None
             self.device = onnx.providers[0] if onnx is not None else "cpu"
+            self.precision = "float32"  # onnxruntime runs the graph as exported
+        self._gradient_model: nn.Module | None = None
 
     @property
     def white_box(self) -> bool:
@@ -88,7 +95,34 @@ class Target:
         folded = fold_batchnorm(self.model, batch)
         if folded is not None:
             self.model, self.bn_folded = folded.requires_grad_(False), True
+            self._gradient_model = None
         return self.bn_folded
+
+    @property
+    def gradient_model(self) -> nn.Module:
+        """The network PGD takes its gradients through: the model itself in float32, else a `LowPrecision` copy."""
+        if self.model is None:
+            raise ValueError("gradients need a PyTorch model")
+        if self.precision == "float32":
+            return self.model
+        if self._gradient_model is None:
+            import torch
+
+            from attacks.networks import LowPrecision
+
+            self._gradient_model = LowPrecision(self.model, getattr(torch, self.precision))
+        return self._gradient_model
+
+    @property
+    def judge(self) -> nn.Module | None:
+        """The float32 network that decides what a low-precision gradient attack fooled (None: in float32 already)."""
+        return None if self.precision == "float32" else self.model
+
+    def pgd(self, x: torch.Tensor, y: torch.Tensor, **options: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """attacks.evasion.pgd.pgd on this model: gradients in `precision`, every success judged in float32."""
+        from attacks.evasion.pgd import pgd
+
+        return pgd(self.gradient_model, x, y, judge=self.judge, **options)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits (float32) for `x`, in batches."""

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from attacks.context import RunContext, UserError
+from attacks.environment import PRECISIONS
 from attacks.evasion.attacks import ATTACKS
 from attacks.evasion.core import SCHEMA, check_attack, evaluate_suite
 from attacks.evasion.curve import robustness_curve
@@ -21,7 +22,7 @@ from attacks.evasion.params import (
     settings_from,
 )
 from attacks.evasion.transfer import transfer_attack
-from attacks.params import int_param
+from attacks.params import choice_param, int_param
 
 
 def _versions() -> dict[str, str]:
@@ -65,6 +66,11 @@ def _common(params: dict[str, Any]) -> tuple[int, int]:
     return limit, int_param(params, "seed", 0, 0, 2**32 - 1)
 
 
+def _precision(params: dict[str, Any]) -> str:
+    """PGD's number format: auto (bfloat16 where the hardware computes it natively), float32 or bfloat16."""
+    return choice_param(params, "precision", "auto", PRECISIONS)
+
+
 def _model_target(params: dict[str, Any], limit: int, seed: int) -> tuple[Any, Any, Any, dict[str, Any]]:
     """load_target for the job's one model (model_path, arch, num_classes, preprocessing) and data."""
     return load_target(
@@ -75,12 +81,13 @@ def _model_target(params: dict[str, Any], limit: int, seed: int) -> tuple[Any, A
         limit,
         seed,
         preprocessing=params.get("preprocessing"),
+        precision=_precision(params),
     )
 
 
 def run_evasion(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
     """One attack or a suite at one ε. Params: model_path, arch, num_classes, data_path, attacks, eps, norm,
-    steps, step_size, batch_size, sample_limit, seed, max_queries."""
+    steps, step_size, batch_size, sample_limit, seed, max_queries, precision."""
     started = time.perf_counter()
     names = get_attacks(params)
     eps = _eps_list(params)
@@ -137,6 +144,7 @@ def run_transfer(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         limit,
         seed,
         preprocessing=params.get("teacher_preprocessing"),
+        precision=_precision(params),
     )
     student, _, _, student_desc = load_target(
         params["student_path"],

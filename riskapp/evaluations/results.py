@@ -88,6 +88,10 @@ def attacks_page(job: Job, result: dict[str, Any], images: dict[str, str]) -> di
         "project_budget": budget.label,
         "project_norm": norm_label(budget.norm),
         "clean_ci": uncertainty(result.get("clean_accuracy"), (result.get("data") or {}).get("samples")),
+        # PGD may take its gradients in bfloat16 (the engine's precision "auto"); successes are float32's answer.
+        "low_precision": sorted(
+            {a["precision"] for a in result.get("attacks", []) if a.get("precision", "float32") != "float32"}
+        ),
     }
 
 

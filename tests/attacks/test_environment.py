@@ -18,8 +18,8 @@ def test_environment_report_names_the_engine_libraries():
     assert report["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
-def test_bfloat16_matrix_units_agree_with_the_cpu_flags():
-    """The torch helper behind Neural Cleanse's precision "auto" must see what the kernel reports."""
+def test_bfloat16_support_agrees_with_the_cpu_flags():
+    """The torch helpers behind precision "auto" (Neural Cleanse, PGD) must see what the kernel reports."""
     from pathlib import Path
 
     import pytest
@@ -30,7 +30,11 @@ def test_bfloat16_matrix_units_agree_with_the_cpu_flags():
     flags = next(
         (line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), []
     )
-    assert environment_report()["cpu_bfloat16_matrix_units"] is ("amx_bf16" in flags and "amx_tile" in flags)
+    amx = "amx_bf16" in flags and "amx_tile" in flags
+    report = environment_report()
+    assert report["cpu_bfloat16_matrix_units"] is amx
+    # What precision "auto" reads (attacks.environment.resolve_precision): AMX, or AVX-512 BF16 dot products.
+    assert report["cpu_bfloat16_native"] is (amx or "avx512_bf16" in flags)
 
 
 def test_retain_freed_memory_serves_megabyte_blocks_from_the_heap_and_keeps_them():

@@ -7,7 +7,7 @@ import pytest
 
 from attacks.backdoor import cleanse
 from attacks.context import Cancelled, RunContext
-from attacks.environment import bfloat16_matrix_units
+from attacks.environment import native_bfloat16 as native_bfloat16_cpu
 from attacks.png import png_bytes
 from tests.attacks.backdoor.conftest import TEST_STEPS
 
@@ -16,11 +16,11 @@ def _params(model, data, **extra):
     return {"model_path": str(model), "arch": "cnn-digits", "data_path": str(data), "steps": TEST_STEPS, **extra}
 
 
-# Both number formats, whatever this machine's "auto" picks. Without bfloat16 matrix units bfloat16 is emulated
-# (a 300-step scan takes minutes, not seconds) and "auto" never picks it: the full scans in bfloat16 run where
-# it is native; the short exactness test below runs it everywhere.
+# Both number formats, whatever this machine's "auto" picks. Where the CPU lacks AMX and AVX-512 BF16, bfloat16 is
+# emulated (a 300-step scan takes minutes, not seconds) and "auto" never picks it: the full scans in bfloat16 run
+# where it is native; the short exactness test below runs it everywhere.
 native_bfloat16 = pytest.mark.skipif(
-    not bfloat16_matrix_units(), reason="bfloat16 is emulated on this CPU; precision auto uses float32 here"
+    not native_bfloat16_cpu(), reason="bfloat16 is emulated on this CPU; precision auto uses float32 here"
 )
 PRECISIONS = ["float32", pytest.param("bfloat16", marks=native_bfloat16)]
 
@@ -99,9 +99,10 @@ def test_the_working_copy_gives_the_models_input_gradient(demo, paths):
     import torch
 
     from attacks.loading import load_dataset, load_model
+    from attacks.networks import working_copy
 
     model = load_model(paths["teacher"], demo["arch"], demo["num_classes"])
-    working = cleanse._working_copy(model, torch.float32)
+    working = working_copy(model, torch.float32)
     x = torch.from_numpy(load_dataset(paths["test"])[0][:64])
     target = torch.arange(64) % 10
     gradients = []
@@ -118,9 +119,9 @@ def test_precision_auto_follows_the_hardware_and_bad_values_are_refused(monkeypa
 
     assert cleanse.resolve_precision("float32") == "float32"
     assert cleanse.resolve_precision("bfloat16") == "bfloat16"
-    monkeypatch.setattr("attacks.environment.bfloat16_matrix_units", lambda: True)
+    monkeypatch.setattr("attacks.environment.native_bfloat16", lambda: True)
     assert cleanse.resolve_precision("auto") == "bfloat16"
-    monkeypatch.setattr("attacks.environment.bfloat16_matrix_units", lambda: False)
+    monkeypatch.setattr("attacks.environment.native_bfloat16", lambda: False)
     assert cleanse.resolve_precision("auto") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
         cleanse.resolve_precision("float16")

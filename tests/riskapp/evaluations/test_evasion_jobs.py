@@ -59,6 +59,9 @@ def test_a_pgd_attack_from_the_model_page_lowers_accuracy_and_becomes_evidence(t
     # The result page: the bar chart, the numbers and example images the job stored.
     page = result_page(assessor, team, job)
     assert "attack-bars-figure" in page and f"{attack['fooled']} / {attack['attacked']}" in page
+    # The engine's precision "auto": bfloat16 gradients where this CPU computes them natively, said on the page.
+    said = "PGD's gradients in bfloat16, every success checked in float32"
+    assert attack["precision"] in ("float32", "bfloat16") and (said in page) is (attack["precision"] == "bfloat16")
     example = job.files.get(name=attack["examples"][0])
     assert reverse("projects:jobs:image", args=[team.project.pk, job.pk, example.pk]) in page
     assert_inline_png(assessor, team, job, example)
