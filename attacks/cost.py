@@ -48,32 +48,49 @@ STEP_SECONDS = 0.0005
 class Work:
     """What a job does at most: sample passes (forward + input gradient, and forward alone), and training steps
     (one batch through the network and back: an optimiser step, or one attack step of adversarial training),
-    each of which costs at least STEP_SECONDS on top of its passes."""
+    each of which costs at least STEP_SECONDS on top of its passes. `auto_gradients` are gradient passes taken in
+    the engine's precision "auto" (PGD's and Neural Cleanse's: bfloat16 where the device computes it natively,
+    attacks.environment.resolve_precision), timed by `probe` as `bfloat16_gradient_s` where that is bfloat16."""
 
     gradients: float = 0
     forwards: float = 0
     steps: float = 0
+    auto_gradients: float = 0
 
     def __add__(self, other: Work) -> Work:
-        return Work(self.gradients + other.gradients, self.forwards + other.forwards, self.steps + other.steps)
+        return Work(
+            self.gradients + other.gradients,
+            self.forwards + other.forwards,
+            self.steps + other.steps,
+            self.auto_gradients + other.auto_gradients,
+        )
 
     def scaled(self, factor: float) -> Work:
-        return Work(self.gradients * factor, self.forwards * factor, self.steps * factor)
+        return Work(self.gradients * factor, self.forwards * factor, self.steps * factor, self.auto_gradients * factor)
 
     def seconds(self, timing: dict[str, Any]) -> float:
         """At most this many seconds on the probed device (`probe`'s per-sample times), and at least
-        STEP_SECONDS for each training step, which a tiny model's per-sample times leave out."""
-        passes = self.gradients * float(timing["gradient_s"]) + self.forwards * float(timing["forward_s"])
+        STEP_SECONDS for each training step, which a tiny model's per-sample times leave out. A timing without
+        `bfloat16_gradient_s` (a float32 device, or a model timed before it was measured) counts every gradient
+        pass at float32's time."""
+        gradient = float(timing["gradient_s"])
+        auto = float(timing.get("bfloat16_gradient_s", gradient))
+        passes = self.gradients * gradient + self.auto_gradients * auto + self.forwards * float(timing["forward_s"])
         return passes + self.steps * STEP_SECONDS
 
 
 def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BATCH) -> dict[str, Any]:
-    """Seconds per sample of a forward and of a forward + input gradient, on this process's device and threads.
+    """Seconds per sample of a forward and of a forward + input gradient, on this process's device and threads;
+    where precision "auto" takes gradients in bfloat16 here, also of a forward + input gradient through the
+    bfloat16 copy PGD and Neural Cleanse use (`bfloat16_gradient_s`).
 
     Small models are timed at larger batches (×4 while a gradient round takes under PROBE_MIN_SECONDS, up to
     PROBE_MAX_BATCH): at batch 4 a digits CNN's time is mostly per-call overhead that a job's batches of 128
     spread thin. One untimed round first (kernel selection, allocator warm-up), then the fastest of two."""
     import torch
+
+    from attacks.environment import resolve_precision
+    from attacks.networks import LowPrecision
 
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
@@ -83,10 +100,15 @@ def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BAT
         with torch.inference_mode():
             model(x)
 
-    def gradient(x: torch.Tensor) -> None:
-        inputs = x.clone().requires_grad_(True)
-        logits = model(inputs)
-        torch.autograd.grad(logits.logsumexp(dim=1).sum(), inputs)
+    def gradient_through(network: nn.Module) -> Any:
+        def gradient(x: torch.Tensor) -> None:
+            inputs = x.clone().requires_grad_(True)
+            logits = network(inputs)
+            torch.autograd.grad(logits.logsumexp(dim=1).sum(), inputs)
+
+        return gradient
+
+    gradient = gradient_through(model)
 
     def timed(step: Any, x: torch.Tensor) -> float:
         best = float("inf")
@@ -108,15 +130,28 @@ def probe(model: nn.Module, input_shape: tuple[int, ...], batch: int = PROBE_BAT
                     break
                 batch *= 4
             forward_round = timed(forward, x)
+            low_round = None
+            if resolve_precision("auto", device.type) == "bfloat16":
+                low_round = timed(gradient_through(LowPrecision(model, torch.bfloat16)), x)
     finally:
         model.train(was_training)
-    return {
+    timing = {
         "forward_s": round(forward_round / batch, 7),
         "gradient_s": round(gradient_round / batch, 7),
         "device": device.type,
         "threads": torch.get_num_threads(),
         "batch": batch,
     }
+    if low_round is not None:
+        timing["bfloat16_gradient_s"] = round(low_round / batch, 7)
+    return timing
+
+
+def _in_precision(params: dict[str, Any], gradients: float, forwards: float = 0) -> Work:
+    """Gradient passes of PGD or Neural Cleanse: in the engine's precision, unless the job forces float32."""
+    if params.get("precision") == "float32":
+        return Work(gradients, forwards)
+    return Work(forwards=forwards, auto_gradients=gradients)
 
 
 def _evasion_per_sample(name: str, params: dict[str, Any], num_classes: int) -> Work:
@@ -124,8 +159,8 @@ def _evasion_per_sample(name: str, params: dict[str, Any], num_classes: int) -> 
     queries = int_param(params, "max_queries", 1000, 10, 10**7)
     per_attack = {
         "fgsm": Work(1, 2),
-        "pgd_linf": Work(steps, 2),
-        "pgd_l2": Work(steps, 2),
+        "pgd_linf": _in_precision(params, steps, 2),
+        "pgd_l2": _in_precision(params, steps, 2),
         "cw_l2": Work(steps * CW_BINARY_STEPS, CW_BINARY_STEPS + 1),
         "deepfool": Work(max(steps, 50) * min(num_classes, DEEPFOOL_CLASS_GRADIENTS), max(steps, 50)),
         "autoattack": Work(AUTOATTACK_GRADIENTS, AUTOATTACK_FORWARDS),
@@ -162,7 +197,7 @@ def _cleanse(params: dict[str, Any], samples: int, num_classes: int) -> Work:
     class_steps = scan_class_steps(num_classes, steps, shortlist, restarts)
     # Each class-step is one batch of triggered images through the network; then the shortlist's triggers are
     # measured on the held-out half of the samples, with their own pattern and with the class's average image.
-    return Work(gradients=class_steps * batch, forwards=2 * shortlist * max(1, samples // 2))
+    return _in_precision(params, class_steps * batch, 2 * shortlist * max(1, samples // 2))
 
 
 # The privacy tasks train networks. One training sample-pass (forward, backward to the weights, an Adam step) is

@@ -45,12 +45,15 @@ def _combined_timing(*models: ModelArtifact) -> dict[str, Any] | None:
     timings = [(m.intake or {}).get("timing") for m in models]
     if not all(timings):
         return None
-    return {
+    combined = {
         "forward_s": max(t["forward_s"] for t in timings),
         "gradient_s": max(t["gradient_s"] for t in timings),
         "device": timings[0]["device"],
         "threads": timings[0]["threads"],
     }
+    if all("bfloat16_gradient_s" in t for t in timings):  # PGD's and Neural Cleanse's passes (attacks.cost.Work)
+        combined["bfloat16_gradient_s"] = max(t["bfloat16_gradient_s"] for t in timings)
+    return combined
 
 
 def _members(model: ModelArtifact, options: dict[str, Any], limit: int | None) -> int | None:
@@ -93,6 +96,8 @@ def evaluation_estimate(
     seconds = START_SECONDS + work.seconds(timing)
     where = "a GPU worker" if timing["device"] == "cuda" else f"a CPU worker ({timing['threads']} threads)"
     per_image = f"{timing['gradient_s'] * 1000:.0f} ms a forward + gradient per sample"
+    if "bfloat16_gradient_s" in timing:
+        per_image += f", {timing['bfloat16_gradient_s'] * 1000:.0f} ms in bfloat16"
     return Estimate(
         seconds,
         f"At most {duration_words(seconds)} on {where} like the one that timed this model at upload "

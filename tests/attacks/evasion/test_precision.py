@@ -136,3 +136,15 @@ def test_auto_follows_the_device(monkeypatch):
     assert resolve_precision("auto", "cuda") == "bfloat16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert resolve_precision("auto", "cuda:0") == "float32"
+
+
+def test_the_cost_probe_times_the_bfloat16_copy_where_auto_picks_it(trained_cnn, monkeypatch):
+    from attacks.cost import probe
+
+    model = load_model(trained_cnn["safetensors"], "cnn-digits", 10)
+    monkeypatch.setattr("attacks.environment.native_bfloat16", lambda: False)
+    assert "bfloat16_gradient_s" not in probe(model, (1, 8, 8))
+    monkeypatch.setattr("attacks.environment.native_bfloat16", lambda: True)
+    timing = probe(model, (1, 8, 8))
+    assert timing["bfloat16_gradient_s"] > 0 and timing["gradient_s"] > 0
+    assert all(p.dtype == torch.float32 for p in model.parameters()) and not model.training

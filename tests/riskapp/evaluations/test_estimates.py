@@ -15,21 +15,28 @@ TIMING = {"forward_s": 0.01, "gradient_s": 0.03, "device": "cpu", "threads": 2, 
 
 
 def test_job_work_counts_each_tasks_passes_from_the_engines_own_parameters():
-    assert job_work("evasion", {"attacks": ["pgd_linf"], "steps": 20}, samples=100, num_classes=10) == Work(2000, 200)
+    # PGD's and Neural Cleanse's gradient passes run in the engine's precision (bfloat16 where native).
+    pgd = Work(forwards=200, auto_gradients=2000)
+    assert job_work("evasion", {"attacks": ["pgd_linf"], "steps": 20}, samples=100, num_classes=10) == pgd
+    forced = {"attacks": ["pgd_linf"], "steps": 20, "precision": "float32"}
+    assert job_work("evasion", forced, samples=100, num_classes=10) == Work(2000, 200)
     assert job_work("evasion", {"attacks": ["fgsm", "square"], "max_queries": 500}, samples=10, num_classes=10) == Work(
         10, 10 * (2 + 501)
     )
     scan = job_work("backdoor_scan", {"steps": 300, "restarts": 1}, samples=200, num_classes=100)
-    assert scan.gradients == planned_class_steps(100, 300) * DEFAULT_BATCH  # screened: 8 classes shortlisted
-    assert scan.gradients < 100 * 300 * DEFAULT_BATCH / 4
+    assert scan.auto_gradients == planned_class_steps(100, 300) * DEFAULT_BATCH  # screened: 8 classes shortlisted
+    assert scan.auto_gradients < 100 * 300 * DEFAULT_BATCH / 4 and scan.gradients == 0
     # Each restart beyond the first runs the shortlist's last round once more (the last 180 of the 300 steps).
     restarted = job_work("backdoor_scan", {"steps": 300, "restarts": 3}, samples=200, num_classes=100)
-    assert restarted.gradients == scan.gradients + 2 * 8 * 180 * DEFAULT_BATCH
+    assert restarted.auto_gradients == scan.auto_gradients + 2 * 8 * 180 * DEFAULT_BATCH
     assert job_work(
         "backdoor_scan", {"steps": 300, "screening": "all", "restarts": 2}, samples=200, num_classes=100
-    ).gradients == (2 * 100 * 300 * DEFAULT_BATCH)
+    ).auto_gradients == (2 * 100 * 300 * DEFAULT_BATCH)
     assert job_work("strip", {"overlays": 10, "suspect_path": "x"}, samples=50, num_classes=10) == Work(0, 1000)
     assert Work(100, 50).seconds(TIMING) == pytest.approx(3.5)
+    # A model timed on a float32 device: every gradient pass at float32's time; else the bfloat16 time for PGD's.
+    assert Work(50, 50, auto_gradients=50).seconds(TIMING) == pytest.approx(3.5)
+    assert Work(50, 50, auto_gradients=50).seconds(TIMING | {"bfloat16_gradient_s": 0.01}) == pytest.approx(2.5)
 
 
 def test_the_estimate_is_the_counted_work_at_the_models_measured_speed(team):
@@ -46,6 +53,14 @@ def test_the_estimate_is_the_counted_work_at_the_models_measured_speed(team):
     assert estimate.seconds == pytest.approx(START_SECONDS + 500 * (10 * 0.03 + 2 * 0.01))  # 170 s
     assert estimate.text.startswith("At most 3 min on a CPU worker (2 threads)")
     assert "500 samples" in estimate.text
+
+    # Timed where PGD's gradients run in bfloat16: PGD at that speed, the page says both.
+    model.intake = {"timing": TIMING | {"bfloat16_gradient_s": 0.01}}
+    faster = evaluation_estimate(
+        kind="attack", model=model, dataset=dataset, options={"attacks": ["pgd_linf"], "eps": 0.1, "sample_limit": 500}
+    )
+    assert faster.seconds == pytest.approx(START_SECONDS + 500 * (10 * 0.01 + 2 * 0.01))
+    assert "30 ms a forward + gradient per sample, 10 ms in bfloat16" in faster.text
 
     model.intake = {}
     untimed = evaluation_estimate(kind="attack", model=model, dataset=dataset, options={"attacks": ["pgd_linf"]})
@@ -94,6 +109,11 @@ def test_an_uploaded_model_is_timed_and_the_run_form_shows_the_estimate(team, re
     timing = model.intake["timing"]
     # Measured, so positive; which of the two is longer is not asserted (a loaded machine can invert them).
     assert timing["forward_s"] > 0 and timing["gradient_s"] > 0 and timing["device"] == "cpu"
+    # The bfloat16 copy is timed exactly where precision "auto" picks it on this machine.
+    from attacks.environment import native_bfloat16
+
+    assert ("bfloat16_gradient_s" in timing) is native_bfloat16()
+    assert timing.get("bfloat16_gradient_s", 1.0) > 0
     page = assessor.get(url("model", team, model_id=model.pk)).content.decode()
     assert url("model_estimate", team, model_id=model.pk) in page and 'id="run-estimate"' in page
     fields = {"kind": "attack", "dataset": dataset.pk, "attack": "pgd_linf", "eps": "0.1", "sample_limit": 300}
