@@ -54,7 +54,8 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 def resolve_precision(precision: str, device: Any = "cpu") -> str:
     """The number format an attack or scan takes its gradients in, for `precision` ("auto", "float32" or
-    "bfloat16"): PGD's (attacks.evasion.target) and Neural Cleanse's network (attacks.backdoor.cleanse).
+    "bfloat16"): PGD's (attacks.evasion.target), Neural Cleanse's network (attacks.backdoor.cleanse) and the
+    training attack of adversarial fine-tuning (attacks.hardening.training).
 
     "auto" is bfloat16 where the device computes it natively (a CUDA GPU that supports it; a CPU with AMX or
     AVX-512 BF16: `native_bfloat16`), float32 elsewhere, where bfloat16 would be emulated and slower. The verdicts

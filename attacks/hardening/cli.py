@@ -62,6 +62,7 @@ def _harden(args: argparse.Namespace) -> int:
         "cleanse_steps": args.cleanse_steps,
         "unlearn_fraction": args.unlearn_fraction,
         "max_accuracy_drop": args.max_accuracy_drop,
+        "precision": args.precision,
     }
     args.output.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(output_dir=args.output, on_progress=_progress_printer(args.json), cancel_event=threading.Event())
@@ -84,6 +85,10 @@ def _harden(args: argparse.Namespace) -> int:
     if result["robust_evaluation"]:
         robust = result["robust_evaluation"]
         print(f"robust accuracy under {robust['attacks']}, ε {robust['eps']} (L{robust['norm']})")
+    if result["training_attack"]:
+        print(
+            f"training attack: {result['training_attack']['steps']} steps in {result['training_attack']['precision']}"
+        )
     print(f"device      {result['device']}; seconds {result['seconds']}")
     return EXIT_OK
 
@@ -128,6 +133,13 @@ def add_commands(commands: Any) -> None:
     harden.add_argument("--eval-limit", type=int, default=1000, help="measure on at most this many samples")
     harden.add_argument("--attack-steps", type=int, default=10, help="PGD / TRADES steps per batch (default 10)")
     harden.add_argument("--beta", type=float, default=6.0, help="TRADES β (default 6)")
+    harden.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "bfloat16"],
+        help="number format of the training attack's passes; training and measurements stay float32 (default auto: "
+        "bfloat16 where the CPU or GPU computes it natively)",
+    )
     harden.add_argument(
         "--robust-evaluation",
         choices=tuple(ROBUST_EVALUATIONS),

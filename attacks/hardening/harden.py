@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attacks.context import RunContext, UserError
+from attacks.environment import PRECISIONS, resolve_precision
 from attacks.evasion.lp import NORMS
 from attacks.hardening import checkpoint as checkpoints
 from attacks.hardening.measure import (
@@ -113,13 +114,15 @@ def _settings(params: dict[str, Any]) -> dict[str, Any]:
         "cleanse_steps": int_param(params, "cleanse_steps", DEFAULT_STEPS, 1, 100_000),
         "unlearn_fraction": float_param(params, "unlearn_fraction", DEFAULT_UNLEARN_FRACTION, 0.01, 1.0),
         "max_accuracy_drop": float_param(params, "max_accuracy_drop", DEFAULT_MAX_ACCURACY_DROP, 0.0, 1.0),
+        # The training attack's passes (attacks.hardening.training): "auto" is resolved on the worker that runs it.
+        "precision": choice_param(params, "precision", "auto", PRECISIONS),
     }
     if method == "unlearn" and settings["target_class"] is None:
         raise UserError("Unlearning needs target_class, the class a backdoor scan flagged.")
     if params.get("triggered_path") and settings["target_class"] is None:
         raise UserError("A triggered set needs target_class, the class its trigger sends inputs to.")
     if not adversarial:  # ε and the attack settings play no part: keep them out of the key and the card
-        for key in ("eps", "attack_steps", "beta", "robust_evaluation", "eval_steps", "robust_limit"):
+        for key in ("eps", "attack_steps", "beta", "robust_evaluation", "eval_steps", "robust_limit", "precision"):
             settings[key] = None
         settings["norm"] = None
     if method != "trades":
@@ -353,6 +356,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         attack_steps=s["attack_steps"] or 0,
         beta=s["beta"] or 0.0,
         clip=input_box(x_train),
+        precision=resolve_precision(s["precision"], device) if s["precision"] else "float32",
     )
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     if saved is not None:
@@ -410,6 +414,10 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
             "norm": s["norm"],
             "steps": s["eval_steps"],
         }
+    attack = None
+    if s["eps"] is not None and method in ADVERSARIAL_METHODS:
+        # How x′ was found in training; every accuracy above is measured in float32.
+        attack = {"steps": s["attack_steps"], "precision": recipe.precision}
     card = {
         "hardening": method,
         "description": DESCRIPTIONS[method],
@@ -442,6 +450,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         **({"unlearning": extra["unlearning"]} if "unlearning" in extra else {}),
         "trigger": trigger,
         "robust_evaluation": robust,
+        "training_attack": attack,
         "data": {name: entry for name, entry in files.items() if name != "model"},
         "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha, "tensors": len(network.state_dict())},
         "card": card,

@@ -7,6 +7,11 @@ Losses per batch:
 - "trades": Zhang et al.'s TRADES: cross-entropy on the clean batch plus β · KL(f(x) ‖ f(x′)), where x′ maximises
   that KL divergence in the ε-ball (starting 0.001·N(0, 1) away from x).
 
+The attack's passes (finding x′) run in `Recipe.precision`: float32, or bfloat16 (torch.autocast, logits back in
+float32) where precision "auto" picks it (attacks.environment.resolve_precision). Only the choice of x′ depends on
+it: the training loss, its gradient and the optimiser step are float32, and the hardened model is measured in
+float32 (attacks.hardening.measure).
+
 All randomness (the batch order, the attacks' starting points) comes from one seeded CPU generator whose state is
 in every checkpoint, so a resumed run makes the very same draws as one that was never stopped.
 """
@@ -45,6 +50,7 @@ class Recipe:
     attack_steps: int = 10
     beta: float = 6.0
     clip: tuple[float, float] = (0.0, 1.0)
+    precision: str = "float32"  # the attack's passes: "float32" or "bfloat16"
 
     @property
     def step_size(self) -> float:
@@ -78,10 +84,16 @@ def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recip
 
     if recipe.loss == "clean":
         return F.cross_entropy(model(x), y)
+
+    def attacked(point: torch.Tensor) -> torch.Tensor:
+        """The network's logits for the attack, computed in the recipe's precision, returned in float32."""
+        with torch.autocast(point.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bfloat16"):
+            return model(point).float()
+
     model.eval()  # the attack sees the network as it predicts (batch norm statistics frozen)
     if recipe.loss == "pgd":
         start = x + lp.random_start(x, recipe.eps, recipe.norm, generator, uniform_in_ball=False)
-        adversarial = _ascend(model, x, start, lambda p: F.cross_entropy(model(p), y, reduction="sum"), recipe)
+        adversarial = _ascend(model, x, start, lambda p: F.cross_entropy(attacked(p), y, reduction="sum"), recipe)
         model.train()
         return F.cross_entropy(model(adversarial), y)
     with_clean = F.softmax(model(x), dim=1).detach()
@@ -90,7 +102,7 @@ def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recip
         model,
         x,
         start,
-        lambda p: F.kl_div(F.log_softmax(model(p), dim=1), with_clean, reduction="sum"),
+        lambda p: F.kl_div(F.log_softmax(attacked(p), dim=1), with_clean, reduction="sum"),
         recipe,
     )
     model.train()

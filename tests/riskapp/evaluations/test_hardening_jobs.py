@@ -203,3 +203,13 @@ def test_adversarial_finetuning_makes_a_version_with_its_robust_accuracy_as_evid
     assert evidence.value == after["value"] and evidence.job_id == job.pk
     assert evidence.measurement["attacks"] == ["apgd_ce", "apgd_t"] and evidence.measurement["samples"] == 40
     assert not Evidence.objects.filter(model=student).exists()  # the "before" number stays on the result page
+    # The training attack ran in the engine's precision "auto" for this machine; the page says which.
+    from attacks.environment import native_bfloat16
+
+    expected = "bfloat16" if native_bfloat16() else "float32"
+    assert job.result["training_attack"] == {"steps": 10, "precision": expected}
+    page = result_page(assessor, team, job)
+    assert "Training examples found by 10-step attacks" in page
+    assert ("computed in bfloat16 (the training itself and every number here in float32)" in page) is (
+        expected == "bfloat16"
+    )
