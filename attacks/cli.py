@@ -120,6 +120,18 @@ def _preprocessing_json(text: str) -> dict[str, Any]:
     return value
 
 
+def add_precision_option(command: argparse.ArgumentParser, what: str) -> None:
+    """`--precision`: the number format of `what` (attacks.environment.resolve_precision)."""
+    from attacks.environment import PRECISIONS
+
+    command.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help=f"number format of {what} (default auto: bfloat16 where the CPU or GPU computes it natively)",
+    )
+
+
 def add_model_options(command: argparse.ArgumentParser, *, required: bool = False) -> None:
     """--arch, --classes and --preprocessing, the same on every command that loads weights."""
     command.add_argument(
@@ -255,13 +267,7 @@ def _add_attack_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
     command.add_argument("--limit", type=int, default=500, help="attack at most this many samples (default 500)")
     command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    command.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "float32", "bfloat16"],
-        help="number format of PGD's gradients; successes are always judged in float32 (default auto: bfloat16 "
-        "where the CPU or GPU computes it natively)",
-    )
+    add_precision_option(command, "PGD's gradients, whose successes are always judged in float32")
     command.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit for the files")
     command.add_argument("--json", action="store_true", help="print the riskapp.evasion/1 JSON document")
 

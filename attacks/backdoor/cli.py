@@ -180,23 +180,17 @@ def _cleanse_options(parser: argparse.ArgumentParser) -> None:
         DEFAULT_COST_SCHEDULE,
         DEFAULT_RESTARTS,
         DEFAULT_STEPS,
-        PRECISIONS,
         SCREEN_ABOVE,
         SCREEN_CHOICES,
     )
+    from attacks.cli import add_precision_option
 
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})"
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="clean images per class and step")
     parser.add_argument("--limit", type=int, default=1000, help="use at most this many samples (0: all)")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="the network's number format while reversing triggers (default auto: bfloat16 where the CPU or GPU "
-        "computes it natively)",
-    )
+    add_precision_option(parser, "the network while reversing triggers")
     parser.add_argument(
         "--screening",
         choices=SCREEN_CHOICES,

@@ -96,7 +96,7 @@ def _harden(args: argparse.Namespace) -> int:
 def add_commands(commands: Any) -> None:
     """Register `harden` on `python -m attacks`'s subparsers."""
     from attacks.backdoor.cleanse import DEFAULT_STEPS
-    from attacks.cli import DEFAULT_MAX_BYTES, add_model_options
+    from attacks.cli import DEFAULT_MAX_BYTES, add_model_options, add_precision_option
     from attacks.hardening.harden import (
         DEFAULT_EPOCHS,
         DEFAULT_MAX_ACCURACY_DROP,
@@ -133,13 +133,7 @@ def add_commands(commands: Any) -> None:
     harden.add_argument("--eval-limit", type=int, default=1000, help="measure on at most this many samples")
     harden.add_argument("--attack-steps", type=int, default=10, help="PGD / TRADES steps per batch (default 10)")
     harden.add_argument("--beta", type=float, default=6.0, help="TRADES β (default 6)")
-    harden.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "float32", "bfloat16"],
-        help="number format of the training attack's passes; training and measurements stay float32 (default auto: "
-        "bfloat16 where the CPU or GPU computes it natively)",
-    )
+    add_precision_option(harden, "the training attack's passes (training and measurements stay float32)")
     harden.add_argument(
         "--robust-evaluation",
         choices=tuple(ROBUST_EVALUATIONS),
