@@ -68,7 +68,8 @@ def resolve_precision(precision: str, device: Any = "cpu") -> str:
     if str(device).startswith("cuda"):
         import torch
 
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+        # Native only (compute capability 8.0 and later): an older GPU emulates bfloat16, slower than float32.
+        return "bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float32"
     return "bfloat16" if native_bfloat16() else "float32"
 
 

@@ -124,9 +124,10 @@ def test_auto_follows_the_device(monkeypatch):
     monkeypatch.setattr("attacks.environment.native_bfloat16", lambda: False)
     assert resolve_precision("auto", "cpu") == "float32"
     assert resolve_precision("float32", "cpu") == "float32" and resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert resolve_precision("auto", "cuda") == "bfloat16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    # A GPU that only emulates bfloat16 (before compute capability 8.0) keeps float32.
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert resolve_precision("auto", "cuda:0") == "float32"
 
 
