@@ -266,6 +266,11 @@ def load_network(
     network = _network(Path(path), entry, num_classes)
     if isinstance(network, Folder):  # a Hugging Face folder brings its own defaults, type and labels
         processing = parse(preprocessing or {}, network.preprocessing)
+        if processing.channels != network.preprocessing.channels:
+            raise UserError(
+                f"The card's input_size has {processing.channels} channel(s); the folder's config.json builds a "
+                f"{network.preprocessing.channels}-channel model (num_channels): drop input_size, or match it."
+            )
         entry = replace(entry, name=PREFIX + network.model_type, input_shape=processing.input_shape)
         num_classes, network = network.num_classes, network.model
     else:

@@ -171,6 +171,11 @@ def resolve(entry: Architecture, card: Mapping[str, Any] | None) -> Preprocessin
         have = "×".join(map(str, result.input_shape))
         if result.channels != base.channels and not entry.from_library:
             raise UserError(f"The card's input_size {have} contradicts {name}, which takes {want} inputs.")
+        if result.channels != base.channels:  # a library network is built for its default channel count
+            raise UserError(
+                f"The card's input_size {have} has {result.channels} channel(s); {name} is built for "
+                f"{base.channels}-channel images: drop input_size, or give {base.channels} channels."
+            )
         if fixed and result.input_shape[1:] != base.input_shape[1:]:
             raise UserError(
                 f"The card's input_size {have} contradicts {name}, which takes exactly {want} images "

@@ -279,12 +279,27 @@ def _record_malicious_file(artifact, scan: dict) -> None:
     )
 
 
+def labels_match(model: ModelArtifact, dataset: DatasetArtifact) -> None:
+    """Refuse a dataset whose labels follow other class names than the model's outputs: an image folder taken in
+    for another model (or for none: its folders in alphabetical order) would be scored against the wrong classes."""
+    labels = (dataset.intake or {}).get("class_names")
+    if labels and model.class_names and list(labels) != list(model.class_names):
+        raise ValidationError(
+            f"“{dataset.name}” labels its images as {', '.join(map(str, labels[:10]))}"
+            f"{' …' if len(labels) > 10 else ''}, but “{model.name}” outputs "
+            f"{', '.join(map(str, model.class_names[:10]))}{' …' if len(model.class_names) > 10 else ''}: upload "
+            f"the image folder again with “Prepare images for” set to {model.name} v{model.version}, so its "
+            "folders are matched to the model's class names."
+        )
+
+
 @transaction.atomic
 def validation_start(
     *, actor: AbstractBaseUser, model: ModelArtifact, dataset: DatasetArtifact, sample_limit: int = 2000
 ) -> Job:
     if model.status != IntakeStatus.READY or dataset.status != IntakeStatus.READY:
         raise ValidationError("Both the model and the dataset must have passed intake first.")
+    labels_match(model, dataset)
     params: dict[str, Any] = {
         "model_id": model.pk,
         "dataset_id": dataset.pk,

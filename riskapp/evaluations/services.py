@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact, ModelRole
+from riskapp.artifacts.services import labels_match
 from riskapp.assessments.epsilon import DEFAULT_NORM, Budget, budget_from_answers, norm_mismatch
 from riskapp.assessments.services import evidence_record
 from riskapp.evaluations.kinds import EVALUATION_KINDS, evaluation_kind
@@ -24,6 +25,17 @@ def model_params(model: ModelArtifact, prefix: str = "") -> dict[str, Any]:
     if model.status != IntakeStatus.READY:
         raise ValidationError(f"“{model.name}” has not passed intake yet.")
     return {f"{prefix}path": model.job_file, **model.card_params(prefix)}
+
+
+def _check_gradients(declared: Any, model: ModelArtifact, params: dict[str, Any]) -> None:
+    """Refuse a test that needs the model's gradients on an ONNX model, before it is queued (never a silent
+    black-box stand-in)."""
+    if model.format == "onnx" and declared.needs_gradients(params):
+        raise ValidationError(
+            f"{declared.label} needs the model's gradients, and “{model.name}” is an ONNX model, which riskapp runs "
+            "with black-box attacks only: choose Square or HopSkipJump, or upload the model's PyTorch weights "
+            "(safetensors or a state_dict) to test it white-box."
+        )
 
 
 @transaction.atomic
@@ -58,6 +70,8 @@ def evaluation_start(
             other = DatasetArtifact.objects.get(pk=params[f"{role}_id"], project=model.project_id)
             params[f"{role}_path"] = other.job_file
     params.pop("suspect_id", None)
+    labels_match(model, dataset)
+    _check_gradients(declared, model, params)
     if declared.needs_teacher:
         if teacher is None:
             raise ValidationError("Choose the teacher to compare with.")

@@ -194,6 +194,9 @@ def test_the_card_overrides_the_library_defaults_and_contradictions_are_refused(
             resolve(entry, card)
     with pytest.raises(UserError, match="takes exactly 3×224×224 images"):
         resolve(architecture("timm/vit_small_patch16_224"), {"input_size": [3, 256, 256]})
+    # A library network is built for its default channel count: a card with other channels is refused up front.
+    with pytest.raises(UserError, match="has 1 channel.*timm/resnet50 is built for 3-channel images"):
+        resolve(entry, {"input_size": [1, 224, 224], "mean": [0.5], "std": [0.5]})
     with pytest.raises(UserError, match="contradicts cnn-digits, which takes 1×8×8"):
         resolve(architecture("cnn-digits"), {"input_size": [3, 8, 8]})
     assert resolve(architecture("timm/resnet50"), {"input_size": [3, 288, 288]}).input_shape == (3, 288, 288)
@@ -255,6 +258,8 @@ def test_a_hugging_face_folder_zip_is_scanned_taken_in_and_loaded_with_its_proce
     with torch.inference_mode():
         assert torch.allclose(loaded.model(x), reference(pixel_values=(x - 0.5) / 0.5).logits, atol=1e-5)
     assert loaded.arch == "huggingface/vit" and loaded.preprocessing.source == "huggingface"
+    with pytest.raises(UserError, match="has 1 channel.*config.json builds a 3-channel model"):
+        load_network(normalised, "huggingface/vit", 3, {"input_size": [1, 32, 32], "mean": [0.5], "std": [0.5]})
 
 
 def _hf_zip(files, tmp_path: Path, name: str, extra=None, config=None) -> Path:
