@@ -29,10 +29,12 @@ WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall torch.
 # TORCH_INDEX_URL (optional) adds an extra index for torch's build variant. Empty (the
-# default) takes torch==2.13.0 from PyPI, whose Linux wheel carries CUDA and also runs on
-# the CPU: what worker-gpu needs. For a smaller CPU-only image, build with
+# default) takes requirements.txt's torch==2.14.1 and torchvision==0.29.1 from PyPI: CUDA
+# builds that also run on the CPU (what worker-gpu needs), and the pair torchvision, timm
+# and transformers import beside. For a smaller CPU-only image, build with
 #   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-# and the exact pin resolves to 2.13.0+cpu.
+# so the exact pins resolve to that index's +cpu builds of the same versions (not tried
+# from the project's CI machines, which reach PyPI only).
 ARG TORCH_INDEX_URL=""
 COPY requirements.txt ./
 RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -r requirements.txt

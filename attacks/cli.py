@@ -251,6 +251,8 @@ def _transfer(args: argparse.Namespace) -> int:
         "sample_limit": args.limit,
         "seed": args.seed,
         "precision": args.precision,
+        "teacher_preprocessing": args.teacher_preprocessing,
+        "student_preprocessing": args.student_preprocessing,
     }
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(output_dir=Path(tmp), on_progress=_progress_printer(args.json), cancel_event=threading.Event())
@@ -327,11 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     transfer = commands.add_parser("transfer", help="Craft adversarial examples on a teacher, test them on a student.")
     transfer.add_argument("--teacher", type=Path, required=True, help="teacher (surrogate) weights")
-    transfer.add_argument("--teacher-arch", required=True, help="the teacher's catalogue architecture")
-    transfer.add_argument("--student", type=Path, required=True, help="student weights or ONNX")
+    transfer.add_argument("--teacher-arch", required=True, help="the teacher's architecture (as --arch elsewhere)")
+    transfer.add_argument("--teacher-preprocessing", type=_preprocessing_json, help="the teacher's, as --preprocessing")
+    transfer.add_argument("--student", type=Path, required=True, help="student weights, a model folder zip or ONNX")
     transfer.add_argument("--student-arch", help="the student's architecture (not for ONNX)")
+    transfer.add_argument("--student-preprocessing", type=_preprocessing_json, help="the student's, as --preprocessing")
     transfer.add_argument("--classes", type=int, help="number of classes (default: the architecture's)")
-    transfer.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y")
+    transfer.add_argument("--data", type=Path, required=True, help=".npz with arrays x and y, or an image-folder zip")
     transfer.add_argument("--attack", default="pgd_linf", help="white-box attack crafted on the teacher")
     transfer.add_argument("--eps", type=float, required=True, help="ε")
     _add_attack_options(transfer)

@@ -210,17 +210,22 @@ class LoadedModel:
     """A network with uploaded weights, wrapped in its pre-processing (attacks/preprocess.py).
 
     `model` takes images in [0, 1]; `data_shape` is the per-sample shape the data must have, with
-    None where any size is resized inside the model; `preprocessing` is what was applied."""
+    None where any size is resized inside the model; `preprocessing` is what was applied; `class_names` the
+    model's own labels where its file names them (a Hugging Face folder's id2label)."""
 
     model: nn.Module
     arch: str
     num_classes: int
     preprocessing: Preprocessing
     data_shape: tuple[int | None, ...]
+    class_names: tuple[str, ...] | None = None
 
-    def load_dataset(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def load_dataset(
+        self, path: Path, skipped: list[dict[str, str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """A dataset checked against this model; an image folder is decoded at its input size, crop and
-        interpolation, so the stored pixels are the ones the network sees."""
+        interpolation, so the stored pixels are the ones the network sees, and its folders are matched to the
+        model's class names when it has them. Images left out are appended to `skipped` (load_dataset)."""
         from attacks.preprocess import image_transform_for
 
         return load_dataset(
@@ -228,6 +233,8 @@ class LoadedModel:
             expect_shape=self.data_shape,
             num_classes=self.num_classes,
             image_transform=image_transform_for(self.preprocessing),
+            class_names=self.class_names,
+            skipped=skipped,
         )
 
 
@@ -264,7 +271,9 @@ def load_network(
 
     entry = architecture(arch)
     network = _network(Path(path), entry, num_classes)
+    class_names = None
     if isinstance(network, Folder):  # a Hugging Face folder brings its own defaults, type and labels
+        class_names = tuple(network.class_names) or None
         processing = parse(preprocessing or {}, network.preprocessing)
         if processing.channels != network.preprocessing.channels:
             raise UserError(
@@ -282,7 +291,7 @@ def load_network(
         processing = replace(processing, source="none")
     # Library networks resize any image inside the model; the project's own take exactly their input shape.
     data_shape = (processing.channels, None, None) if entry.from_library else tuple(entry.input_shape)
-    return LoadedModel(model.eval(), entry.name, num_classes, processing, data_shape)
+    return LoadedModel(model.eval(), entry.name, num_classes, processing, data_shape, class_names)
 
 
 def load_model(path: Path, arch: str, num_classes: int, preprocessing: Mapping[str, Any] | None = None) -> nn.Module:
@@ -386,13 +395,15 @@ def load_dataset(
     num_classes: int | None = None,
     image_transform: ImageTransform | None = None,
     class_names: Sequence[str] | None = None,
+    skipped: list[dict[str, str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(x float32, y int64, poison_mask bool or None) from an .npz or an image-folder zip, checked for a model.
 
     `expect_shape` is the model's per-sample input shape (None for a free dimension);
     `num_classes` bounds the labels. An .npz x may be float or uint8 (scaled by 1/255). An image
     folder is decoded with `image_transform` (by default: to `expect_shape`, crop_pct 0.875,
-    bilinear) and labelled by `class_names` (by default: the folders in alphabetical order)."""
+    bilinear) and labelled by `class_names` (by default: the folders in alphabetical order); the images it had
+    to leave out ({"file", "reason"}: attacks.imagefolder) are appended to `skipped` when given."""
     path = Path(path)
     fmt = sniff_file(path)
     if fmt == "image_folder":
@@ -407,6 +418,8 @@ def load_dataset(
             image_transform = ImageTransform.for_shape(expect_shape)
         folder = read_image_folder(path, image_transform, class_names=class_names)
         x, y, mask = folder.x, folder.y, None
+        if skipped is not None:
+            skipped.extend(folder.skipped)
     elif fmt != "npz":
         raise _refuse(path, fmt, "a dataset (.npz with arrays x and y, or a zip of image folders)")
     else:

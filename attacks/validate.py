@@ -121,7 +121,8 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         ).batch_size
     ctx.check_cancel()
     ctx.progress(6, "Reading the evaluation data")
-    x, y, _ = read_data(data_path)
+    skipped: list[dict[str, str]] = []  # an image folder's images that could not be used
+    x, y, _ = read_data(data_path, skipped=skipped)
     chosen = sample_indices(len(x), limit, seed)
     result = evaluate(predict, x[chosen], y[chosen], num_classes=num_classes, batch_size=batch_size, ctx=ctx)
     ctx.progress(100, "Done")
@@ -131,6 +132,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
         "preprocessing": processing,
         "device": device,
         "dataset_samples": int(len(x)),
+        **({"skipped": skipped} if skipped else {}),
         "batch_size": batch_size,
         "seconds": round(time.perf_counter() - started, 3),
     }

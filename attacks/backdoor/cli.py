@@ -163,7 +163,12 @@ def _shared_options(parser: argparse.ArgumentParser, *, model: bool = True) -> N
     from attacks.cli import DEFAULT_MAX_BYTES
 
     if model:
-        parser.add_argument("--model", type=Path, required=True, help="safetensors / state_dict .pt weights")
+        parser.add_argument(
+            "--model",
+            type=Path,
+            required=True,
+            help="safetensors / state_dict .pt weights, or a Hugging Face model folder zip",
+        )
     from attacks.cli import add_model_options
 
     add_model_options(parser, required=True)

@@ -105,12 +105,13 @@ def load_target(
     if not model_path or not data_path:
         raise UserError("An evasion run needs model_path and data_path.")
     model_path, data_path = Path(model_path), Path(data_path)
+    skipped: list[dict[str, str]] = []  # an image folder's images that could not be used
     if sniff_file(model_path) == "onnx":
         onnx = load_onnx(model_path)
         classes = onnx.num_classes or (int(num_classes) if num_classes else None)
         if classes is None:
             raise UserError("The ONNX model does not declare its number of classes: give num_classes.")
-        x, y, _ = load_dataset(data_path, expect_shape=onnx.input_shape, num_classes=classes)
+        x, y, _ = load_dataset(data_path, expect_shape=onnx.input_shape, num_classes=classes, skipped=skipped)
         model, fmt, arch_name, shape = None, "onnx", None, tuple(x.shape[1:])
         processing = None  # an ONNX graph carries its own pre-processing, if any
     else:
@@ -121,7 +122,7 @@ def load_target(
         entry = architecture(str(arch))
         classes = int_param({"num_classes": num_classes}, "num_classes", entry.num_classes, 2, 100_000)
         loaded = load_network(model_path, entry.name, classes, preprocessing)
-        x, y, _ = loaded.load_dataset(data_path)
+        x, y, _ = loaded.load_dataset(data_path, skipped)
         model, processing, classes = loaded.model, loaded.preprocessing.as_dict(), loaded.num_classes
         onnx, fmt, arch_name, shape = None, "pytorch", loaded.arch, tuple(x.shape[1:])
     chosen = sample_indices(len(x), limit, seed)
@@ -144,7 +145,12 @@ def load_target(
             "preprocessing": processing,
             "bn_folded": target.bn_folded,
         },
-        "data": {"path": data_path.name, "dataset_samples": int(len(x)), "samples": int(len(chosen))},
+        "data": {
+            "path": data_path.name,
+            "dataset_samples": int(len(x)),
+            "samples": int(len(chosen)),
+            **({"skipped": skipped} if skipped else {}),
+        },
         "input_range": list(target.clip),
     }
     return target, x[chosen], y[chosen], described

@@ -260,7 +260,10 @@ UPLOAD_RESPONSES = {
 
 class ModelUploadApi(StreamingUploadApi):
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="safetensors, a PyTorch state_dict (.pt/.pth) or ONNX.")
+        file = serializers.FileField(
+            help_text="safetensors, a PyTorch state_dict (.pt/.pth), a Hugging Face model folder as one zip "
+            "(config.json + model.safetensors) or ONNX."
+        )
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         version = serializers.CharField(max_length=50, required=False, default="1")
         role = ChoiceField(choices=ModelRole.choices, required=False, default=ModelRole.OTHER)

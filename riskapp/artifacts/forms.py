@@ -168,7 +168,11 @@ def upload_precheck(upload, *, kind: str):
 
 
 class ModelUploadForm(ModelCardForm):
-    upload = forms.FileField(label="Model file", help_text="safetensors, a PyTorch state_dict (.pt/.pth) or ONNX.")
+    upload = forms.FileField(
+        label="Model file",
+        help_text="safetensors, a PyTorch state_dict (.pt/.pth), a Hugging Face model folder as one zip (config.json + "
+        "model.safetensors) or ONNX.",
+    )
 
     class Meta(ModelCardForm.Meta):
         fields = ["upload", *CARD_FIELDS]

@@ -360,3 +360,44 @@ def test_image_folder_data_is_decoded_at_the_models_input_size(files):
     )
     assert x.shape == (15, 3, 160, 160) and x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 1.0
     assert np.bincount(y).tolist() == [5, 5, 5]
+
+
+def test_a_hugging_face_folders_labels_decide_which_image_folder_is_which_class(tmp_path: Path, files):
+    """id2label in another order than the folders' alphabetical one: each folder gets the label config.json names."""
+    names = list(made.CLASSES)  # the folders, in alphabetical order
+    reordered = {"id2label": {str(i): name for i, name in enumerate(reversed(names))}}
+    reordered["label2id"] = {name: i for i, name in reordered["id2label"].items()}
+    loaded = load_network(_hf_zip(files, tmp_path, "reordered", config=reordered), "huggingface/vit", 3)
+    assert loaded.class_names == tuple(reversed(names))
+    x, y, _ = loaded.load_dataset(files["images"])
+    # made.colour_images: each class has its own dominant colour channel; the label follows the name, not the order.
+    for label, name in enumerate(reversed(names)):
+        channel = made.CHANNEL[name]
+        assert (x[y == label].mean(axis=(0, 2, 3)).argmax()) == channel
+
+
+def test_the_command_line_names_the_images_it_skipped(tmp_path: Path, files, capsys):
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(files["images"]) as source, zipfile.ZipFile(broken, "w") as target:
+        for member in source.namelist():
+            data = source.read(member)
+            target.writestr(member, data[: len(data) // 3] if member == source.namelist()[0] else data)
+    first = zipfile.ZipFile(files["images"]).namelist()[0]
+    code, out, _ = run_cli(
+        capsys, "validate", "--model", str(files["timm"]), "--arch", "timm/test_resnet", "--classes", "3",
+        "--data", str(broken), "--json",
+    )  # fmt: skip
+    assert code == 0
+    document = json.loads(out)
+    assert [entry["file"] for entry in document["skipped"]] == [first] and document["dataset_samples"] == 14
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--model", str(files["timm"]), "--arch", "timm/test_resnet", "--classes", "3",
+        "--data", str(broken), "--attack", "fgsm", "--eps", "0.01", "--limit", "4", "--json",
+    )  # fmt: skip
+    assert code == 0 and [entry["file"] for entry in json.loads(out)["data"]["skipped"]] == [first]
+    # A set with nothing skipped keeps its documents as they were.
+    code, out, _ = run_cli(
+        capsys, "validate", "--model", str(files["timm"]), "--arch", "timm/test_resnet", "--classes", "3",
+        "--data", str(files["images"]), "--json",
+    )  # fmt: skip
+    assert code == 0 and "skipped" not in json.loads(out)
