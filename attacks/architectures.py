@@ -223,7 +223,9 @@ def is_known(name: str) -> bool:
 
 def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The input of the final linear layer for a batch: `forward_features` for the project's networks,
-    timm's pooled pre-logits, else captured with a hook on the last nn.Linear (torchvision, Hugging Face)."""
+    timm's pooled pre-logits, else captured with a hook on the last nn.Linear (torchvision, Hugging Face); a
+    network whose classifier is a convolution (torchvision's SqueezeNet: a 1×1 convolution to the classes) gives
+    the input of its last convolution, averaged over space."""
     import torch
     from torch import nn
 
@@ -237,12 +239,19 @@ def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if callable(forward_features):
         return forward_features(x)
     linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
-    if not linears:
-        raise UserError("This network has no final linear layer, so its penultimate features cannot be read.")
+    convolutions = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
+    if not linears and not convolutions:
+        raise UserError(
+            "This network has no final linear or convolutional layer, so its penultimate features cannot be read."
+        )
+    last = linears[-1] if linears else convolutions[-1]
     captured: list[torch.Tensor] = []
-    handle = linears[-1].register_forward_hook(lambda _module, inputs, _output: captured.append(inputs[0]))
+    handle = last.register_forward_hook(lambda _module, inputs, _output: captured.append(inputs[0]))
     try:
         model(x)
     finally:
         handle.remove()  # never leave hooks behind (ART's get_activations does, and leaks)
-    return torch.flatten(captured[-1], 1)
+    features = captured[-1]
+    if not linears:  # a convolutional classifier's input: feature maps, pooled as its output is
+        features = torch.nn.functional.adaptive_avg_pool2d(features, 1)
+    return torch.flatten(features, 1)

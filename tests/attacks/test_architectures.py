@@ -78,3 +78,15 @@ def test_penultimate_features_of_a_network_without_forward_features_come_from_it
     x = torch.rand(5, 4)
     assert torch.allclose(penultimate_features(net, x), net[2](net[1](x)))
     assert not net[3]._forward_hooks  # the hook is removed again
+
+
+def test_a_convolutional_classifiers_penultimate_features_are_its_input_averaged_over_space():
+    """torchvision's SqueezeNet ends in a 1×1 convolution to the classes, not a linear layer."""
+    torch.manual_seed(0)
+    body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    net = torch.nn.Sequential(body, torch.nn.Conv2d(8, 4, 1), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    x = torch.rand(2, 3, 10, 10)
+    features = penultimate_features(net, x)
+    assert features.shape == (2, 8) and torch.allclose(features, body(x).mean(dim=(2, 3)))
+    with pytest.raises(UserError, match="no final linear or convolutional layer"):
+        penultimate_features(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.ReLU()), x)
