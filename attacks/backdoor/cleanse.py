@@ -155,7 +155,7 @@ def reverse_triggers(
     import torch
 
     from attacks.backdoor.common import device_of
-    from attacks.networks import working_copy
+    from attacks.networks import LowPrecision
 
     if cost_schedule not in COST_SCHEDULES:
         raise ValueError(f"cost schedule must be one of {', '.join(COST_SCHEDULES)}, not {cost_schedule!r}")
@@ -175,7 +175,7 @@ def reverse_triggers(
     channels, height, width = data.shape[1:]
     precision = resolve_precision(precision, device)
     dtype = getattr(torch, precision)
-    working = working_copy(model, dtype)
+    working = LowPrecision(model, dtype)  # frozen, channels-last, in `dtype`; logits back in float32
     # Start from a mostly transparent mask (sigmoid(-3) ≈ 0.05) and a mid-grey pattern; further restarts from
     # random masks and patterns (drawn from their own generator: restart 0 is the same whatever `restarts` is).
     mask_init = torch.full((count, 1, height, width), -3.0)
@@ -237,7 +237,7 @@ def reverse_triggers(
             # (1 − m)·x + m·p for every class k of the pass and image x: one fused kernel.
             triggered = torch.lerp(batch, pattern[:, None], mask[:, None]).reshape(-1, channels, height, width)
             forward_at = clock()
-            logits = working(triggered.to(dtype=dtype, memory_format=torch.channels_last)).float()
+            logits = working(triggered)
             chosen = targets[first * batch_size : last * batch_size]
             part = torch.nn.functional.cross_entropy(logits, chosen, reduction="none")
             part = part.view(last - first, batch_size).mean(1)

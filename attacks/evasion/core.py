@@ -113,6 +113,12 @@ def _autoattack_all(
     return result.adversarial.numpy()
 
 
+def _runs_target_pgd(name: str) -> bool:
+    """Whether `generate` runs attack `name` as Target.pgd (our PGD loop: gradients in the target's precision);
+    every other attack runs through ART, or AutoAttack's own float32 cascade."""
+    return ATTACKS[name].build is None and name != "autoattack"
+
+
 def generate(
     target: Target,
     name: str,
@@ -211,7 +217,7 @@ def evaluate_attack(
         "wall_seconds": round(seconds, 4),
         "device": target.device,
         # PGD's gradients may be bfloat16 (Target.precision); what counts as fooled is always float32's answer.
-        "precision": target.precision if spec.build is None and name != "autoattack" else "float32",
+        "precision": target.precision if _runs_target_pgd(name) else "float32",
         "examples": [],
     }
     if not spec.eps_bounded:  # a minimum-norm attack measures distances, not accuracy inside a budget

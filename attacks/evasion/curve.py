@@ -39,6 +39,7 @@ from attacks.evasion import lp
 from attacks.evasion.attacks import Settings
 from attacks.evasion.core import clean_predictions, seed_everything
 from attacks.evasion.metrics import rate
+from attacks.evasion.pgd import judged
 from attacks.evasion.target import Target
 
 if TYPE_CHECKING:
@@ -130,10 +131,7 @@ def _pgd_radii(
         (grad,) = torch.autograd.grad(F.cross_entropy(logits, ys, reduction="sum"), delta)
         with torch.no_grad():
             delta = delta.detach()
-            wrong = logits.argmax(1) != ys
-            if judge is not None and bool(wrong.any()):
-                suspects = wrong.nonzero().squeeze(1)
-                wrong[suspects] = judge(xs[suspects] + delta[suspects]).argmax(1) != ys[suspects]
+            wrong = judged(logits.argmax(1) != ys, judge, xs + delta, ys)
             if wrong.any():  # misclassified at this point: keep it and drop the sample, as pgd.py does
                 result[index[wrong]] = delta[wrong]
                 fooled[index[wrong]] = True

@@ -21,12 +21,21 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["NORMS", "default_step_size", "pgd"]
+__all__ = ["NORMS", "default_step_size", "judged", "pgd"]
 
 
 def default_step_size(eps: float, steps: int) -> float:
     """Madry et al.'s 2.5·ε/steps: enough to cross the ball and back once from any random start."""
     return 2.5 * eps / max(steps, 1)
+
+
+def judged(wrong: torch.Tensor, judge: nn.Module | None, points: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """`wrong` (what the gradient network's logits call misclassified) kept only where `judge` agrees, which
+    predicts just those points; `wrong` itself without a judge."""
+    if judge is not None and bool(wrong.any()):
+        suspects = wrong.nonzero().squeeze(1)
+        wrong[suspects] = judge(points[suspects]).argmax(1) != y[suspects]
+    return wrong
 
 
 def pgd(
@@ -68,10 +77,7 @@ def pgd(
         with torch.no_grad():
             delta = delta.detach()
             # Already misclassified at this point: keep it and drop the sample.
-            wrong = logits.argmax(1) != ys
-            if judge is not None and bool(wrong.any()):
-                suspects = wrong.nonzero().squeeze(1)
-                wrong[suspects] = judge(point.detach()[suspects]).argmax(1) != ys[suspects]
+            wrong = judged(logits.argmax(1) != ys, judge, point.detach(), ys)
             xs, ys, delta, grad = active.drop(wrong, point.detach(), xs, ys, delta, grad)
             delta = lp.project(delta + step * lp.steepest_ascent(grad, norm), xs, eps, norm, clip)
     if len(active):

@@ -415,7 +415,7 @@ def run(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
             "steps": s["eval_steps"],
         }
     attack = None
-    if s["eps"] is not None and method in ADVERSARIAL_METHODS:
+    if method in ADVERSARIAL_METHODS:
         # How x′ was found in training; every accuracy above is measured in float32.
         attack = {"steps": s["attack_steps"], "precision": recipe.precision}
     card = {

@@ -279,7 +279,7 @@ def _record_malicious_file(artifact, scan: dict) -> None:
     )
 
 
-def labels_match(model: ModelArtifact, dataset: DatasetArtifact) -> None:
+def check_dataset_labels(model: ModelArtifact, dataset: DatasetArtifact) -> None:
     """Refuse a dataset whose labels follow other class names than the model's outputs: an image folder taken in
     for another model (or for none: its folders in alphabetical order) would be scored against the wrong classes."""
     labels = (dataset.intake or {}).get("class_names")
@@ -299,7 +299,7 @@ def validation_start(
 ) -> Job:
     if model.status != IntakeStatus.READY or dataset.status != IntakeStatus.READY:
         raise ValidationError("Both the model and the dataset must have passed intake first.")
-    labels_match(model, dataset)
+    check_dataset_labels(model, dataset)
     params: dict[str, Any] = {
         "model_id": model.pk,
         "dataset_id": dataset.pk,

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from riskapp.artifacts.models import DatasetArtifact, IntakeStatus, ModelArtifact, ModelRole
-from riskapp.artifacts.services import labels_match
+from riskapp.artifacts.services import check_dataset_labels
 from riskapp.assessments.epsilon import DEFAULT_NORM, Budget, budget_from_answers, norm_mismatch
 from riskapp.assessments.services import evidence_record
 from riskapp.evaluations.kinds import EVALUATION_KINDS, evaluation_kind
@@ -70,7 +70,7 @@ def evaluation_start(
             other = DatasetArtifact.objects.get(pk=params[f"{role}_id"], project=model.project_id)
             params[f"{role}_path"] = other.job_file
     params.pop("suspect_id", None)
-    labels_match(model, dataset)
+    check_dataset_labels(model, dataset)
     _check_gradients(declared, model, params)
     if declared.needs_teacher:
         if teacher is None:
